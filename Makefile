@@ -1,0 +1,65 @@
+# The two commands of the README: `make demo` and `make test`. Everything else is a step of those.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test test-sqlite test-postgres install build translations messages embed lint bench
+
+$(BIN)/leadgate: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+install: $(BIN)/leadgate
+
+translations: install
+	@if ls capture/translations/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then \
+	  $(BIN)/pybabel -q compile -d capture/translations; fi
+
+## Extract marked strings into the template and merge them into every catalogue; then translate.
+CATALOGUES := capture/translations
+LOCALES := da sv
+messages: install
+	$(BIN)/pybabel -q extract -F babel.cfg -k _ -k _l -k gettext -k ngettext -k lazy_gettext \
+	  --add-location=file --sort-by-file --project=Leadgate \
+	  -o $(CATALOGUES)/messages.pot .
+	@for locale in $(LOCALES); do \
+	  if [ -f $(CATALOGUES)/$$locale/LC_MESSAGES/messages.po ]; then \
+	    $(BIN)/pybabel -q update --ignore-obsolete -i $(CATALOGUES)/messages.pot -d $(CATALOGUES) -l $$locale; \
+	  else \
+	    $(BIN)/pybabel -q init -i $(CATALOGUES)/messages.pot -d $(CATALOGUES) -l $$locale; \
+	  fi; \
+	done
+
+embed: install
+	@if [ -f embed/build.py ]; then $(BIN)/python embed/build.py; fi
+	@if [ -f bench/embed_size.py ]; then $(BIN)/python bench/embed_size.py; fi
+
+build: translations embed
+
+## Start the app on the embedded defaults (SQLite, local disk, console mail) with demo data.
+demo: build
+	$(BIN)/leadgate db upgrade
+	$(BIN)/leadgate demo
+	LEADGATE_DRAIN_OUTBOX_IN_PROCESS=1 $(BIN)/leadgate run --port 5000
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# The slow fault tests start their own PostgreSQL whatever the pass: run them once, in the
+# PostgreSQL pass when there is one.
+test-sqlite: build
+	env -u TEST_DATABASE_URL $(BIN)/pytest $(if $(TEST_DATABASE_URL),-m "not slow") $(PYTEST_ARGS)
+
+test-postgres: build
+	@if [ -n "$$TEST_DATABASE_URL" ]; then $(BIN)/pytest $(PYTEST_ARGS); \
+	else echo "TEST_DATABASE_URL is not set: PostgreSQL run skipped"; fi
+
+## Install everything and run the whole suite: lint, SQLite, then PostgreSQL if configured.
+test: lint test-sqlite test-postgres
+
+## Print the benchmark table (bench/run --quick for a 20-second smoke run).
+bench: build
+	bench/run $(BENCH_ARGS)

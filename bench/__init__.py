@@ -1,0 +1,1 @@
+"""Benchmarks: speed as ratios against bare baselines measured in the same run."""

@@ -1,0 +1,129 @@
+"""`python -m bench.profile`: where a gunicorn worker spends its time on the submission path.
+
+Starts Leadgate under gunicorn with one worker on a database made for the run, loads it with
+the benchmark's wrk script, samples the worker with py-spy (`pip install py-spy`), and prints
+the functions with the most samples, inclusive and self. The flame graph goes to
+bench/results/profile.svg.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import requests
+
+from bench.database import BenchDatabase
+from bench.load import FRESH, run_wrk
+from bench.server import Gunicorn, server_env
+from bench.submissions import FORM, OURS_PATH
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def worker_pids(master: int) -> list[int]:
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == master:
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def summarise(collapsed: Path, top: int) -> str:
+    """Inclusive and self sample counts per function from py-spy's collapsed stacks."""
+    inclusive: Counter[str] = Counter()
+    own: Counter[str] = Counter()
+    total = 0
+    for line in collapsed.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        count = int(count_text)
+        frames = [frame.split(" (", 1)[0] + " " + _where(frame) for frame in stack.split(";")]
+        total += count
+        for frame in set(frames):
+            inclusive[frame] += count
+        own[frames[-1]] += count
+    lines = [f"{total} samples"]
+    for title, counter in (("inclusive", inclusive), ("self", own)):
+        lines.append(f"\n{title}:")
+        lines += [f"{100 * n / total:5.1f}%  {frame}" for frame, n in counter.most_common(top)]
+    return "\n".join(lines)
+
+
+def _where(frame: str) -> str:
+    if " (" not in frame:
+        return ""
+    location = frame.split(" (", 1)[1].rstrip(")")
+    path, _, _line = location.rpartition(":")
+    parts = Path(path).parts
+    short = "/".join(
+        parts[parts.index("site-packages") + 1 :] if "site-packages" in parts else parts[-2:]
+    )
+    return f"({short})"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.profile")
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--top", type=int, default=40)
+    options = parser.parse_args()
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(py_spy).exists():
+        print("py-spy is not installed: pip install py-spy", file=sys.stderr)
+        return 1
+    RESULTS.mkdir(exist_ok=True)
+    database = BenchDatabase()
+    env = server_env(
+        DATABASE_URL=database.url_string,
+        BASELINE_DATABASE_URL=database.baseline_url,
+        SECRET_KEY=secrets.token_urlsafe(48),
+        LEADGATE_ENV="production",
+        LEADGATE_FORM_MIN_FILL_SECONDS="0",
+        RATELIMIT_ENABLED="0",
+        WEB_CONCURRENCY="1",
+    )
+    try:
+        with (
+            (RESULTS / "profile-server.log").open("w") as log,
+            Gunicorn("wsgi:create_app()", env, log) as started,
+        ):
+            database.create(env)
+            server = started.wait()
+            token = requests.get(f"{server.url}/api/v1/forms/{FORM}", timeout=10).json()["token"]
+            run_wrk(server.url, OURS_PATH, token, "warm", FRESH, 2, options.connections)
+            assert server.process is not None
+            (worker,) = worker_pids(server.process.pid)
+            collapsed = RESULTS / "profile.txt"
+            record = [py_spy, "record", "--pid", str(worker), "--duration"]
+            record += [str(round(options.seconds)), "--rate", "250", "--nonblocking"]
+            spy = threading.Thread(
+                target=subprocess.run,
+                args=([*record, "--format", "raw", "--output", str(collapsed)],),
+                kwargs={"capture_output": True, "check": True},
+            )
+            spy.start()
+            time.sleep(1)
+            load = run_wrk(
+                server.url, OURS_PATH, token, "prof", FRESH, options.seconds, options.connections
+            )
+            spy.join()
+            print(f"{load.rps:.0f} req/s under py-spy, p50 {load.p50_ms:.1f} ms")
+            print(summarise(collapsed, options.top))
+    finally:
+        database.drop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

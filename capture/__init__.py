@@ -1,0 +1,73 @@
+"""Capture: forms, submissions, leads, consent, classification; the core the rest builds on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from capture import (
+    accounts,
+    admin,
+    backoffice,
+    cli,
+    embed,
+    errors,
+    headers,
+    health,
+    i18n,
+    optin,
+    outbox,
+    partners,
+    worker,
+)
+from capture import api as authenticated_api
+from capture.db import db, render_migration_item
+from capture.extensions import csrf, limiter, migrate
+from capture.forms import page
+from capture.leads import commands as lead_commands
+from capture.leads import score
+from capture.submissions import api, quarantine
+from capture.webhooks import init_app as init_webhooks
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def init_app(app: Flask) -> None:
+    count = app.config["PROXY_COUNT"]
+    if count:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
+    db.init_app(app)
+    migrate.init_app(
+        app,
+        db,
+        directory=str(MIGRATIONS),
+        render_as_batch=True,
+        render_item=render_migration_item,
+        compare_type=True,
+    )
+    csrf.init_app(app)
+    limiter.init_app(app)
+    i18n.init_app(app)
+    headers.init_app(app)
+    errors.init_app(app)
+    # First on_accept hook, so hooks registered later (outbox) see scoring's stage changes.
+    score.init_app(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(page.bp)
+    accounts.init_app(app)
+    app.register_blueprint(admin.bp)
+    outbox.init_app(app)
+    optin.init_app(app)
+    worker.init_app(app)
+    init_webhooks(app)
+    authenticated_api.init_app(app)
+    embed.init_app(app)
+    partners.init_app(app)
+    quarantine.init_app(app)
+    backoffice.init_app(app)
+    cli.init_app(app)
+    quarantine.init_app(app)
+    lead_commands.init_app(app)

@@ -1,0 +1,59 @@
+"""`leadgate users create EMAIL --role ...`, and the demo's admin account.
+
+The password comes from a confirmed prompt at a terminal, or from the first line of stdin when
+piped (scripts, secrets managers); never from an argument, which would land in shell history.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+
+import click
+from flask.cli import AppGroup
+
+from capture.accounts.user import AccountError, Role, create_user
+from capture.db import db
+from capture.demo import base_url
+
+users_cli = AppGroup("users", help="Manage back-office accounts.")
+
+DEMO_ADMIN_EMAIL = "admin@example.com"
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    line = sys.stdin.readline()
+    return line.rstrip("\r\n")
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice([role.value for role in Role]),
+    help="admin: everything; marketer: forms, magnets, leads; sales: leads.",
+)
+def create_command(email: str, role: str) -> None:
+    """Create a back-office user; the password is asked for (or read from stdin)."""
+    password = _read_password()
+    try:
+        user = create_user(email, role, password)
+    except AccountError as exc:
+        db.session.rollback()
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from None
+    db.session.commit()
+    click.echo(f"created {user.role} user {user.email} ({user.public_id})")
+
+
+def demo_admin() -> list[str]:
+    """The demo's only account, with a random password printed once: no default accounts."""
+    password = secrets.token_urlsafe(12)
+    create_user(DEMO_ADMIN_EMAIL, Role.ADMIN, password)
+    return [
+        f"Back office:                    {base_url()}/admin/",
+        f"  admin login: {DEMO_ADMIN_EMAIL}  password: {password}",
+    ]

@@ -1,0 +1,121 @@
+"""Logging in and out of the back office: `/admin/login` and `/admin/logout`.
+
+Failed logins are rate-limited per address and per account (a 429 page with Retry-After); the
+message for bad credentials never says which half was wrong; a login starts a new session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import sqlalchemy as sa
+from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from werkzeug.exceptions import TooManyRequests
+from wtforms import EmailField, HiddenField, PasswordField
+from wtforms.validators import InputRequired, Length
+
+from capture.accounts.guard import safe_next
+from capture.accounts.user import PASSWORD_MAX_LENGTH, User, authenticate
+from capture.db import db, utcnow
+from capture.extensions import limiter, login_manager
+
+bp = Blueprint("accounts", __name__, url_prefix="/admin")
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(_l("E-mail address"), validators=[InputRequired(), Length(max=320)])
+    password = PasswordField(
+        _l("Password"), validators=[InputRequired(), Length(max=PASSWORD_MAX_LENGTH)]
+    )
+    next = HiddenField()
+
+
+class LogoutForm(FlaskForm):
+    """No fields: only the CSRF token, so logging out cannot be forced from another site."""
+
+
+def _login_limit() -> str:
+    return current_app.config["RATELIMIT_LOGIN"]
+
+
+def _account_limit() -> str:
+    return current_app.config["RATELIMIT_LOGIN_ACCOUNT"]
+
+
+def _account_key() -> str:
+    """The account tried, hashed: counts attempts per account without keeping addresses."""
+    email = (request.form.get("email") or "").strip().lower()
+    return "login-account:" + hashlib.sha256(email.encode()).hexdigest()[:32]
+
+
+def _failed(response: object) -> bool:
+    return bool(g.get("login_failed"))
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    user = db.session.scalar(sa.select(User).where(User.public_id == user_id))
+    return user if user is not None and user.is_active else None
+
+
+def _new_session() -> None:
+    """Drop everything in the session, including the CSRF secret and the token derived from
+    it that Flask-WTF caches on `g`, so no value from before survives."""
+    session.clear()
+    g.pop("csrf_token", None)
+
+
+def _destination(target: str | None) -> str:
+    return safe_next(target) or url_for("admin.dashboard")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"], deduct_when=_failed)
+@limiter.limit(_account_limit, key_func=_account_key, methods=["POST"], deduct_when=_failed)
+def login() -> ResponseReturnValue:
+    g.login_failed = False
+    form = LoginForm()
+    if request.method == "GET":
+        if current_user.is_authenticated:
+            return redirect(_destination(request.args.get("next")))
+        form.next.data = safe_next(request.args.get("next")) or ""
+    message = None
+    if form.validate_on_submit():
+        user = authenticate(form.email.data or "", form.password.data or "")
+        if user is not None:
+            destination = _destination(form.next.data)
+            # A fresh session: nothing carried over from before the login (session fixation).
+            _new_session()
+            login_user(user)
+            session.permanent = True
+            user.last_login_at = utcnow()
+            db.session.commit()
+            return redirect(destination, 303)
+        db.session.commit()  # an upgraded hash or nothing; never leave a transaction open
+        g.login_failed = True
+        message = _("Incorrect e-mail address or password.")
+    elif request.method == "POST":
+        g.login_failed = True
+        message = _("Enter your e-mail address and password.")
+    form.password.data = ""
+    return render_template("admin/login.html", form=form, message=message)
+
+
+@bp.post("/logout")
+def logout() -> ResponseReturnValue:
+    form = LogoutForm()
+    if form.validate_on_submit():  # the CSRF check; CSRFProtect refuses a bad token first
+        logout_user()
+        _new_session()
+    return redirect(url_for("accounts.login"), 303)
+
+
+@bp.errorhandler(TooManyRequests)
+def too_many_attempts(error: TooManyRequests) -> ResponseReturnValue:
+    message = _("Too many login attempts. Please wait a few minutes and try again.")
+    return render_template("error.html", status=429, message=message), 429

@@ -1,0 +1,17 @@
+"""The authenticated JSON API under /api/v1/ (bearer tokens) and its OpenAPI document."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from capture.api import commands, events, forms, idempotency, leads, openapi
+from capture.leads.privacy import on_erase
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(leads.bp)
+    app.register_blueprint(events.bp)
+    app.register_blueprint(forms.bp)
+    app.register_blueprint(openapi.bp)
+    commands.init_app(app)
+    on_erase(app, idempotency.forget_lead)

@@ -1,0 +1,15 @@
+"""The back office's feature pages: one blueprint per feature, each protected once by role."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from capture.backoffice import exports, forms, leads, quarantine, settings
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(leads.bp)
+    app.register_blueprint(exports.bp)
+    app.register_blueprint(quarantine.bp)
+    app.register_blueprint(forms.bp)
+    app.register_blueprint(settings.bp)

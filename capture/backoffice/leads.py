@@ -1,0 +1,116 @@
+"""/admin/leads: find leads, read one's whole history, and move it along the lifecycle.
+
+Sales and marketing both work here; exports live in `exports` (marketing and admins only).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import SelectField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length
+
+from capture.accounts import Role, allows, protect
+from capture.api.signals import stage_changed
+from capture.backoffice import search, timeline
+from capture.db import db
+from capture.forms.store import FormDefinition
+from capture.leads.classify import Stage
+from capture.leads.lead import PROFILE_COLUMNS, Lead, move_stage
+
+bp = Blueprint("leads", __name__, url_prefix="/admin/leads")
+protect(bp, Role.MARKETER, Role.SALES)
+
+STAGE_LABELS = {
+    Stage.LEAD: _l("Lead (recycle: back to nurturing)"),
+    Stage.MQL: _l("MQL"),
+    Stage.SAL: _l("SAL (accepted by sales)"),
+    Stage.SQL: _l("SQL"),
+    Stage.OPPORTUNITY: _l("Opportunity"),
+    Stage.CUSTOMER: _l("Customer"),
+    Stage.DISQUALIFIED: _l("Disqualified"),
+}
+
+
+class StageForm(FlaskForm):
+    """Any move a person makes, forward, back or out, always with a reason."""
+
+    to = SelectField(
+        _l("New stage"),
+        choices=[SelectChoice(s.value, label) for s, label in STAGE_LABELS.items()],
+    )
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=500)])
+
+
+def actor() -> str:
+    return f"user:{current_user.email}"
+
+
+def _lead(public_id: str) -> Lead:
+    lead = db.session.scalar(
+        sa.select(Lead).where(Lead.public_id == public_id[:40], Lead.erased_at.is_(None))
+    )
+    if lead is None:
+        abort(404)
+    return lead
+
+
+@bp.get("/")
+def index() -> ResponseReturnValue:
+    wanted = search.from_args(request.args)
+    leads, next_cursor = search.page(wanted, request.args.get("after"))
+    forms = db.session.execute(
+        sa.select(FormDefinition.slug, FormDefinition.name).order_by(FormDefinition.name)
+    ).all()
+    partners = db.session.scalars(
+        sa.select(Lead.partner).where(Lead.partner.is_not(None)).distinct().order_by(Lead.partner)
+    ).all()
+    query = request.args.to_dict(flat=False)
+    query.pop("after", None)
+    return render_template(
+        "backoffice/leads.html",
+        leads=leads,
+        wanted=wanted,
+        next_url=url_for(".index", **query, after=next_cursor) if next_cursor else None,
+        export_query=query,
+        forms=forms,
+        partners=partners,
+        stages=search.STAGES,
+        temperatures=search.TEMPERATURES,
+        can_export=allows(current_user.role, (Role.MARKETER,)),
+    )
+
+
+@bp.route("/<lead_id>", methods=["GET", "POST"])
+def show(lead_id: str) -> ResponseReturnValue:
+    lead = _lead(lead_id)
+    form = StageForm(to=lead.lifecycle_stage)
+    if form.validate_on_submit():
+        target = Stage(form.to.data)
+        if target.value == lead.lifecycle_stage:
+            form.to.errors = [_("The lead is already in this stage.")]
+        else:
+            change = move_stage(lead, target, reason=form.reason.data.strip(), actor=actor())
+            db.session.flush()
+            stage_changed(lead, change)
+            db.session.commit()
+            flash(_("Stage changed to %(stage)s.", stage=target.value))
+            return redirect(url_for(".show", lead_id=lead.public_id), 303)
+    status = 422 if form.errors else 200
+    profile = [(name, getattr(lead, name)) for name in PROFILE_COLUMNS]
+    return (
+        render_template(
+            "backoffice/lead.html",
+            lead=lead,
+            profile=profile,
+            events=timeline.events(lead),
+            form=form,
+        ),
+        status,
+    )

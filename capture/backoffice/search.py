@@ -1,0 +1,108 @@
+"""The lead list's query: the API's filters plus text search and a period, newest first.
+
+Keyset pagination on the primary key, descending (`id < last`), so every page costs the same
+and leads arriving meanwhile never shift a page; no OFFSET anywhere.
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from werkzeug.datastructures import MultiDict
+
+from capture.db import db
+from capture.leads.classify import Stage
+from capture.leads.lead import Lead
+from capture.leads.listing import InvalidCursor, LeadFilter, decode_cursor, encode_cursor
+from capture.leads.scoring import Temperature
+
+PAGE_SIZE = 50
+STAGES = tuple(stage.value for stage in Stage)
+TEMPERATURES = tuple(t.value for t in Temperature)
+
+
+@dataclass(frozen=True)
+class LeadSearch:
+    """What the list shows: `where` (shared with the API and exports), text and period."""
+
+    where: LeadFilter = field(default_factory=LeadFilter)
+    text: str = ""
+    created_from: date | None = None
+    created_to: date | None = None
+
+    def apply(self, statement: sa.Select[Any]) -> sa.Select[Any]:
+        statement = self.where.apply(statement)
+        if self.text:
+            statement = statement.where(
+                sa.or_(
+                    Lead.email.icontains(self.text.lower(), autoescape=True),
+                    Lead.first_name.icontains(self.text, autoescape=True),
+                    Lead.last_name.icontains(self.text, autoescape=True),
+                    Lead.company.icontains(self.text, autoescape=True),
+                )
+            )
+        if self.created_from:
+            statement = statement.where(Lead.created_at >= _midnight(self.created_from))
+        if self.created_to:
+            end = _midnight(self.created_to + timedelta(days=1))
+            statement = statement.where(Lead.created_at < end)
+        return statement
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def _day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def _slug(value: str | None) -> str | None:
+    value = (value or "").strip()
+    return value[:80] if value and value.isprintable() else None
+
+
+def from_args(args: MultiDict[str, str]) -> LeadSearch:
+    """Read the query string leniently: a value that makes no sense is ignored, not a 500."""
+    return LeadSearch(
+        where=LeadFilter(
+            stages=tuple(s for s in args.getlist("stage") if s in STAGES),
+            temperatures=tuple(t for t in args.getlist("temperature") if t in TEMPERATURES),
+            score_min=_int(args.get("score_min")),
+            score_max=_int(args.get("score_max")),
+            form=_slug(args.get("form")),
+            partner=_slug(args.get("partner")),
+        ),
+        text=(args.get("q") or "").strip()[:200],
+        created_from=_day(args.get("from")),
+        created_to=_day(args.get("to")),
+    )
+
+
+def page(
+    search: LeadSearch, cursor: str | None, size: int = PAGE_SIZE
+) -> tuple[list[Lead], str | None]:
+    """One page, newest first, and the cursor of the next (None on the last page)."""
+    statement = search.apply(sa.select(Lead)).order_by(Lead.id.desc()).limit(size + 1)
+    # A mangled link starts again at the first page.
+    with suppress(InvalidCursor):
+        if cursor:
+            statement = statement.where(Lead.id < decode_cursor(cursor))
+    leads = list(db.session.scalars(statement))
+    more = len(leads) > size
+    leads = leads[:size]
+    return leads, encode_cursor(leads[-1].id) if more and leads else None

@@ -1,0 +1,95 @@
+"""`GET /embed.js`: the embed script for partner sites, versioned and cache-friendly.
+
+Serves the minified build (`static/embed.min.js`, made by `embed/build.py`) when it is at least
+as new as the source, otherwise the readable source as written. `/embed.js` is cached briefly
+and revalidated by ETag, so a new release reaches every site within minutes; `/embed.js?v=<hash>`
+names one exact build and is cached for a year.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Blueprint, Flask, Response, current_app, request, url_for
+from flask.typing import ResponseReturnValue
+
+from capture.extensions import limiter
+
+log = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parent.parent
+SOURCE = ROOT / "embed" / "embed.js"
+BUILT = ROOT / "static" / "embed.min.js"
+SHORT_CACHE = "public, max-age=300, must-revalidate"
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+bp = Blueprint("embed", __name__)
+
+
+@dataclass(frozen=True)
+class Script:
+    body: bytes
+    gzipped: bytes
+    version: str
+    stamp: tuple[float, float]
+
+
+def _stamp() -> tuple[float, float]:
+    built = BUILT.stat().st_mtime if BUILT.exists() else 0.0
+    return SOURCE.stat().st_mtime, built
+
+
+def current_script() -> Script:
+    """The script to serve, read once per process and again only when a file changes."""
+    stamp = _stamp()
+    cached: Script | None = current_app.extensions.get("leadgate.embed_script")
+    if cached is not None and cached.stamp == stamp:
+        return cached
+    source_time, built_time = stamp
+    if built_time >= source_time:
+        body = BUILT.read_bytes()
+    else:
+        log.warning("serving embed/embed.js unminified: run embed/build.py (make embed)")
+        body = SOURCE.read_bytes()
+    script = Script(
+        body=body,
+        gzipped=gzip.compress(body, 9, mtime=0),
+        version=hashlib.sha256(body).hexdigest()[:12],
+        stamp=stamp,
+    )
+    current_app.extensions["leadgate.embed_script"] = script
+    return script
+
+
+def embed_script_url() -> str:
+    """The versioned, immutable address of the current script, for embed snippets."""
+    return url_for("embed.script", v=current_script().version, _external=True)
+
+
+@bp.get("/embed.js")
+@limiter.exempt
+def script() -> ResponseReturnValue:
+    current = current_script()
+    compressed = "gzip" in request.accept_encodings
+    response = Response(
+        current.gzipped if compressed else current.body,
+        mimetype="application/javascript",
+    )
+    if compressed:
+        response.headers["Content-Encoding"] = "gzip"
+    response.set_etag(current.version + ("-gz" if compressed else ""))
+    pinned = request.args.get("v") == current.version
+    response.headers["Cache-Control"] = IMMUTABLE if pinned else SHORT_CACHE
+    # Loaded by other sites' pages: allow it across origins, with or without crossorigin=.
+    response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.vary.add("Accept-Encoding")
+    return response.make_conditional(request)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    app.jinja_env.globals["embed_script_url"] = embed_script_url

@@ -1,0 +1,199 @@
+"""Hosted form pages (`/f/<slug>`): built from the definition with WTForms, working without JS.
+
+The page is also framed on partner sites where third-party cookies are blocked, so it is
+protected by the signed form token, not by a session cookie.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, g, redirect, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from werkzeug.datastructures import MultiDict
+from wtforms import Form, SelectChoice, fields, widgets
+
+from capture.db import db
+from capture.errors import ApiError
+from capture.extensions import csrf
+from capture.forms.public import AUTOCOMPLETE, field_label, field_options, success_message
+from capture.forms.spec import FieldSpec, FormSpec, text_for
+from capture.forms.store import FormDefinition, get_form
+from capture.headers import allow_framing
+from capture.i18n import visitor_language
+from capture.submissions.api import origin_allowed
+from capture.submissions.captcha import page_widget
+from capture.submissions.intake import build_intake, captcha_answer, read_form_post, request_origin
+from capture.submissions.limits import submission_limits
+from capture.submissions.record import ValidationFailed, record_submission
+from capture.tokens import issue_form_token
+
+bp = Blueprint("hosted", __name__)
+csrf.exempt(bp)
+
+_FIELD_CLASSES: dict[str, Any] = {
+    "text": fields.StringField,
+    "email": fields.EmailField,
+    "tel": fields.TelField,
+    "textarea": fields.TextAreaField,
+    "select": fields.SelectField,
+    "radio": fields.RadioField,
+    "checkbox": fields.BooleanField,
+    "number": fields.StringField,
+    "url": fields.URLField,
+    "country": fields.SelectField,
+    "hidden": fields.HiddenField,
+}
+
+
+def build_wtform(spec: FormSpec, language: str, formdata: MultiDict | None, honeypot: str) -> Form:
+    """A WTForms class for this definition, for rendering and re-displaying values only.
+
+    Validation is `capture.forms.values`, shared with the API, so the rules cannot drift.
+    """
+
+    class HostedForm(Form):
+        pass
+
+    for field in spec.fields:
+        setattr(HostedForm, field.name, _wtfield(field, language))
+    for consent in spec.consents:
+        setattr(
+            HostedForm,
+            f"consent_{consent.purpose}",
+            fields.BooleanField(
+                text_for(consent.text, language),
+                render_kw={"required": True} if consent.required else {},
+            ),
+        )
+    HostedForm.token = fields.HiddenField()
+    setattr(
+        HostedForm,
+        honeypot,
+        fields.StringField(
+            _("Leave this empty"), render_kw={"tabindex": "-1", "autocomplete": "off"}
+        ),
+    )
+    form = HostedForm(formdata=formdata)
+    if formdata is None:
+        form.token.data = issue_form_token(spec.slug)
+        for field in spec.fields:
+            if field.source == "query" and field.name in request.args:
+                form[field.name].data = request.args.get(field.name, "")[:200]
+    return form
+
+
+def _wtfield(field: FieldSpec, language: str) -> Any:
+    render_kw: dict[str, Any] = {}
+    if field.required and field.type != "checkbox":
+        render_kw["required"] = True
+    if field.type not in {"select", "radio", "checkbox", "country", "hidden"}:
+        render_kw["maxlength"] = field.limit
+    if field.placeholder:
+        render_kw["placeholder"] = text_for(field.placeholder, language)
+    autocomplete = AUTOCOMPLETE.get(field.name)
+    if autocomplete:
+        render_kw["autocomplete"] = autocomplete
+    kwargs: dict[str, Any] = {"render_kw": render_kw}
+    if field.help:
+        kwargs["description"] = text_for(field.help, language)
+    if field.type in {"select", "radio", "country"}:
+        # SelectChoice, not (value, label) tuples: WTForms 3.3 deprecates those, 3.4 drops them.
+        choices = [SelectChoice(value, label) for value, label in field_options(field, language)]
+        if field.type != "radio":
+            choices = [SelectChoice("", "—"), *choices]
+        kwargs["choices"] = choices
+        kwargs["validate_choice"] = False
+    if field.type == "number":
+        kwargs["widget"] = widgets.NumberInput(step="any")
+    return _FIELD_CLASSES[field.type](field_label(field, language), **kwargs)
+
+
+def _load(slug: str) -> tuple[FormDefinition, str, bool]:
+    form = get_form(slug)
+    if form is None:
+        raise ApiError(404, "form_not_found", _("There is no form at this address."))
+    language = visitor_language(form.language)
+    embedded = request.args.get("embed") == "1"
+    if embedded:
+        allow_framing(form.spec.allowed_origins)
+    g.embedded = embedded
+    return form, language, embedded
+
+
+def _render(
+    form: FormDefinition,
+    wtform: Form,
+    language: str,
+    embedded: bool,
+    status: int = 200,
+    message: str | None = None,
+) -> ResponseReturnValue:
+    return render_template(
+        "forms/page.html",
+        form=form,
+        spec=form.spec,
+        wtform=wtform,
+        language=language,
+        embedded=embedded,
+        message=message,
+        captcha=page_widget(),
+    ), status
+
+
+@bp.get("/f/<slug>")
+def show(slug: str) -> ResponseReturnValue:
+    form, language, embedded = _load(slug)
+    if not form.is_open:
+        return render_template("forms/closed.html", form=form, embedded=embedded), 410
+    honeypot = _honeypot()
+    return _render(form, build_wtform(form.spec, language, None, honeypot), language, embedded)
+
+
+@bp.post("/f/<slug>")
+@submission_limits
+def post(slug: str) -> ResponseReturnValue:
+    form, language, embedded = _load(slug)
+    if not form.is_open:
+        return render_template("forms/closed.html", form=form, embedded=embedded), 410
+    if not origin_allowed(form, request_origin()):
+        # A page elsewhere posting our form at us: the same rule as for the API.
+        raise ApiError(403, "origin_not_allowed", _("This form cannot be sent from this site."))
+    values, consents, context, token = read_form_post(request.form)
+    intake = build_intake(
+        form,
+        "iframe" if embedded else "hosted",
+        language,
+        values,
+        consents,
+        context,
+        token,
+        captcha=captcha_answer(request.form),
+    )
+    try:
+        outcome = record_submission(intake)
+    except ValidationFailed as failed:
+        db.session.rollback()
+        wtform = build_wtform(form.spec, language, request.form, _honeypot())
+        wtform.token.data = issue_form_token(form.slug)
+        for name, problems in failed.errors.items():
+            target = f"consent_{name.split('.', 1)[1]}" if name.startswith("consents.") else name
+            if target in wtform:
+                wtform[target].errors = list(problems)
+        return _render(form, wtform, language, embedded, 422, failed.message)
+    db.session.commit()
+    redirect_url = outcome.body.get("redirect_url")
+    if redirect_url:  # quarantined too: spam must not be able to tell it was caught
+        return redirect(redirect_url, 303)
+    return render_template(
+        "forms/thanks.html",
+        form=form,
+        answer=outcome.body,
+        embedded=embedded,
+        message=outcome.body.get("message") or success_message(form.spec, language),
+    )
+
+
+def _honeypot() -> str:
+    return current_app.config["HONEYPOT_FIELD"]

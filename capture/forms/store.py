@@ -1,0 +1,74 @@
+"""Stored form definitions: the `FormDefinition` model and saving a spec as a new version."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from capture.db import Timestamped, db
+from capture.forms.spec import FormSpec, parse_definition
+
+
+class FormDefinition(Timestamped, db.Model):
+    """A form as data. Not a WTForms class: the hosted page builds one from this per request."""
+
+    __tablename__ = "forms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    conversion: Mapped[str] = mapped_column(sa.String(40))
+    language: Mapped[str] = mapped_column(sa.String(5))
+    status: Mapped[str] = mapped_column(sa.String(20), default="active")
+    magnet: Mapped[str | None] = mapped_column(sa.String(80))
+    partner: Mapped[str | None] = mapped_column(sa.String(80))
+    # The whole canonical document; the columns above are copies for queries and joins.
+    document: Mapped[dict[str, Any]]
+    digest: Mapped[str] = mapped_column(sa.String(64))
+    version: Mapped[int] = mapped_column(default=1)
+
+    @property
+    def spec(self) -> FormSpec:
+        cached = self.__dict__.get("_spec")
+        if cached is None or cached[0] != self.digest:
+            cached = (self.digest, parse_definition(self.document))
+            self.__dict__["_spec"] = cached
+        return cached[1]
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "active"
+
+
+def get_form(slug: str) -> FormDefinition | None:
+    return db.session.scalar(sa.select(FormDefinition).where(FormDefinition.slug == slug))
+
+
+def save_spec(spec: FormSpec) -> tuple[FormDefinition, str]:
+    """Create or update the form for `spec`; returns it and `created`, `updated` or `unchanged`.
+
+    The version goes up only when the canonical document changes, so re-importing the same
+    file is a no-op and every consent record can name the exact version it was given on.
+    """
+    digest = spec.digest()
+    form = get_form(spec.slug)
+    if form is not None and form.digest == digest:
+        return form, "unchanged"
+    outcome = "updated"
+    if form is None:
+        form = FormDefinition(slug=spec.slug, version=0)
+        db.session.add(form)
+        outcome = "created"
+    form.name = spec.name
+    form.conversion = spec.conversion
+    form.language = spec.language
+    form.status = spec.status
+    form.magnet = spec.magnet
+    form.partner = spec.partner
+    form.document = spec.to_document()
+    form.digest = digest
+    form.version = (form.version or 0) + 1
+    db.session.flush()
+    return form, outcome

@@ -1,0 +1,57 @@
+"""Security headers on every response: a nonce-based CSP, framing rules, no sniffing."""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import Flask, Response, g
+
+
+def csp_nonce() -> str:
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    return g.csp_nonce
+
+
+def allow_framing(origins: list[str] | tuple[str, ...]) -> None:
+    """Let this response be framed by these origins only (iframe embeds of a form)."""
+    g.frame_ancestors = list(origins)
+
+
+def allow_third_party(sources: list[str] | tuple[str, ...]) -> None:
+    """Let this page load scripts and frames from these sources (a CAPTCHA provider)."""
+    g.third_party = list(sources)
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.globals["csp_nonce"] = csp_nonce
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        ancestors = g.get("frame_ancestors")
+        frame = " ".join(["'self'", *ancestors]) if ancestors else "'none'"
+        nonce = csp_nonce()
+        extra = "".join(f" {source}" for source in g.get("third_party", ()))
+        policy = {
+            "default-src": "'self'",
+            "script-src": f"'self' 'nonce-{nonce}'{extra}",
+            "style-src": f"'self' 'nonce-{nonce}'",
+            "img-src": "'self' data: https:",
+            "connect-src": f"'self'{extra}",
+            "frame-src": f"'self'{extra}",
+            "object-src": "'none'",
+            "base-uri": "'none'",
+            "frame-ancestors": frame,
+        }
+        response.headers.setdefault(
+            "Content-Security-Policy", "; ".join(f"{k} {v}" for k, v in policy.items())
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        if not ancestors:
+            response.headers.setdefault("X-Frame-Options", "DENY")
+        if app.config["LEADGATE_ENV"] == "production":
+            response.headers.setdefault(
+                "Strict-Transport-Security", "max-age=63072000; includeSubDomains"
+            )
+        return response

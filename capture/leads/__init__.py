@@ -1,0 +1,1 @@
+"""Leads: the people captured, their lifecycle, consent ledger and conversion events."""

@@ -1,0 +1,82 @@
+"""Command-line tools for leads: `leadgate leads export` and `leadgate scoring decay`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from capture.db import db
+from capture.leads.classify import Stage
+from capture.leads.export import csv_chunks, jsonl_chunks
+from capture.leads.listing import LeadFilter, count, stream_rows
+from capture.leads.score import decay_all
+
+leads_cli = AppGroup("leads", help="Work with leads.")
+scoring_cli = AppGroup("scoring", help="Lead scoring.")
+PROGRESS_EVERY = 10_000
+
+
+def _since(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("an ISO 8601 date or time, e.g. 2026-01-31") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _counted(rows: Iterator[Mapping[str, Any]], expected: int) -> Iterator[Mapping[str, Any]]:
+    done = 0
+    for row in rows:
+        yield row
+        done += 1
+        if done % PROGRESS_EVERY == 0:
+            click.echo(f"exported {done} of {expected} leads", err=True)
+    click.echo(f"exported {done} leads", err=True)
+
+
+@leads_cli.command("export")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv")
+@click.option(
+    "--stage",
+    "stages",
+    multiple=True,
+    type=click.Choice([stage.value for stage in Stage]),
+    help="Only leads in this stage (repeatable).",
+)
+@click.option("--since", help="Only leads changed at or after this ISO date or time (UTC).")
+@click.option("--partner", help="Only leads attributed to this partner.")
+@click.option("--form", help="Only leads that converted on this form (slug).")
+def export_leads(
+    fmt: str, stages: tuple[str, ...], since: str | None, partner: str | None, form: str | None
+) -> None:
+    """Stream leads to stdout in constant memory; progress goes to stderr.
+
+    CSV cells that a spreadsheet would run as a formula are prefixed with `'`.
+    """
+    where = LeadFilter(stages=stages, since=_since(since), partner=partner, form=form)
+    expected = count(where)
+    chunks = csv_chunks if fmt == "csv" else jsonl_chunks
+    rows = stream_rows(where, json_as_text=fmt == "csv")
+    for chunk in chunks(_counted(rows, expected)):
+        click.echo(chunk, nl=False)
+    db.session.rollback()
+
+
+@scoring_cli.command("decay")
+def decay() -> None:
+    """Apply inactivity decay to every lead's engagement score (one set-based UPDATE)."""
+    changed = decay_all()
+    db.session.commit()
+    click.echo(f"decayed scores of {changed} leads")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(leads_cli)
+    app.cli.add_command(scoring_cli)

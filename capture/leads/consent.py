@@ -1,0 +1,126 @@
+"""The consent ledger: append-only proof of what a person agreed to, when, where and how.
+
+GDPR Art. 7(1) puts the burden of proof on the company, so each record carries the exact text
+shown, its hash, the form version, the page, the address and the method. Rows are never updated
+or deleted; withdrawal and double opt-in confirmation are new rows. Only erasure of the person
+(`erasing()` below) may remove them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column
+
+from capture.db import db, new_public_id, utcnow
+
+
+class ConsentStatus(StrEnum):
+    GRANTED = "granted"
+    PENDING = "pending"  # double opt-in: given on the form, not yet confirmed by e-mail
+    CONFIRMED = "confirmed"
+    WITHDRAWN = "withdrawn"
+
+
+class ConsentMethod(StrEnum):
+    CHECKBOX = "checkbox"  # an unticked box the person ticked
+    NOTICE = "notice"  # a required processing notice accepted by submitting
+    DOUBLE_OPT_IN = "double_opt_in"
+    API = "api"
+    LINK = "unsubscribe_link"
+    BACK_OFFICE = "back_office"
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class ConsentRecord(db.Model):
+    __tablename__ = "consent_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(
+        sa.String(40), unique=True, default=lambda: new_public_id("cons")
+    )
+    lead_id: Mapped[int] = mapped_column(sa.ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    submission_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("submissions.id", ondelete="SET NULL")
+    )
+    purpose: Mapped[str] = mapped_column(sa.String(30))
+    status: Mapped[str] = mapped_column(sa.String(20))
+    method: Mapped[str] = mapped_column(sa.String(30))
+    channel: Mapped[str] = mapped_column(sa.String(20))
+    text: Mapped[str] = mapped_column(sa.Text)
+    text_hash: Mapped[str] = mapped_column(sa.String(64))
+    language: Mapped[str] = mapped_column(sa.String(5))
+    form_id: Mapped[int | None] = mapped_column(sa.ForeignKey("forms.id", ondelete="SET NULL"))
+    form_version: Mapped[int | None]
+    page_url: Mapped[str | None] = mapped_column(sa.String(2048))
+    origin: Mapped[str | None] = mapped_column(sa.String(300))
+    ip: Mapped[str | None] = mapped_column(sa.String(64))
+    user_agent: Mapped[str | None] = mapped_column(sa.String(512))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[datetime | None]
+
+    def as_proof(self) -> dict[str, Any]:
+        """The record as a person or a regulator reads it (GDPR export, printable proof)."""
+        return {
+            "id": self.public_id,
+            "purpose": self.purpose,
+            "status": self.status,
+            "method": self.method,
+            "channel": self.channel,
+            "text": self.text,
+            "text_sha256": self.text_hash,
+            "language": self.language,
+            "form_version": self.form_version,
+            "page_url": self.page_url,
+            "origin": self.origin,
+            "ip": self.ip,
+            "user_agent": self.user_agent,
+            "recorded_at": self.created_at.isoformat(),
+            "confirmed_at": self.confirmed_at.isoformat() if self.confirmed_at else None,
+        }
+
+
+class AppendOnlyViolation(RuntimeError):
+    pass
+
+
+@event.listens_for(Session, "before_flush")
+def _keep_ledger_append_only(session: Session, flush_context: Any, instances: Any) -> None:
+    if session.info.get("erasing"):
+        return
+    for obj in session.dirty:
+        if isinstance(obj, ConsentRecord) and session.is_modified(obj):
+            raise AppendOnlyViolation("consent records are append-only; add a new record")
+    for obj in session.deleted:
+        if isinstance(obj, ConsentRecord):
+            raise AppendOnlyViolation("consent records are removed only by erasure")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_bulk_changes(state: ORMExecuteState) -> None:
+    """`session.execute(update(...))` and `delete(...)` never pass through a flush: check here."""
+    if state.session.info.get("erasing") or not (state.is_update or state.is_delete):
+        return
+    table = getattr(state.statement, "table", None)
+    if getattr(table, "name", None) == ConsentRecord.__tablename__:
+        raise AppendOnlyViolation("consent records are append-only; add a new record")
+
+
+@contextmanager
+def erasing(session: Session) -> Iterator[None]:
+    """Let erasure of a person remove their ledger; nothing else may."""
+    session.info["erasing"] = True
+    try:
+        yield
+    finally:
+        session.info.pop("erasing", None)

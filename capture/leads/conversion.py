@@ -1,0 +1,33 @@
+"""Conversion events: each accepted submission or offline touch, classified MQL or SQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from capture.db import db, new_public_id, utcnow
+
+
+class ConversionEvent(db.Model):
+    __tablename__ = "conversion_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(
+        sa.String(40), unique=True, default=lambda: new_public_id("conv")
+    )
+    lead_id: Mapped[int] = mapped_column(sa.ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    submission_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("submissions.id", ondelete="SET NULL"), index=True
+    )
+    form_id: Mapped[int | None] = mapped_column(sa.ForeignKey("forms.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    classification: Mapped[str] = mapped_column(sa.String(3))
+    # Where it came from: "form" for submissions, "api" for offline conversions.
+    channel: Mapped[str] = mapped_column(sa.String(20), default="form")
+    partner: Mapped[str | None] = mapped_column(sa.String(80))
+    attribution: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

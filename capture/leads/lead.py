@@ -1,0 +1,184 @@
+"""Leads and their stage history: the race-free upsert by e-mail and the one way stages move."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, current_app
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, mapped_column
+
+from capture.db import Timestamped, db, new_public_id, utcnow
+from capture.leads.classify import Stage
+
+# Lead columns a form field of the same name fills in.
+PROFILE_COLUMNS = (
+    "first_name",
+    "last_name",
+    "phone",
+    "company",
+    "job_title",
+    "company_size",
+    "industry",
+    "country",
+    "website",
+    "message",
+    "budget",
+    "authority",
+    "need",
+    "timeline",
+)
+
+
+class Lead(Timestamped, db.Model):
+    __tablename__ = "leads"
+    # The back office filters by period (created_at) and temperature; stage, score and partner
+    # have their own indexes below.
+    __table_args__ = (
+        sa.Index("ix_leads_created_at", "created_at"),
+        sa.Index("ix_leads_temperature", "temperature"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    # Stored normalised and lower-cased, so uniqueness is case-insensitive on every backend.
+    email: Mapped[str] = mapped_column(sa.String(320), unique=True)
+    first_name: Mapped[str | None] = mapped_column(sa.String(300))
+    last_name: Mapped[str | None] = mapped_column(sa.String(300))
+    phone: Mapped[str | None] = mapped_column(sa.String(40))
+    company: Mapped[str | None] = mapped_column(sa.String(300))
+    job_title: Mapped[str | None] = mapped_column(sa.String(300))
+    company_size: Mapped[str | None] = mapped_column(sa.String(300))
+    industry: Mapped[str | None] = mapped_column(sa.String(300))
+    country: Mapped[str | None] = mapped_column(sa.String(2))
+    website: Mapped[str | None] = mapped_column(sa.String(2048))
+    message: Mapped[str | None] = mapped_column(sa.Text)
+    budget: Mapped[str | None] = mapped_column(sa.String(300))
+    authority: Mapped[str | None] = mapped_column(sa.String(300))
+    need: Mapped[str | None] = mapped_column(sa.String(300))
+    timeline: Mapped[str | None] = mapped_column(sa.String(300))
+    properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    lifecycle_stage: Mapped[str] = mapped_column(sa.String(20), default=Stage.LEAD, index=True)
+    score: Mapped[int] = mapped_column(default=0, index=True)
+    temperature: Mapped[str] = mapped_column(sa.String(10), default="cold")
+    source: Mapped[str] = mapped_column(sa.String(10), default="inbound")
+    partner: Mapped[str | None] = mapped_column(sa.String(80), index=True)
+    first_touch: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    last_touch: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The score's two parts (capture.leads.score): engagement decays with idle time and is
+    # stored as a float so repeated decay passes do not lose points to rounding; `score` is
+    # round(engagement) + fit. `engagement_at` is the moment the engagement value refers to.
+    engagement_score: Mapped[float] = mapped_column(sa.Float, default=0.0)
+    fit_score: Mapped[int] = mapped_column(default=0)
+    engagement_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set when the person was erased: the row stays only as an anonymous count.
+    erased_at: Mapped[datetime | None]
+
+    @property
+    def stage(self) -> Stage:
+        return Stage(self.lifecycle_stage)
+
+
+class StageChange(db.Model):
+    """One move along the lifecycle, with who or what made it and why."""
+
+    __tablename__ = "stage_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(sa.ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    from_stage: Mapped[str] = mapped_column(sa.String(20))
+    to_stage: Mapped[str] = mapped_column(sa.String(20))
+    reason: Mapped[str] = mapped_column(sa.String(500))
+    actor: Mapped[str] = mapped_column(sa.String(200))
+    conversion_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("conversion_events.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+def upsert_lead(email: str, touch: dict[str, Any], partner: str | None) -> tuple[Lead, bool]:
+    """Return the lead for `email`, creating it if needed, locked for this transaction.
+
+    One statement (`INSERT ... ON CONFLICT DO UPDATE ... RETURNING`) so concurrent submissions
+    with one e-mail serialise on the row instead of racing to create two leads. The update
+    touches only `updated_at`, which takes the row lock; the caller then applies its changes.
+    The statement returns the whole row as a `Lead`, so no second query loads it.
+    """
+    now = utcnow()
+    candidate = new_public_id("lead")
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(Lead)
+        .values(
+            public_id=candidate,
+            email=email,
+            properties={},
+            lifecycle_stage=Stage.LEAD.value,
+            score=0,
+            temperature="cold",
+            source="inbound",
+            partner=partner,
+            first_touch=touch,
+            last_touch=touch,
+            created_at=now,
+            updated_at=now,
+            last_activity_at=now,
+        )
+        .on_conflict_do_update(index_elements=[Lead.email], set_={"updated_at": now})
+        .returning(Lead)
+    )
+    lead = db.session.scalars(statement, execution_options={"populate_existing": True}).one()
+    return lead, lead.public_id == candidate
+
+
+def apply_profile(lead: Lead, values: dict[str, Any]) -> None:
+    """Copy submitted values onto the lead: the latest non-empty answer wins, as in CRMs."""
+    custom = dict(lead.properties or {})
+    for name, value in values.items():
+        if value in (None, "", []):
+            continue
+        if name in PROFILE_COLUMNS:
+            setattr(lead, name, value)
+        elif name != "email":
+            custom[name] = value
+    if custom != lead.properties:
+        lead.properties = custom
+
+
+def move_stage(
+    lead: Lead,
+    to: Stage,
+    *,
+    reason: str,
+    actor: str,
+    conversion_id: int | None = None,
+) -> StageChange:
+    """The one place a lead's stage changes, so every change lands in its history and every
+    `on_stage_moved` hook (webhooks, notices to sales) hears of it, whoever made it."""
+    change = StageChange(
+        lead_id=lead.id,
+        from_stage=lead.lifecycle_stage,
+        to_stage=to.value,
+        reason=reason,
+        actor=actor,
+        conversion_id=conversion_id,
+        created_at=utcnow(),
+    )
+    lead.lifecycle_stage = to.value
+    db.session.add(change)
+    for hook in current_app.extensions.get(STAGE_MOVED, []):
+        hook(lead, change)
+    return change
+
+
+STAGE_MOVED = "leadgate.on_stage_moved"
+
+
+def on_stage_moved(app: Flask, hook: Callable[[Lead, StageChange], None]) -> None:
+    """Run `hook(lead, change)` inside the transaction of every stage change (any path)."""
+    app.extensions.setdefault(STAGE_MOVED, []).append(hook)

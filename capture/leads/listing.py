@@ -1,0 +1,157 @@
+"""Finding leads: filters and keyset pagination shared by the API, exports and the back office.
+
+Pages are ordered by the internal id, ascending, and continue with `id > last`: stable while
+leads are added, and as fast on page 10,000 as on page 1 (no OFFSET). The cursor carries that
+id signed, so clients see an opaque string and never a sequential database id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from capture.db import db
+from capture.forms.store import FormDefinition
+from capture.leads.conversion import ConversionEvent
+from capture.leads.lead import PROFILE_COLUMNS, Lead
+
+CURSOR_SALT = "leadgate.cursor"
+
+
+class InvalidCursor(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class LeadFilter:
+    """Every filter optional; `since` means changed at or after (for incremental syncs)."""
+
+    stages: tuple[str, ...] = ()
+    temperatures: tuple[str, ...] = ()
+    score_min: int | None = None
+    score_max: int | None = None
+    form: str | None = None
+    partner: str | None = None
+    since: datetime | None = None
+
+    def apply(self, statement: sa.Select[Any]) -> sa.Select[Any]:
+        statement = statement.where(Lead.erased_at.is_(None))
+        if self.stages:
+            statement = statement.where(Lead.lifecycle_stage.in_(self.stages))
+        if self.temperatures:
+            statement = statement.where(Lead.temperature.in_(self.temperatures))
+        if self.score_min is not None:
+            statement = statement.where(Lead.score >= self.score_min)
+        if self.score_max is not None:
+            statement = statement.where(Lead.score <= self.score_max)
+        if self.partner:
+            statement = statement.where(Lead.partner == self.partner)
+        if self.since is not None:
+            statement = statement.where(Lead.updated_at >= self.since)
+        if self.form:
+            converted = (
+                sa.select(ConversionEvent.id)
+                .join(FormDefinition, FormDefinition.id == ConversionEvent.form_id)
+                .where(ConversionEvent.lead_id == Lead.id, FormDefinition.slug == self.form)
+            )
+            statement = statement.where(converted.exists())
+        return statement
+
+
+def _signer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=CURSOR_SALT)
+
+
+def encode_cursor(last_id: int) -> str:
+    return _signer().dumps(last_id)
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        value = _signer().loads(cursor)
+    except BadSignature as exc:
+        raise InvalidCursor(cursor) from exc
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidCursor(cursor)
+    return value
+
+
+def page(where: LeadFilter, limit: int, after: int | None = None) -> tuple[list[Lead], str | None]:
+    """One page of leads and the cursor of the next (None on the last page)."""
+    statement = where.apply(sa.select(Lead)).order_by(Lead.id).limit(limit + 1)
+    if after is not None:
+        statement = statement.where(Lead.id > after)
+    leads = list(db.session.scalars(statement))
+    more = len(leads) > limit
+    leads = leads[:limit]
+    return leads, encode_cursor(leads[-1].id) if more and leads else None
+
+
+def count(where: LeadFilter) -> int:
+    return db.session.scalar(where.apply(sa.select(sa.func.count(Lead.id)))) or 0
+
+
+def stream_rows(
+    where: LeadFilter, batch: int = 2000, json_as_text: bool = False
+) -> Iterator[Mapping[str, Any]]:
+    """Every matching lead as a plain row, a batch at a time: constant memory for any count.
+
+    Plain rows (no ORM objects, no identity map) keep exports of a million leads fast;
+    `json_as_text` hands JSON columns over as the database's text, unparsed (for CSV).
+    """
+    columns = Lead.__table__.c
+    selected = [
+        sa.cast(c, sa.Text).label(c.name) if json_as_text and isinstance(c.type, sa.JSON) else c
+        for c in columns
+    ]
+    connection = db.session.connection()  # Core rows: no ORM loading machinery per row
+    last = 0
+    while True:
+        statement = (
+            where.apply(sa.select(*selected))
+            .where(columns.id > last)
+            .order_by(columns.id)
+            .limit(batch)
+        )
+        rows = connection.execute(statement).mappings().all()
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1]["id"]
+        if len(rows) < batch:
+            return
+
+
+def lead_payload(row: Mapping[str, Any] | Lead) -> dict[str, Any]:
+    """A lead as the API, exports and webhooks show it (the contract's lead shape)."""
+    value = row.__getitem__ if isinstance(row, Mapping) else row.__getattribute__
+
+    def iso(name: str) -> str | None:
+        moment = value(name)
+        return moment.isoformat() if moment else None
+
+    payload: dict[str, Any] = {
+        "id": value("public_id"),
+        "email": value("email"),
+        "lifecycle_stage": value("lifecycle_stage"),
+        "score": value("score"),
+        "temperature": value("temperature"),
+        "engagement_score": round(value("engagement_score") or 0.0, 2),
+        "fit_score": value("fit_score"),
+        "source": value("source"),
+        "partner": value("partner"),
+        "first_touch": value("first_touch") or {},
+        "last_touch": value("last_touch") or {},
+    }
+    payload.update({name: value(name) for name in PROFILE_COLUMNS})
+    payload["properties"] = value("properties") or {}
+    payload["created_at"] = iso("created_at")
+    payload["updated_at"] = iso("updated_at")
+    payload["last_activity_at"] = iso("last_activity_at")
+    return payload

@@ -1,0 +1,327 @@
+"""Pure scoring rules: points for behaviour, fit on profile values, decay, thresholds, BANT.
+
+Rules are data (`ScoringRules`, read from a JSON or YAML document merged over `DEFAULTS`), so a
+team changes them without code. No Flask and no database here: everything takes plain values and
+returns plain values, and `capture.leads.score` applies the results to leads.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from capture.leads.classify import CONVERSION_KINDS
+
+BANT_FIELDS = ("budget", "authority", "need", "timeline")
+FIT_FIELDS = frozenset({"job_title", "company_size", "industry", "country"})
+MATCHES = frozenset({"contains", "equals"})
+
+
+class Temperature(StrEnum):
+    COLD = "cold"
+    WARM = "warm"
+    HOT = "hot"
+
+
+# The sources' example: page views +5, pricing or contact page +15, forms, downloads and webinars
+# more; idle time takes points away (half-life decay of the engagement part).
+DEFAULTS: dict[str, Any] = {
+    "conversions": {
+        "newsletter_signup": 10,
+        "whitepaper_download": 20,
+        "ebook_download": 20,
+        "content_download": 15,
+        "webinar_registration": 20,
+        "webinar_attendance": 30,
+        "video_view": 10,
+        "contact_request": 30,
+        "demo_request": 40,
+        "phone_call": 30,
+        "sales_email": 25,
+        "assessment_request": 40,
+    },
+    "activities": {
+        "page_view": 5,
+        "blog_view": 5,
+        "pricing_page_view": 15,
+        "contact_page_view": 15,
+        "download": 10,
+        "email_open": 2,
+        "email_click": 5,
+    },
+    "fit": [
+        {
+            "name": "senior title",
+            "field": "job_title",
+            "match": "contains",
+            "values": ["ceo", "cto", "cfo", "cmo", "founder", "owner", "director", "direktør",
+                       "head of", "vp", "chef", "partner"],
+            "points": 15,
+        },
+        {"name": "manager title", "field": "job_title", "match": "contains",
+         "values": ["manager", "leder", "ansvarlig", "ansvarig"], "points": 5},
+        {"name": "target company size", "field": "company_size", "match": "equals",
+         "values": ["51-200", "201+"], "points": 10},
+        {"name": "very small company", "field": "company_size", "match": "equals",
+         "values": ["1-10"], "points": -5},
+        {"name": "nordic country", "field": "country", "match": "equals",
+         "values": ["DK", "SE", "NO", "FI", "IS"], "points": 5},
+        {"name": "target industry", "field": "industry", "match": "contains",
+         "values": ["software", "saas", "it", "tech"], "points": 5},
+    ],
+    "decay": {"half_life_days": 60},
+    "thresholds": {"mql": 40, "sql": 100},
+    "temperature": {"warm": 30, "hot": 70},
+    "bant": {
+        "require": list(BANT_FIELDS),
+        "minimum": 4,
+        "negative": ["no", "none", "unknown", "n/a", "na", "-", "not sure", "don't know",
+                     "nej", "ingen", "ved ikke", "vet ej", "vet inte", "ukendt", "okänt"],
+    },
+}  # fmt: skip
+
+
+class ScoringRulesError(ValueError):
+    """Every problem in a rules document, each as `path: problem`."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+@dataclass(frozen=True)
+class FitRule:
+    name: str
+    field: str
+    match: str
+    values: tuple[str, ...]
+    points: int
+
+    def applies(self, value: str | None) -> bool:
+        if not value:
+            return False
+        text = value.strip().casefold()
+        if self.match == "equals":
+            return text in self.values
+        return any(_contains_word(text, needle) for needle in self.values)
+
+
+def _contains_word(text: str, needle: str) -> bool:
+    """`it` must not match `security`: a needle matches at word boundaries only."""
+    start = text.find(needle)
+    while start != -1:
+        end = start + len(needle)
+        before = text[start - 1] if start else " "
+        after = text[end] if end < len(text) else " "
+        if not before.isalnum() and not after.isalnum():
+            return True
+        start = text.find(needle, start + 1)
+    return False
+
+
+@dataclass(frozen=True)
+class BantRule:
+    require: tuple[str, ...]
+    minimum: int
+    negative: frozenset[str]
+
+    def answered(self, profile: Mapping[str, Any]) -> list[str]:
+        """The required BANT fields with a real answer (not empty, not a 'no' or 'unknown')."""
+        found = []
+        for name in self.require:
+            value = profile.get(name)
+            if (
+                isinstance(value, str)
+                and value.strip()
+                and value.strip().casefold() not in (self.negative)
+            ):
+                found.append(name)
+        return found
+
+    def met(self, profile: Mapping[str, Any]) -> bool:
+        return len(self.answered(profile)) >= self.minimum
+
+
+@dataclass(frozen=True)
+class ScoringRules:
+    conversions: Mapping[str, int]
+    activities: Mapping[str, int]
+    fit: tuple[FitRule, ...]
+    half_life_days: float
+    mql_threshold: int
+    sql_threshold: int
+    warm_from: int
+    hot_from: int
+    bant: BantRule
+    document: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            merged[key] = _merge(base[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _integer(value: Any, path: str, problems: list[str]) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        problems.append(f"{path}: must be a whole number")
+        return 0
+    return value
+
+
+def parse_rules(override: Any = None) -> ScoringRules:
+    """Rules from a document merged over `DEFAULTS`; raises `ScoringRulesError`.
+
+    Mappings merge key by key (so `{"thresholds": {"sql": 80}}` changes one number); the `fit`
+    list, when given, replaces the default list.
+    """
+    if override is None:
+        override = {}
+    if not isinstance(override, Mapping):
+        raise ScoringRulesError(["(top): must be a mapping"])
+    problems: list[str] = []
+    unknown = set(override) - set(DEFAULTS)
+    problems += [f"{key}: unknown setting" for key in sorted(unknown)]
+    doc = _merge(DEFAULTS, override)
+
+    conversions = {}
+    for kind, points in dict(doc["conversions"]).items():
+        if kind not in CONVERSION_KINDS:
+            problems.append(f"conversions.{kind}: unknown conversion kind")
+        conversions[kind] = _integer(points, f"conversions.{kind}", problems)
+    activities = {
+        str(name): _integer(points, f"activities.{name}", problems)
+        for name, points in dict(doc["activities"]).items()
+    }
+
+    fit: list[FitRule] = []
+    if not isinstance(doc["fit"], list):
+        problems.append("fit: must be a list")
+    else:
+        for index, raw in enumerate(doc["fit"]):
+            path = f"fit[{index}]"
+            if not isinstance(raw, Mapping):
+                problems.append(f"{path}: must be a mapping")
+                continue
+            if raw.get("field") not in FIT_FIELDS:
+                problems.append(f"{path}.field: one of {', '.join(sorted(FIT_FIELDS))}")
+            match = raw.get("match", "contains")
+            if match not in MATCHES:
+                problems.append(f"{path}.match: contains or equals")
+            values = raw.get("values")
+            if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+                problems.append(f"{path}.values: must be a list of strings")
+                values = []
+            fit.append(
+                FitRule(
+                    name=str(raw.get("name") or f"{raw.get('field')} rule {index + 1}"),
+                    field=str(raw.get("field")),
+                    match=str(match),
+                    values=tuple(v.strip().casefold() for v in values),
+                    points=_integer(raw.get("points"), f"{path}.points", problems),
+                )
+            )
+
+    half_life = doc["decay"].get("half_life_days")
+    if isinstance(half_life, bool) or not isinstance(half_life, int | float) or half_life <= 0:
+        problems.append("decay.half_life_days: must be a positive number")
+        half_life = 1
+    mql = _integer(doc["thresholds"].get("mql"), "thresholds.mql", problems)
+    sql = _integer(doc["thresholds"].get("sql"), "thresholds.sql", problems)
+    if mql > sql:
+        problems.append("thresholds: mql must not be above sql")
+    warm = _integer(doc["temperature"].get("warm"), "temperature.warm", problems)
+    hot = _integer(doc["temperature"].get("hot"), "temperature.hot", problems)
+    if warm > hot:
+        problems.append("temperature: warm must not be above hot")
+
+    bant = doc["bant"]
+    require = bant.get("require")
+    if not isinstance(require, list) or not set(require) <= set(BANT_FIELDS):
+        problems.append(f"bant.require: a list drawn from {', '.join(BANT_FIELDS)}")
+        require = list(BANT_FIELDS)
+    minimum = _integer(bant.get("minimum", len(require)), "bant.minimum", problems)
+    if not 1 <= minimum <= max(len(require), 1):
+        problems.append("bant.minimum: between 1 and the number of required fields")
+    negative = bant.get("negative", [])
+    if not isinstance(negative, list) or not all(isinstance(v, str) for v in negative):
+        problems.append("bant.negative: must be a list of strings")
+        negative = []
+    if problems:
+        raise ScoringRulesError(problems)
+    return ScoringRules(
+        conversions=conversions,
+        activities=activities,
+        fit=tuple(fit),
+        half_life_days=float(half_life),
+        mql_threshold=mql,
+        sql_threshold=sql,
+        warm_from=warm,
+        hot_from=hot,
+        bant=BantRule(tuple(require), minimum, frozenset(v.strip().casefold() for v in negative)),
+        document=doc,
+    )
+
+
+def conversion_points(rules: ScoringRules, kind: str, percent: float | None = None) -> int:
+    """Points for a conversion; a video watched in part earns that part of the points."""
+    points = rules.conversions.get(kind, 0)
+    if percent is not None:
+        points = round(points * max(0.0, min(percent, 100.0)) / 100)
+    return points
+
+
+def activity_points(rules: ScoringRules, activity: str) -> int:
+    return rules.activities.get(activity, 0)
+
+
+def fit_points(rules: ScoringRules, profile: Mapping[str, Any]) -> list[tuple[str, int]]:
+    """The fit rules that apply to a profile, as (rule name, points)."""
+    return [(r.name, r.points) for r in rules.fit if r.applies(_text(profile.get(r.field)))]
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def decayed(engagement: float, idle_days: float, half_life_days: float) -> float:
+    """Engagement left after `idle_days` without activity: halves every `half_life_days`.
+
+    The same formula runs in SQL (`capture.leads.score.decay_all`); this is its reference.
+    """
+    if idle_days <= 0:
+        return engagement
+    return engagement * math.pow(0.5, idle_days / half_life_days)
+
+
+def round_half_away(value: float) -> int:
+    """SQL's round(): halves go away from zero (Python's round() goes to even)."""
+    return int(math.copysign(math.floor(abs(value) + 0.5), value))
+
+
+def total(engagement: float, fit: int) -> int:
+    return round_half_away(engagement) + fit
+
+
+def temperature(rules: ScoringRules, score: int) -> Temperature:
+    if score >= rules.hot_from:
+        return Temperature.HOT
+    if score >= rules.warm_from:
+        return Temperature.WARM
+    return Temperature.COLD
+
+
+def threshold_stage(rules: ScoringRules, score: int) -> str | None:
+    """`sql`, `mql` or None: the stage a score alone qualifies for."""
+    if score >= rules.sql_threshold:
+        return "sql"
+    if score >= rules.mql_threshold:
+        return "mql"
+    return None

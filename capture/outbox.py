@@ -1,0 +1,161 @@
+"""The outbox: e-mails and webhooks written in the same transaction as the change they report.
+
+A row exists exactly when the change committed, so a crash between commit and send loses
+nothing: `leadgate worker` (capture.worker) delivers rows later, at least once. Helpers here
+only add rows to the session; the caller's commit makes them real together with its change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, current_app
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from capture import mail
+from capture.db import db, new_public_id, utcnow
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    DEAD = "dead"  # gave up: `last_error` says why
+
+
+class OutboxMessage(db.Model):
+    __tablename__ = "outbox_messages"
+    __table_args__ = (
+        # The worker's only question: which pending rows are due? Sent rows stay out of it.
+        sa.Index(
+            "ix_outbox_messages_due",
+            "next_attempt_at",
+            postgresql_where=sa.text("status = 'pending'"),
+            sqlite_where=sa.text("status = 'pending'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(
+        sa.String(40), unique=True, default=lambda: new_public_id("msg")
+    )
+    kind: Mapped[str] = mapped_column(sa.String(30))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(sa.String(10), default=OutboxStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    # Set by callers that must not queue the same thing twice (one confirmation per submission).
+    dedupe_key: Mapped[str | None] = mapped_column(sa.String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a sender gets: a claimed row, detached from any session or transaction."""
+
+    public_id: str
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    created_at: datetime
+
+
+class PermanentFailure(Exception):
+    """Raised by a sender when retrying cannot help (address refused, receiver says 410)."""
+
+
+Sender = Callable[[Delivery], None]
+
+
+def register_sender(app: Flask, kind: str, fn: Sender) -> None:
+    """`fn` delivers rows of `kind`; it raises to fail (retried) or `PermanentFailure` (dead)."""
+    app.extensions.setdefault("leadgate.senders", {})[kind] = fn
+
+
+def sender_for(kind: str) -> Sender | None:
+    return current_app.extensions.get("leadgate.senders", {}).get(kind)
+
+
+def enqueue(kind: str, payload: dict[str, Any], *, dedupe_key: str | None = None) -> OutboxMessage:
+    """Add a row for the worker to deliver; returns it (or the earlier row with `dedupe_key`).
+
+    Adds and flushes only: the caller's transaction commits it together with its change.
+    """
+    if dedupe_key is not None:
+        earlier = db.session.scalar(
+            sa.select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key)
+        )
+        if earlier is not None:
+            return earlier
+    message = OutboxMessage(
+        kind=kind, payload=payload, dedupe_key=dedupe_key, next_attempt_at=utcnow()
+    )
+    db.session.add(message)
+    if dedupe_key is None:
+        db.session.flush()
+        return message
+    try:
+        with db.session.begin_nested():  # a concurrent twin may have queued it meanwhile
+            db.session.flush()
+    except IntegrityError:
+        earlier = db.session.scalar(
+            sa.select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key)
+        )
+        if earlier is None:
+            raise
+        return earlier
+    return message
+
+
+def enqueue_email(
+    to: str,
+    template: str,
+    language: str,
+    context: dict[str, Any],
+    *,
+    dedupe_key: str | None = None,
+    unsubscribe_url: str | None = None,
+) -> OutboxMessage:
+    """Render `email/<template>` in `language` now (links need the request) and queue it.
+
+    Give `unsubscribe_url` for marketing e-mail: the templates get it as `unsubscribe_url` and
+    the message gets List-Unsubscribe and one-click List-Unsubscribe-Post headers.
+    """
+    context = dict(context)
+    headers = {"Message-ID": mail.message_id()}
+    if unsubscribe_url:
+        context["unsubscribe_url"] = unsubscribe_url
+        headers.update(mail.list_unsubscribe_headers(unsubscribe_url))
+    else:
+        headers["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to it
+    rendered = mail.render_email(template, language, **context)
+    payload = {
+        "to": to,
+        "from": current_app.config["MAIL_FROM"],
+        "subject": rendered.subject,
+        "text": rendered.text,
+        "html": rendered.html,
+        "headers": headers,
+        "template": template,
+        "language": language,
+    }
+    return enqueue("email", payload, dedupe_key=dedupe_key)
+
+
+def send_email(delivery: Delivery) -> None:
+    try:
+        mail.send(mail.compose(delivery.payload))
+    except mail.Undeliverable as exc:
+        raise PermanentFailure(str(exc)) from exc
+
+
+def init_app(app: Flask) -> None:
+    mail.init_app(app)
+    register_sender(app, "email", send_email)

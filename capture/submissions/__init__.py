@@ -1,0 +1,1 @@
+"""Submissions: reading them from any channel and recording them in one transaction."""

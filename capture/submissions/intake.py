@@ -1,0 +1,214 @@
+"""Reading a submission out of a request: JSON or form-encoded, strictly, into an `Intake`.
+
+Everything a client controls is checked here, at the boundary: the body's size, encoding,
+nesting and shape, the idempotency key, the context values. Problems become contract errors
+(400, 413, 415), never exceptions that escape as 500s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import current_app, request
+from flask_babel import gettext as _
+
+from capture.errors import ApiError
+from capture.forms.spec import normalise_origin
+from capture.forms.store import FormDefinition
+from capture.forms.values import is_clean_text
+from capture.submissions.captcha import RESPONSE_FIELDS
+from capture.submissions.record import TOUCH_KEYS, Intake
+
+MAX_KEYS = 200
+CONSENT_PREFIXES = ("consent_", "consents.", "consents[")
+
+
+def bad_request(message: str) -> ApiError:
+    return ApiError(400, "bad_request", message)
+
+
+def load_json(raw: bytes) -> Any:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise bad_request(_("The body is not valid UTF-8.")) from exc
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise bad_request(_("The body is not valid JSON.")) from exc
+
+
+def _mapping(payload: dict[str, Any], key: str) -> dict[str, Any]:
+    value = payload.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or len(value) > MAX_KEYS:
+        raise bad_request(_("`%(key)s` must be an object.", key=key))
+    return value
+
+
+@dataclass
+class Payload:
+    """A submission body as read, before any check of its values."""
+
+    fields: dict[str, Any]
+    consents: dict[str, Any]
+    context: dict[str, Any]
+    token: Any
+    captcha: Any
+    # From the body, for clients that cannot send headers without a CORS preflight.
+    idempotency_key: Any
+    digest: str
+
+
+# The embed posts its JSON as text/plain: a CORS "simple request" needs no preflight, so a
+# submission costs one round trip, and a refused origin reaches us and gets its 403.
+JSON_TYPES = frozenset({"application/json", "text/plain"})
+
+
+def read_payload() -> Payload:
+    """The body of an API submission, by content type; the digest identifies it for replays."""
+    mimetype = request.mimetype
+    if mimetype in JSON_TYPES or mimetype.endswith("+json"):
+        payload = load_json(request.get_data(cache=True))
+        if not isinstance(payload, dict):
+            raise bad_request(_("The body must be a JSON object."))
+        fields, consents = _mapping(payload, "fields"), _mapping(payload, "consents")
+        context, token = _mapping(payload, "context"), payload.get("token")
+        captcha, key = payload.get("captcha"), payload.get("idempotency_key")
+    elif mimetype in {"application/x-www-form-urlencoded", "multipart/form-data"}:
+        request.get_data(cache=True, parse_form_data=False)
+        fields, consents, context, token = read_form_post(request.form)
+        captcha, key = captcha_answer(request.form), request.form.get("idempotency_key")
+        fields.pop("idempotency_key", None)
+    else:
+        raise ApiError(415, "unsupported_media_type", _("Send JSON or a form post."))
+    signed = {"fields": fields, "consents": consents, "context": context, "token": token}
+    if captcha is not None:
+        signed["captcha"] = captcha
+    canonical = json.dumps(signed, sort_keys=True, ensure_ascii=True, default=str)
+    digest = hashlib.sha256(canonical.encode()).hexdigest()
+    return Payload(fields, consents, context, token, captcha, key, digest)
+
+
+def captcha_answer(form: Any) -> str | None:
+    """The widget's answer in a form post: its own field name, or plain `captcha`."""
+    for name in ("captcha", *sorted(RESPONSE_FIELDS)):
+        value = form.get(name)
+        if value:
+            return value
+    return None
+
+
+def read_form_post(form: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], Any]:
+    """Split a flat form post into fields, consents (`consent_<purpose>`), context and token."""
+    fields: dict[str, Any] = {}
+    consents: dict[str, Any] = {}
+    context: dict[str, Any] = {}
+    for key in form:
+        values = form.getlist(key)
+        value = values[0] if len(values) == 1 else values
+        prefix = next((p for p in CONSENT_PREFIXES if key.startswith(p)), None)
+        if prefix:
+            consents[key[len(prefix) :].rstrip("]")] = value
+        elif key in TOUCH_KEYS:
+            context[key] = value
+        elif key != "token" and key != "captcha" and key not in RESPONSE_FIELDS:
+            fields[key] = value
+    return fields, consents, context, form.get("token")
+
+
+def clean_context(raw: dict[str, Any]) -> dict[str, str]:
+    """Keep known attribution keys with sane values; drop the rest quietly.
+
+    A strange referrer must never cost a lead, so bad values are dropped, not refused.
+    """
+    context: dict[str, str] = {}
+    for key in TOUCH_KEYS:
+        value = raw.get(key)
+        if not isinstance(value, str) or not value.strip() or not is_clean_text(value):
+            continue
+        value = value.strip()[: 2048 if key in {"page_url", "referrer"} else 200]
+        if key in {"page_url", "referrer"}:
+            try:
+                if urlsplit(value).scheme not in {"http", "https"}:
+                    continue
+            except ValueError:
+                continue
+        context[key] = value
+    return context
+
+
+def idempotency_key(from_body: Any = None) -> str | None:
+    """The header, else the body's `idempotency_key`; the same rules for both."""
+    key = request.headers.get("Idempotency-Key", from_body)
+    if key is None:
+        return None
+    if not isinstance(key, str):
+        raise bad_request(_("Idempotency-Key must be 1-255 printable ASCII characters."))
+    key = key.strip()
+    if not key or len(key) > 255 or not key.isprintable() or not key.isascii():
+        raise bad_request(_("Idempotency-Key must be 1-255 printable ASCII characters."))
+    return key
+
+
+def request_origin() -> str | None:
+    origin = request.headers.get("Origin")
+    if not origin or origin == "null":
+        return None
+    try:
+        return normalise_origin(origin)
+    except ValueError:
+        return None
+
+
+def user_agent() -> str | None:
+    agent = request.headers.get("User-Agent", "")
+    agent = "".join(ch for ch in agent if ch.isprintable())[:512]
+    return agent or None
+
+
+def build_intake(
+    form: FormDefinition,
+    channel: str,
+    language: str,
+    fields: dict[str, Any],
+    consents: dict[str, Any],
+    context: dict[str, Any],
+    token: Any,
+    digest: str | None = None,
+    key: str | None = None,
+    captcha: Any = None,
+) -> Intake:
+    """Attach what the server knows (address, agent, origin, partner) to what the client sent."""
+    origin = request_origin()
+    return Intake(
+        form=form,
+        fields=fields,
+        consents=consents,
+        context=clean_context(context),
+        token=token,
+        channel=channel,
+        language=language,
+        ip=request.remote_addr,
+        user_agent=user_agent(),
+        origin=origin,
+        partner=attributed_partner(form, origin),
+        idempotency_key=key,
+        request_digest=digest,
+        captcha=captcha,
+    )
+
+
+def attributed_partner(form: FormDefinition, origin: str | None) -> str | None:
+    """Partner attribution is the server's: from the form and the verified origin only."""
+    resolver = current_app.extensions.get("leadgate.partner_for_origin")
+    if resolver and origin:
+        partner = resolver(form, origin)
+        if partner:
+            return partner
+    return form.partner

@@ -1,0 +1,382 @@
+"""The one write path for a submission: checks, lead upsert, consent, conversion, stage, answer.
+
+`record_submission` adds and flushes; the caller commits once. Whatever channel a submission
+came through (hosted page, embed, plain HTML post, API), it ends here, so the rules are the
+same everywhere.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from disposable_email_domains import blocklist as disposable_domains
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy.dialects import postgresql, sqlite
+
+from capture.db import db, new_public_id, utcnow
+from capture.forms.spec import language_for, text_for
+from capture.forms.store import FormDefinition
+from capture.forms.values import Errors, clean_values
+from capture.leads.classify import (
+    Classification,
+    Stage,
+    automatic_move,
+    classify,
+    parse_overrides,
+    stage_for,
+)
+from capture.leads.consent import ConsentMethod, ConsentRecord, ConsentStatus, text_hash
+from capture.leads.conversion import ConversionEvent
+from capture.leads.lead import Lead, StageChange, apply_profile, move_stage, upsert_lead
+from capture.submissions.captcha import captcha_problem
+from capture.submissions.submission import Submission, SubmissionStatus
+from capture.tokens import check_form_token
+
+TOUCH_KEYS = (
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "referrer",
+    "page_url",
+)
+
+
+@dataclass
+class Intake:
+    """A submission as read from a request, before any check."""
+
+    form: FormDefinition
+    fields: dict[str, Any]
+    consents: dict[str, Any]
+    context: dict[str, str]
+    token: Any
+    channel: str
+    language: str
+    ip: str | None = None
+    user_agent: str | None = None
+    origin: str | None = None
+    partner: str | None = None
+    idempotency_key: str | None = None
+    request_digest: str | None = None
+    captcha: Any = None
+
+
+@dataclass
+class Accepted:
+    """What one accepted submission produced; handed to the hooks other packages register."""
+
+    intake: Intake
+    submission: Submission
+    lead: Lead
+    lead_created: bool
+    conversion: ConversionEvent
+    stage_changes: list[StageChange]
+    consents: list[ConsentRecord]
+    answer: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    submission: Submission
+    body: dict[str, Any]
+    status_code: int = 201
+    replayed: bool = False
+
+    @property
+    def quarantined(self) -> bool:
+        return self.submission.status == SubmissionStatus.QUARANTINED
+
+
+class ValidationFailed(Exception):
+    def __init__(self, errors: Errors, message: str):
+        super().__init__(message)
+        self.errors = errors
+        self.message = message
+
+
+class IdempotencyConflict(Exception):
+    """The key was used before with another body."""
+
+
+AcceptHook = Callable[[Accepted], None]
+
+
+def on_accept(app: Any, hook: AcceptHook) -> None:
+    """Run `hook` inside the transaction of every accepted submission (gates, outbox rows)."""
+    app.extensions.setdefault("leadgate.on_accept", []).append(hook)
+
+
+def conversion_overrides() -> dict[str, Classification]:
+    return parse_overrides(current_app.config.get("CONVERSION_CLASSES", ""))
+
+
+def record_submission(intake: Intake) -> Outcome:
+    """Record `intake` or explain why not. Raises `ValidationFailed` or `IdempotencyConflict`."""
+    form = intake.form
+    spam = _spam_signal(intake)
+    values, errors = clean_values(form.spec, intake.fields, intake.language)
+    if spam:
+        return _quarantine(intake, values, spam)
+
+    given = given_consents(intake, errors)
+    _refuse_disposable(values, errors)
+    if errors:
+        # A key already used answers for its first request, even if this body is invalid.
+        earlier = _earlier(form, intake) if intake.idempotency_key else None
+        if earlier is not None:
+            return earlier
+        raise ValidationFailed(errors, _("Please correct the marked fields."))
+    # Last, so a form sent back with errors does not spend the widget's one-time answer.
+    spam = captcha_problem(intake.captcha, intake.ip)
+    if spam:
+        return _quarantine(intake, values, spam)
+
+    claimed = _claim(
+        intake,
+        status=SubmissionStatus.ACCEPTED,
+        fields=values,
+        consents={purpose: True for purpose in given},
+    )
+    if isinstance(claimed, Outcome):
+        return claimed
+    accepted = accept(intake, claimed, values, given)
+    claimed.response = accepted.answer
+    db.session.flush()
+    return Outcome(submission=claimed, body=accepted.answer)
+
+
+def accept(
+    intake: Intake, submission: Submission, values: dict[str, Any], given: list[str]
+) -> Accepted:
+    """Turn a checked submission into a lead, consent records, a conversion and stage moves.
+
+    The new rows are flushed before the lead and the submission change, so each of those two
+    gets one UPDATE, in the caller's final flush.
+    """
+    form = intake.form
+    now = utcnow()
+    touch = {key: intake.context[key] for key in TOUCH_KEYS if intake.context.get(key)}
+    touch.update(partner=intake.partner, form=form.slug, at=now.isoformat())
+    lead, created = upsert_lead(values["email"], touch, intake.partner)
+
+    records = [_consent_record(intake, submission, lead, purpose) for purpose in given]
+    db.session.add_all(records)
+
+    classification = classify(form.conversion, conversion_overrides())
+    conversion = ConversionEvent(
+        lead_id=lead.id,
+        submission_id=submission.id,
+        form_id=form.id,
+        kind=form.conversion,
+        classification=classification.value,
+        channel="form",
+        partner=intake.partner,
+        attribution=touch,
+        occurred_at=now,
+    )
+    db.session.add(conversion)
+    db.session.flush()  # ids for the stage change and for the hooks
+
+    submission.lead_id = lead.id
+    apply_profile(lead, values)
+    lead.last_touch = touch
+    lead.last_activity_at = now
+    if lead.partner is None and intake.partner:
+        lead.partner = intake.partner
+    changes: list[StageChange] = []
+    target = automatic_move(lead.stage, stage_for(classification))
+    if target is not None:
+        changes.append(
+            move_stage(
+                lead,
+                target,
+                reason=f"{form.conversion} conversion ({classification}) on form {form.slug}",
+                actor="system:classification",
+                conversion_id=conversion.id,
+            )
+        )
+    accepted = Accepted(intake, submission, lead, created, conversion, changes, records)
+    accepted.answer = _answer(
+        intake, submission.public_id, lead.public_id, classification, lead.stage
+    )
+    for hook in current_app.extensions.get("leadgate.on_accept", []):
+        hook(accepted)
+    return accepted
+
+
+def _answer(
+    intake: Intake, submission_id: str, lead_id: str, classification: Classification, stage: Stage
+) -> dict[str, Any]:
+    spec = intake.form.spec
+    return {
+        "submission": submission_id,
+        "lead": lead_id,
+        "conversion": {"kind": spec.conversion, "classification": classification.value},
+        "lifecycle_stage": stage.value,
+        "message": text_for(spec.success_message, intake.language)
+        or _("Thanks for your request, we will contact you as soon as possible!"),
+        "download_url": None,
+        "redirect_url": spec.success_redirect,
+        "confirmation_required": False,
+    }
+
+
+def _earlier(form: FormDefinition, intake: Intake) -> Outcome | None:
+    earlier = db.session.scalar(
+        sa.select(Submission).where(
+            Submission.form_id == form.id, Submission.idempotency_key == intake.idempotency_key
+        )
+    )
+    if earlier is None:
+        return None
+    if earlier.request_digest != intake.request_digest:
+        raise IdempotencyConflict
+    return Outcome(submission=earlier, body=earlier.response, replayed=True)
+
+
+def _claim(intake: Intake, **row: Any) -> Submission | Outcome:
+    """Insert the submission, or answer with the earlier one that holds its idempotency key.
+
+    One statement, `INSERT ... ON CONFLICT DO NOTHING RETURNING`: on PostgreSQL a concurrent
+    twin with the same key waits on the unique index until the first commits, then inserts
+    nothing, and we answer with the first one's response, as if it had been a plain retry. No
+    savepoint is needed, and a request without a key never conflicts.
+    """
+    form = intake.form
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(Submission)
+        .values(
+            public_id=new_public_id("sub"),
+            form_id=form.id,
+            form_version=form.version,
+            channel=intake.channel,
+            language=intake.language,
+            context=intake.context,
+            partner=intake.partner,
+            origin=intake.origin,
+            ip=stored_ip(intake.ip),
+            user_agent=intake.user_agent,
+            idempotency_key=intake.idempotency_key,
+            request_digest=intake.request_digest,
+            **row,
+        )
+        .on_conflict_do_nothing(index_elements=["form_id", "idempotency_key"])
+        .returning(Submission)
+    )
+    submission = db.session.scalars(statement).one_or_none()
+    if submission is not None:
+        return submission
+    earlier = _earlier(form, intake)
+    if earlier is None:  # the holder of the key was erased in between: nothing to replay
+        raise IdempotencyConflict
+    return earlier
+
+
+def _spam_signal(intake: Intake) -> str | None:
+    honeypot = intake.fields.get(current_app.config["HONEYPOT_FIELD"])
+    if honeypot not in (None, "", False):
+        return "honeypot"
+    return check_form_token(intake.token, intake.form.slug).problem
+
+
+def given_consents(intake: Intake, errors: Errors) -> list[str]:
+    """The purposes the person actively agreed to; a missing required one is an error.
+
+    Only a literal yes counts: anything else (absent, false, "false", "0", "") is no, so
+    marketing consent is never recorded unless the box was ticked.
+    """
+    given = []
+    for consent in intake.form.spec.consents:
+        answer = intake.consents.get(consent.purpose)
+        agreed = answer is True or (
+            isinstance(answer, str) and answer.strip().lower() in {"true", "on", "1", "yes", "y"}
+        )
+        if agreed:
+            given.append(consent.purpose)
+        elif consent.required:
+            errors[f"consents.{consent.purpose}"] = [_("You must accept this to send the form.")]
+    return given
+
+
+def _refuse_disposable(values: dict[str, Any], errors: Errors) -> None:
+    """Throw-away addresses, when the operator refuses them: the person is told, not ignored."""
+    email = values.get("email")
+    if not email or not current_app.config.get("BLOCK_DISPOSABLE_EMAILS"):
+        return
+    labels = email.rpartition("@")[2].split(".")
+    domains = {".".join(labels[i:]) for i in range(len(labels) - 1)}
+    if domains & disposable_domains:
+        errors["email"] = [_("Please use a permanent e-mail address, not a disposable one.")]
+
+
+def _consent_record(
+    intake: Intake, submission: Submission, lead: Lead, purpose: str
+) -> ConsentRecord:
+    spec = intake.form.spec
+    consent = next(c for c in spec.consents if c.purpose == purpose)
+    text = text_for(consent.text, intake.language)
+    pending = spec.double_opt_in and purpose == "marketing"
+    return ConsentRecord(
+        lead_id=lead.id,
+        submission_id=submission.id,
+        purpose=purpose,
+        status=(ConsentStatus.PENDING if pending else ConsentStatus.GRANTED).value,
+        method=ConsentMethod.CHECKBOX.value,
+        channel=intake.channel,
+        text=text,
+        text_hash=text_hash(text),
+        language=language_for(consent.text, intake.language),
+        form_id=intake.form.id,
+        form_version=intake.form.version,
+        page_url=intake.context.get("page_url"),
+        origin=intake.origin,
+        ip=submission.ip,
+        user_agent=intake.user_agent,
+    )
+
+
+def _quarantine(intake: Intake, values: dict[str, Any], reason: str) -> Outcome:
+    """Keep it where a marketer can release it, and answer as if all went well."""
+    purposes = {c.purpose for c in intake.form.spec.consents}
+    claimed = _claim(
+        intake,
+        status=SubmissionStatus.QUARANTINED,
+        spam_reason=reason,
+        fields=values,
+        consents={k: True for k, v in intake.consents.items() if v is True and k in purposes},
+    )
+    if isinstance(claimed, Outcome):
+        return claimed
+    classification = classify(intake.form.conversion, conversion_overrides())
+    claimed.response = _answer(
+        intake,
+        claimed.public_id,
+        new_public_id("lead"),
+        classification,
+        stage_for(classification),
+    )
+    db.session.flush()
+    return Outcome(submission=claimed, body=claimed.response)
+
+
+def stored_ip(ip: str | None) -> str | None:
+    """The address as configured: whole, or with the host part cut (privacy by default)."""
+    if not ip:
+        return None
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    if not current_app.config.get("TRUNCATE_IP"):
+        return str(address)
+    prefix = 24 if address.version == 4 else 48
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)

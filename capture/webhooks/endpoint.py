@@ -1,0 +1,114 @@
+"""Webhook endpoints: where events go, which events, and the secret that signs them.
+
+The secret is in the Standard Webhooks format (`whsec_` + base64 of 24 random bytes) and is
+stored as is, because every delivery must be signed with it; it is shown once, when created.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from collections.abc import Iterable
+from datetime import datetime
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import Mapped, mapped_column
+
+from capture.db import JSONType, db, new_public_id, utcnow
+from capture.webhooks.address import refusal_for_literal
+
+EVENTS = ("lead.created", "conversion.recorded", "lead.stage_changed", "lead.erased")
+
+
+class EndpointError(ValueError):
+    """The URL or the events cannot be used; the message says why, for people."""
+
+
+class WebhookEndpoint(db.Model):
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(
+        sa.String(40), unique=True, default=lambda: new_public_id("whe")
+    )
+    url: Mapped[str] = mapped_column(sa.String(2048))
+    # Event names this endpoint receives; empty means every event.
+    events: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    secret: Mapped[str] = mapped_column(sa.String(100))
+    active: Mapped[bool] = mapped_column(default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def wants(self, event: str) -> bool:
+        return not self.events or event in self.events
+
+
+def new_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def check_url(url: str) -> str:
+    """A usable http(s) URL, or `EndpointError`. Literal private addresses are refused here
+    already; host names are checked again at every connection (DNS can change)."""
+    url = url.strip()
+    if len(url) > 2048:
+        raise EndpointError("The URL is longer than 2048 characters.")
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
+        raise EndpointError("The URL may not contain spaces or control characters.")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        raise EndpointError("The URL is not valid (check the host and the port).") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise EndpointError("Use an http:// or https:// URL with a host name.")
+    if not current_app.config.get("WEBHOOK_ALLOW_PRIVATE_TARGETS"):
+        refusal = refusal_for_literal(parts.hostname)
+        if refusal:
+            raise EndpointError(refusal)
+    return url
+
+
+def check_events(events: Iterable[str]) -> list[str]:
+    chosen = []
+    for name in events:
+        name = name.strip()
+        if not name:
+            continue
+        if name not in EVENTS:
+            raise EndpointError(f"Unknown event {name!r}: use one of {', '.join(EVENTS)}.")
+        if name not in chosen:
+            chosen.append(name)
+    return chosen
+
+
+def create_endpoint(url: str, events: Iterable[str] = ()) -> WebhookEndpoint:
+    """Add (not commit) an active endpoint with a fresh secret."""
+    endpoint = WebhookEndpoint(
+        public_id=new_public_id("whe"),
+        url=check_url(url),
+        events=check_events(events),
+        secret=new_secret(),
+        active=True,
+        created_at=utcnow(),
+    )
+    db.session.add(endpoint)
+    db.session.flush()
+    return endpoint
+
+
+def find_endpoint(public_id: str) -> WebhookEndpoint | None:
+    return db.session.scalar(
+        sa.select(WebhookEndpoint).where(WebhookEndpoint.public_id == public_id)
+    )
+
+
+def subscribed(event: str) -> list[WebhookEndpoint]:
+    active = db.session.scalars(
+        sa.select(WebhookEndpoint)
+        .where(WebhookEndpoint.active.is_(True))
+        .order_by(WebhookEndpoint.id)
+    )
+    return [endpoint for endpoint in active if endpoint.wants(event)]

@@ -1,0 +1,37 @@
+"""Magnets: content given in exchange for contact details, its storage and download links."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+from capture.demo import on_demo
+from capture.optin import on_confirm
+from capture.submissions.record import on_accept
+from magnets import admin, demo, gating, landing, links, storage
+from magnets.cli import magnets_cli
+
+MB = 1024 * 1024
+
+
+def _setting(app: Flask, name: str, default: str) -> None:
+    # Explicit test_config wins, then the environment, then the default.
+    app.config.setdefault(name, os.environ.get(name) or default)
+
+
+def init_app(app: Flask) -> None:
+    """Register the magnet features on the app."""
+    _setting(app, "MAGNET_MAX_BYTES", str(250 * MB))
+    _setting(app, "COVER_MAX_BYTES", str(5 * MB))
+    _setting(app, "RATELIMIT_FRESH_LINK", "5/hour")
+    for name in ("MAGNET_MAX_BYTES", "COVER_MAX_BYTES"):
+        app.config[name] = int(app.config[name])
+    storage.init_app(app)
+    app.register_blueprint(links.bp)
+    app.register_blueprint(landing.bp)
+    app.register_blueprint(admin.bp)
+    on_accept(app, gating.gate)
+    on_confirm(app, gating.deliver_confirmed)
+    on_demo(app, demo.fill_magnets)
+    app.cli.add_command(magnets_cli)

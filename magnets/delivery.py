@@ -1,0 +1,41 @@
+"""E-mails that carry download links: the magnet itself, and a fresh link for an expired one.
+
+Both go through the outbox in the caller's transaction, to the address on file only, and are
+transactional (the person asked for them), so they carry no unsubscribe link and no offers.
+"""
+
+from __future__ import annotations
+
+from capture.outbox import OutboxMessage, enqueue_email
+from magnets.grants import DownloadGrant
+
+
+def _context(grant: DownloadGrant) -> dict[str, object]:
+    return {
+        "title": grant.magnet.title,
+        "download_url": grant.url,
+        "first_name": grant.lead.first_name,
+        "valid_days": grant.magnet.link_lifetime_days,
+    }
+
+
+def send_magnet(grant: DownloadGrant) -> OutboxMessage:
+    """Queue the e-mail with the download link; once per grant, however often it is asked."""
+    return enqueue_email(
+        grant.lead.email,
+        "magnet",
+        grant.language,
+        _context(grant),
+        dedupe_key=f"magnet:{grant.public_id}",
+    )
+
+
+def send_fresh_link(grant: DownloadGrant) -> OutboxMessage:
+    """Queue a fresh link (`grant` is the new one) after an expired link asked for it."""
+    return enqueue_email(
+        grant.lead.email,
+        "fresh_link",
+        grant.language,
+        _context(grant),
+        dedupe_key=f"fresh-link:{grant.public_id}",
+    )

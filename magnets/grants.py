@@ -1,0 +1,171 @@
+"""Download grants (a lead's right to a magnet, until it expires) and the downloads made with them.
+
+A link carries only the grant's public id, signed for the DOWNLOAD purpose; whether it still
+works is decided here from the row (expiry per magnet, revocation), so a marketer can revoke
+a link and a lifetime change never needs a new signature scheme.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from capture.db import db, new_public_id, utcnow
+from capture.leads.lead import Lead
+from capture.tokens import Purpose, sign
+from capture.urls import public_url
+from magnets.magnet import Magnet, MagnetFile
+
+
+class GrantSource:
+    SUBMISSION = "submission"
+    CONFIRMATION = "confirmation"  # issued when a double opt-in is confirmed
+    FRESH_LINK = "fresh_link"  # asked for from an expired link's page
+    BACK_OFFICE = "back_office"
+
+
+class DownloadGrant(db.Model):
+    __tablename__ = "download_grants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(
+        sa.String(40), unique=True, default=lambda: new_public_id("dlg")
+    )
+    lead_id: Mapped[int] = mapped_column(sa.ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    magnet_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("magnets.id", ondelete="CASCADE"), index=True
+    )
+    submission_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("submissions.id", ondelete="SET NULL")
+    )
+    renewed_from_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("download_grants.id", ondelete="SET NULL"), index=True
+    )
+    source: Mapped[str] = mapped_column(sa.String(20), default=GrantSource.SUBMISSION)
+    # The language the lead used: pages and e-mails about this link speak it.
+    language: Mapped[str] = mapped_column(sa.String(5), default="en")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(sa.String(200))
+
+    lead: Mapped[Lead] = relationship(lazy="joined")
+    magnet: Mapped[Magnet] = relationship(lazy="joined")
+
+    def expired(self, now: datetime | None = None) -> bool:
+        return (now or utcnow()) >= self.expires_at
+
+    @property
+    def token(self) -> str:
+        return sign(Purpose.DOWNLOAD, self.public_id)
+
+    @property
+    def url(self) -> str:
+        """Absolute, for answers and e-mails (honours PUBLIC_BASE_URL)."""
+        return public_url("links.download", token=self.token)
+
+
+class Download(db.Model):
+    """One use of a link: the lead's timeline entry and the magnet's download count."""
+
+    __tablename__ = "downloads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(
+        sa.String(40), unique=True, default=lambda: new_public_id("dl")
+    )
+    grant_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("download_grants.id", ondelete="CASCADE"), index=True
+    )
+    lead_id: Mapped[int] = mapped_column(sa.ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    magnet_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("magnets.id", ondelete="CASCADE"), index=True
+    )
+    # Which version was delivered, so a replaced file's history shows who got what.
+    file_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("magnet_files.id", ondelete="SET NULL")
+    )
+    ip: Mapped[str | None] = mapped_column(sa.String(64))
+    user_agent: Mapped[str | None] = mapped_column(sa.String(512))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+def issue_grant(
+    lead: Lead,
+    magnet: Magnet,
+    *,
+    language: str,
+    source: str,
+    submission_id: int | None = None,
+    renewed_from: DownloadGrant | None = None,
+) -> DownloadGrant:
+    """A new grant valid for the magnet's link lifetime from now; added and flushed."""
+    now = utcnow()
+    grant = DownloadGrant(
+        lead=lead,
+        lead_id=lead.id,
+        magnet=magnet,
+        magnet_id=magnet.id,
+        submission_id=submission_id,
+        renewed_from_id=renewed_from.id if renewed_from else None,
+        source=source,
+        language=language,
+        created_at=now,
+        expires_at=now + timedelta(days=magnet.link_lifetime_days),
+    )
+    db.session.add(grant)
+    db.session.flush()
+    return grant
+
+
+def find_grant(public_id: str) -> DownloadGrant | None:
+    return db.session.scalar(sa.select(DownloadGrant).where(DownloadGrant.public_id == public_id))
+
+
+def record_download(
+    grant: DownloadGrant, file: MagnetFile, ip: str | None, user_agent: str | None
+) -> Download:
+    """Note the download and count it as engagement on the lead."""
+    now = utcnow()
+    download = Download(
+        grant_id=grant.id,
+        lead_id=grant.lead_id,
+        magnet_id=grant.magnet_id,
+        file_id=file.id,
+        ip=ip,
+        user_agent=user_agent,
+        created_at=now,
+    )
+    db.session.add(download)
+    grant.lead.last_activity_at = now
+    db.session.flush()
+    return download
+
+
+def renewals_since(grant: DownloadGrant, since: datetime) -> int:
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(DownloadGrant)
+            .where(DownloadGrant.renewed_from_id == grant.id, DownloadGrant.created_at >= since)
+        )
+        or 0
+    )
+
+
+def download_counts() -> dict[int, int]:
+    """Downloads per magnet id, in one query for the back-office list."""
+    rows = db.session.execute(
+        sa.select(Download.magnet_id, sa.func.count()).group_by(Download.magnet_id)
+    )
+    return {magnet_id: count for magnet_id, count in rows}
+
+
+def grant_counts() -> dict[int, int]:
+    """Links issued per magnet id."""
+    rows = db.session.execute(
+        sa.select(DownloadGrant.magnet_id, sa.func.count()).group_by(DownloadGrant.magnet_id)
+    )
+    return {magnet_id: count for magnet_id, count in rows}

@@ -1,0 +1,60 @@
+"""Failed logins are rate-limited per account and per address: 429 with Retry-After."""
+
+from __future__ import annotations
+
+import pytest
+from test_accounts_login import PASSWORD, csrf_from, login
+
+from capture.accounts import Role, create_user
+from capture.db import db
+
+
+@pytest.fixture
+def app_config(app_config):
+    return {
+        **app_config,
+        "RATELIMIT_ENABLED": True,
+        "RATELIMIT_LOGIN": "6/minute",
+        "RATELIMIT_LOGIN_ACCOUNT": "3/minute",
+    }
+
+
+@pytest.fixture
+def users(app):
+    for name in ("ane", "bo"):
+        create_user(f"{name}@firma.dk", Role.MARKETER, PASSWORD)
+    db.session.commit()
+
+
+def test_per_account_limit_then_429_page(client, users):
+    for _ in range(3):
+        assert login(client, "ane@firma.dk", "wrong but long password").status_code == 200
+    blocked = login(client, "ane@firma.dk", PASSWORD)  # even the right password now waits
+    assert blocked.status_code == 429
+    assert int(blocked.headers["Retry-After"]) > 0
+    assert "Too many login attempts" in blocked.get_data(as_text=True)
+    # Another account from the same address is still allowed in.
+    assert login(client, "bo@firma.dk", PASSWORD).status_code == 303
+
+
+def test_per_address_limit_covers_many_accounts(client, users):
+    page = client.get("/admin/login").get_data(as_text=True)
+    token = csrf_from(page)
+    statuses = []
+    for n in range(7):
+        response = client.post(
+            "/admin/login",
+            data={"email": f"guess{n}@firma.dk", "password": "x" * 12, "csrf_token": token},
+        )
+        statuses.append(response.status_code)
+    assert statuses[:6] == [200] * 6
+    assert statuses[6] == 429
+
+
+def test_successful_logins_do_not_count(client, users):
+    for _ in range(5):
+        assert login(client, "ane@firma.dk", PASSWORD).status_code == 303
+        client.post(
+            "/admin/logout",
+            data={"csrf_token": csrf_from(client.get("/admin/").get_data(as_text=True))},
+        )

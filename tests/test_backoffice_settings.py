@@ -1,0 +1,83 @@
+"""Settings (admins only): users with roles, deactivation, API tokens shown once and revoked."""
+
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+from conftest import STAFF_PASSWORD, csrf_token_in
+
+from capture.accounts import User
+from capture.api.token import ApiToken
+from capture.db import db
+
+
+def test_create_user_then_deactivate_logs_them_out(staff):
+    admin = staff("admin")
+    token = csrf_token_in(admin.get("/admin/settings/").get_data(as_text=True))
+    short = admin.post(
+        "/admin/settings/users",
+        data={"csrf_token": token, "email": "ny@firma.dk", "role": "sales", "password": "short"},
+    )
+    assert short.status_code == 422
+    created = admin.post(
+        "/admin/settings/users",
+        data={
+            "csrf_token": token,
+            "email": "Ny@Firma.dk",
+            "role": "sales",
+            "password": STAFF_PASSWORD,
+        },
+    )
+    assert created.status_code == 303
+    user = db.session.scalar(sa.select(User).where(User.email == "ny@firma.dk"))
+    assert user.role == "sales" and user.active
+    again = admin.post(
+        "/admin/settings/users",
+        data={
+            "csrf_token": token,
+            "email": "ny@firma.dk",
+            "role": "sales",
+            "password": STAFF_PASSWORD,
+        },
+    )
+    assert again.status_code == 422 and "already exists" in again.get_data(as_text=True)
+
+    sales = staff("sales")
+    assert sales.get("/admin/leads/").status_code == 200
+    sales_user = db.session.scalars(sa.select(User).where(User.role == "sales")).all()[-1]
+    off = admin.post(
+        f"/admin/settings/users/{sales_user.public_id}/active", data={"csrf_token": token}
+    )
+    assert off.status_code == 303
+    assert sales.get("/admin/leads/").status_code == 302  # back to the login page
+
+
+def test_token_is_shown_once_and_can_be_revoked(staff, app):
+    admin = staff("admin")
+    token = csrf_token_in(admin.get("/admin/settings/").get_data(as_text=True))
+    answer = admin.post(
+        "/admin/settings/tokens", data={"csrf_token": token, "name": "CRM sync", "scope": "read"}
+    )
+    assert answer.status_code == 201 and answer.headers["Cache-Control"] == "no-store"
+    secret = re.search(
+        r'<pre class="code" id="token-code">([^<]+)</pre>', answer.get_data(as_text=True)
+    )
+    assert secret
+    bearer = {"Authorization": f"Bearer {secret.group(1)}"}
+    api = app.test_client()
+    assert api.get("/api/v1/leads", headers=bearer).status_code == 200
+    page = admin.get("/admin/settings/").get_data(as_text=True)
+    assert "CRM sync" in page and secret.group(1) not in page
+
+    row = db.session.scalar(sa.select(ApiToken).where(ApiToken.name == "CRM sync"))
+    revoked = admin.post(
+        f"/admin/settings/tokens/{row.public_id}/revoke", data={"csrf_token": token}
+    )
+    assert revoked.status_code == 303
+    assert api.get("/api/v1/leads", headers=bearer).status_code == 401
+
+
+def test_settings_are_for_admins_only(staff):
+    assert staff("marketer").get("/admin/settings/").status_code == 403
+    assert staff("sales").get("/admin/settings/").status_code == 403

@@ -1,0 +1,207 @@
+"""The hosted form without JavaScript: POST /f/<slug> form-encoded, as a 1998 browser would."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from bs4 import BeautifulSoup
+
+from capture.leads.consent import ConsentRecord
+from capture.leads.conversion import ConversionEvent
+from capture.leads.lead import Lead
+from capture.submissions.submission import Submission
+
+PARTNER = "https://www.partner.example"
+
+
+def page_of(response: Any) -> BeautifulSoup:
+    assert response.mimetype == "text/html"
+    return BeautifulSoup(response.get_data(as_text=True), "html.parser")
+
+
+def form_data(client: Any, slug: str, query: str = "", **values: str) -> dict[str, str]:
+    """What a browser would send: the page's hidden inputs plus what the person typed."""
+    page = page_of(client.get(f"/f/{slug}{query}"))
+    hidden = {i["name"]: i.get("value", "") for i in page.select("form input[type=hidden]")}
+    return {**hidden, **values}
+
+
+def field_box(page: BeautifulSoup, name: str) -> Any:
+    """The wrapper of one field: its label, input, help and error live together in it."""
+    return page.find(attrs={"name": name}).find_parent(class_="lg-field")
+
+
+def test_the_page_is_a_plain_form(client, demo_forms):
+    response = client.get("/f/newsletter")
+    assert response.status_code == 200
+    page = page_of(response)
+    assert page.html["lang"] == "da"
+    form = page.find("form")
+    assert (form["method"], form["action"]) == ("post", "/f/newsletter")
+    names = [i["name"] for i in form.find_all(["input", "select", "textarea"])]
+    assert {"email", "first_name", "consent_processing", "consent_marketing", "token"} <= set(names)
+    assert "homepage_url" in names  # the honeypot, hidden from people
+    assert form.find("button", type="submit")
+    assert page.find("script") is None  # nothing here needs JavaScript
+    assert field_box(page, "first_name").find("label").get_text(strip=True).startswith("Fornavn")
+
+
+def test_a_good_post_gets_the_thank_you_page(client, demo_forms, rows):
+    data = form_data(client, "newsletter", email="Ane@Firma.dk", first_name="Ane")
+    response = client.post("/f/newsletter", data={**data, "consent_processing": "y"})
+    assert response.status_code == 200
+    page = page_of(response)
+    assert page.find(class_="lg-success").get_text(strip=True) == "Tak for din tilmelding!"
+    [lead] = rows(Lead)
+    assert (lead.email, lead.first_name, lead.lifecycle_stage) == ("ane@firma.dk", "Ane", "mql")
+    [submission] = rows(Submission)
+    assert (submission.channel, submission.status) == ("hosted", "accepted")
+    assert len(rows(ConversionEvent)) == 1
+
+
+@pytest.mark.parametrize("target", ["/tak", f"{PARTNER}/tak?from=form"])
+def test_a_post_is_redirected_303_when_the_form_says_so(client, make_form, rows, target):
+    make_form(allowed_origins=[PARTNER], success={"redirect": target})
+    data = form_data(client, "test-form", email="ane@firma.dk", consent_processing="y")
+    response = client.post("/f/test-form", data=data)
+    assert response.status_code == 303
+    assert response.headers["Location"] == target
+    assert len(rows(Lead)) == 1
+
+
+def test_a_bad_post_shows_the_form_again_with_errors_next_to_the_fields(client, demo_forms, rows):
+    typed = {"email": "ane(at)firma", "first_name": 'Ane "<b>bold</b>"', "company": "Firma"}
+    data = form_data(client, "ebook-lead-scoring", **typed, company_size="9000")
+    response = client.post("/f/ebook-lead-scoring", data=data)
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "<b>bold</b>" not in html  # kept, but escaped
+    page = page_of(response)
+    assert page.find(attrs={"role": "alert"}).get_text(strip=True)
+
+    expected = {  # the e-book form is Danish
+        "email": "Indtast en gyldig e-mailadresse.",
+        "company_size": "Vælg en af mulighederne.",
+        "consent_processing": "Du skal acceptere dette for at sende formularen.",
+    }
+    for name, message in expected.items():
+        box = field_box(page, name)
+        error = box.find(class_="lg-error")
+        assert error.get_text(strip=True) == message
+        control = box.find(attrs={"name": name})
+        assert control["aria-invalid"] == "true"
+        assert error["id"] in control["aria-describedby"].split()
+    for name in ("first_name", "company"):
+        box = field_box(page, name)
+        assert box.find(class_="lg-error") is None
+        assert not box.find(attrs={"name": name}).has_attr("aria-invalid")
+
+    # What the person typed is still there, so they fix one thing instead of starting over.
+    assert page.find("input", attrs={"name": "email"})["value"] == typed["email"]
+    assert page.find("input", attrs={"name": "first_name"})["value"] == typed["first_name"]
+    assert page.find("input", attrs={"name": "company"})["value"] == "Firma"
+    token = page.find("input", attrs={"name": "token"})["value"]
+    assert token
+    assert rows(Submission) == [] and rows(Lead) == []
+
+    fixed = {**data, "email": "ane@firma.dk", "company_size": "1-10", "consent_processing": "y"}
+    again = client.post("/f/ebook-lead-scoring", data={**fixed, "token": token})
+    assert again.status_code == 200
+    assert rows(Lead)[0].first_name == typed["first_name"]
+
+
+def test_help_texts_are_tied_to_their_fields(client, make_form):
+    make_form(
+        fields=[
+            {"name": "company", "type": "text", "help": {"en": "Where you work."}},
+            {"name": "plan", "type": "radio", "options": ["a", "b"], "help": "Pick one."},
+        ]
+    )
+    response = client.get("/f/test-form")
+    assert response.status_code == 200
+    page = page_of(response)
+    for name, text in (("company", "Where you work."), ("plan", "Pick one.")):
+        box = field_box(page, name)
+        assert "optional" in box.get_text()
+        help_text = box.find(class_="lg-help")
+        assert help_text.get_text(strip=True) == text
+    company = page.find("input", attrs={"name": "company"})
+    assert company["aria-describedby"] == field_box(page, "company").find(class_="lg-help")["id"]
+
+
+def test_a_kept_selection_and_ticked_box_survive_the_error_page(client, demo_forms):
+    data = form_data(
+        client,
+        "ebook-lead-scoring",
+        email="bad",
+        first_name="Ane",
+        company_size="11-50",
+        consent_marketing="y",
+    )
+    page = page_of(client.post("/f/ebook-lead-scoring", data=data))
+    chosen = page.find("select", attrs={"name": "company_size"}).find("option", selected=True)
+    assert chosen["value"] == "11-50"
+    assert page.find("input", attrs={"name": "consent_marketing"}).has_attr("checked")
+
+
+def test_a_honeypot_hit_looks_like_success_and_creates_nothing(client, demo_forms, rows):
+    data = form_data(client, "newsletter", email="bot@spam.example", homepage_url="http://x")
+    response = client.post("/f/newsletter", data={**data, "consent_processing": "y"})
+    assert response.status_code == 200
+    assert "Tak for din tilmelding!" in response.get_data(as_text=True)
+    [submission] = rows(Submission)
+    assert (submission.status, submission.spam_reason) == ("quarantined", "honeypot")
+    assert rows(Lead) == [] and rows(ConsentRecord) == []
+
+
+@pytest.mark.app_config(FORM_MIN_FILL_SECONDS=60)
+def test_spam_gets_the_same_redirect_as_a_person(client, make_form, rows):
+    make_form(success={"redirect": "/tak"})
+    data = form_data(client, "test-form", email="bot@spam.example", consent_processing="y")
+    response = client.post("/f/test-form", data=data)  # sent at once: too fast for a person
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/tak"
+    [submission] = rows(Submission)
+    assert (submission.status, submission.spam_reason) == ("quarantined", "too_fast")
+    assert rows(Lead) == []
+
+
+def test_a_closed_form_says_so(client, make_form, rows):
+    make_form(status="closed")
+    for response in (
+        client.get("/f/test-form"),
+        client.post("/f/test-form", data={"email": "ane@firma.dk", "consent_processing": "y"}),
+    ):
+        assert response.status_code == 410
+        assert "This form is closed." in response.get_data(as_text=True)
+    assert rows(Submission) == []
+
+
+def test_an_unknown_form_is_a_404_page(client, demo_forms):
+    response = client.post("/f/no-such-form", data={"email": "ane@firma.dk"})
+    assert response.status_code == 404
+    assert response.mimetype == "text/html"
+    as_json = client.get("/f/no-such-form", headers={"Accept": "application/json"})
+    assert as_json.status_code == 404
+    assert as_json.get_json()["error"]["code"] == "form_not_found"
+
+
+def test_the_embedded_page_may_be_framed_by_the_allowed_origins_only(client, make_form, rows):
+    make_form(allowed_origins=[PARTNER])
+    framed = client.get("/f/test-form?embed=1")
+    assert "X-Frame-Options" not in framed.headers
+    ancestors = framed.headers["Content-Security-Policy"].split("frame-ancestors ")[1]
+    assert ancestors.split(";")[0].split() == ["'self'", PARTNER]
+    form = page_of(framed).find("form")
+    assert form["action"] == "/f/test-form?embed=1"
+    data = form_data(client, "test-form", "?embed=1", email="ane@firma.dk", consent_processing="y")
+    assert client.post(form["action"], data=data).status_code == 200
+    assert rows(Submission)[0].channel == "iframe"
+
+
+def test_the_plain_page_may_not_be_framed(app, make_form):
+    make_form(allowed_origins=[PARTNER])
+    response = app.test_client().get("/f/test-form")
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]

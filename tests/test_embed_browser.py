@@ -1,0 +1,447 @@
+"""The embed in real headless Chromium: a partner page on another origin, a person typing.
+
+The app runs on http://127.0.0.1:<port> (live_server); partner pages come from small HTTP
+servers on http://localhost:<port> (allowed, a registered partner) and http://127.0.0.1:<other
+port> (not allowed). Chromium is launched with third-party cookies phased out, so every test
+here also shows that nothing depends on cookies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+from capture.db import db
+from capture.leads.lead import Lead
+from capture.partners import add_partner
+from capture.submissions.submission import Submission
+from magnets.magnet import Magnet
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--test-third-party-cookie-phaseout",
+]
+# Measures layout shift from the very start of the page (buffered), ignoring shifts that
+# follow the person's own input, as Cumulative Layout Shift does.
+CLS_PROBE = """<script>
+window.layoutShift = 0;
+new PerformanceObserver(function (list) {
+  list.getEntries().forEach(function (e) { if (!e.hadRecentInput) window.layoutShift += e.value; });
+}).observe({type: "layout-shift", buffered: true});
+</script>"""
+# The listener docs/embedding.md gives partners for the iframe mode, with its origin check.
+FRAME_LISTENER = """<script>
+addEventListener("message", function (e) {
+  var frame = document.getElementById("leadgate-frame");
+  if (e.origin === "%(app)s" && e.source === frame.contentWindow && e.data
+      && e.data.leadgate === "height") frame.style.height = e.data.height + "px";
+});
+</script>"""
+RESERVED = 640  # px; the partner reserves the form's height in its snippet
+
+
+class Site:
+    """A partner's web site: serves whatever page the test gives it, at any path."""
+
+    def __init__(self, host: str):
+        site = self
+        self.html = ""
+        self.scripts: dict[str, str] = {}
+        self.posts: list[dict[str, list[str]]] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                script = site.scripts.get(self.path)
+                body = (script if script is not None else site.html).encode()
+                self.send_response(200)
+                kind = "text/javascript" if script is not None else "text/html; charset=utf-8"
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self) -> None:
+                """A CAPTCHA provider's siteverify, for the CAPTCHA test."""
+                length = int(self.headers["Content-Length"])
+                form = parse_qs(self.rfile.read(length).decode())
+                site.posts.append(form)
+                ok = form.get("response") == ["human:site-key-1"]
+                body = json.dumps({"success": ok}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.origin = f"http://{host}:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def page(self, body: str) -> None:
+        self.html = (
+            '<!doctype html><html lang="da"><head><meta charset="utf-8"><title>Partner</title>'
+            '<link rel="icon" href="data:,">'
+            "<style>body{font-family:Georgia,serif;font-size:18px;max-width:40rem}</style>"
+            f"{CLS_PROBE}</head><body>{body}</body></html>"
+        )
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def snippet(app_url: str, *forms: tuple[str, str]) -> str:
+    hosts = "".join(
+        f'<div data-leadgate-form="{slug}" data-lang="{lang}" '
+        f'style="min-height:{RESERVED}px"></div>'
+        for slug, lang in forms
+    )
+    return (
+        "<h1>Lead scoring: the guide</h1><p>An article the partner wrote, with our form.</p>"
+        f'{hosts}<p id="after">Text that must not move.</p>'
+        f'<script src="{app_url}/embed.js" async></script>'
+    )
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        reason = f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium)"
+        if os.environ.get("LEADGATE_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"LEADGATE_REQUIRE_BROWSER=1 but {reason}")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+class Tab:
+    """One reused page, with what it logged and requested since the last `reset`."""
+
+    def __init__(self, context: Any):
+        self.context = context
+        self.page = context.new_page()
+        self.page.set_default_timeout(10000)
+        self.errors: list[str] = []
+        self.requests: list[Any] = []
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("request", lambda request: self.requests.append(request))
+
+    def reset(self) -> Any:
+        self.page.unroute_all(behavior="ignoreErrors")
+        self.page.goto("about:blank")
+        self.errors.clear()
+        self.requests.clear()
+        return self.page
+
+
+@pytest.fixture(scope="module")
+def tab(browser: Any) -> Iterator[Tab]:
+    context = browser.new_context(locale="da-DK")
+    yield Tab(context)
+    context.close()
+
+
+@pytest.fixture
+def page(tab: Tab, built_embed: None) -> Any:
+    return tab.reset()
+
+
+@pytest.fixture
+def partner_site() -> Iterator[Site]:
+    site = Site("localhost")
+    yield site
+    site.close()
+
+
+@pytest.fixture
+def stranger_site() -> Iterator[Site]:
+    site = Site("127.0.0.1")
+    yield site
+    site.close()
+
+
+@pytest.fixture
+def forms(app: Any, make_form: Any, make_magnet: Any, partner_site: Site) -> None:
+    add_partner("acme", "Acme A/S", [partner_site.origin])
+    db.session.commit()
+    make_magnet(slug="scoring-guide", title="The lead scoring guide", filename="Guiden.pdf")
+    make_form(
+        slug="guide",
+        magnet="scoring-guide",
+        name="Guide",
+        conversion="ebook_download",
+        language="da",
+        allowed_origins=[partner_site.origin],
+        fields=[
+            {"name": "email", "type": "email", "required": True},
+            {"name": "first_name", "type": "text", "required": True},
+            {"name": "company_size", "type": "select", "options": ["1-10", "11-50", "51+"]},
+        ],
+        success={"message": {"da": "Tak! Din e-bog er klar.", "en": "Thanks!"}},
+    )
+    make_form(slug="news", name="News", allowed_origins=[partner_site.origin])
+
+
+def leads() -> list[Lead]:
+    db.session.expire_all()
+    return list(db.session.scalars(sa.select(Lead)))
+
+
+COMPANY_SIZE = {"da": "Virksomhedsstørrelse", "en": "Company size"}
+
+
+def fill_in(host: Any, page: Any, email: str, lang: str = "en") -> None:
+    """As a person would: click into the first field, type, Tab on, tick, click send."""
+    host.get_by_label("E-mail").click()
+    page.keyboard.type(email)
+    page.keyboard.press("Tab")
+    page.keyboard.type("Ane")
+    host.get_by_label(COMPANY_SIZE[lang]).select_option("11-50")
+    host.get_by_role("checkbox").first.click()  # the processing consent
+    host.get_by_role("button").click()
+
+
+def test_partner_page_renders_submits_and_attributes(page, tab, live_server, forms, partner_site):
+    partner_site.page(snippet(live_server.url, ("guide", "da"), ("news", "en"), ("guide", "da")))
+    page.goto(f"{partner_site.origin}/guide?utm_source=acme-news&utm_medium=email&utm_campaign=q4")
+    guide, news, second = (page.locator("[data-leadgate-form]").nth(i) for i in range(3))
+    guide.get_by_label("E-mail").wait_for()
+    second.get_by_label("E-mail").wait_for()
+    news.get_by_label("E-mail").wait_for()
+
+    # One request per form definition, however many elements show it.
+    definitions = [r.url for r in tab.requests if "/api/v1/forms/" in r.url]
+    assert sorted(definitions) == sorted(
+        [
+            f"{live_server.url}/api/v1/forms/guide?lang=da",
+            f"{live_server.url}/api/v1/forms/news?lang=en",
+        ]
+    )
+    # Accessible and styled by the host: labels, described-by errors, a live status, its font.
+    email = guide.get_by_label("E-mail")
+    assert email.get_attribute("required") == "" and email.get_attribute("autocomplete") == "email"
+    described = email.get_attribute("aria-describedby")
+    assert page.locator(f"[id='{described}']").count() == 1
+    assert guide.get_by_role("status").get_attribute("aria-live") == "polite"
+    assert email.evaluate("e => getComputedStyle(e).fontFamily") == "Georgia, serif"
+    assert guide.evaluate("e => e.offsetHeight") == RESERVED  # the form fits its reservation
+
+    fill_in(guide, page, "ane@firma.dk", "da")
+    # Keyboard focus is visible.
+    page.keyboard.press("Shift+Tab")
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline == "solid"
+
+    guide.get_by_text("Tak! Din e-bog er klar.").wait_for()
+    # The gated magnet: its download link appears in place of the form, and it works.
+    link = guide.get_by_role("link")
+    link.wait_for()
+    download = requests.get(link.get_attribute("href"), timeout=30)
+    assert download.status_code == 200
+    assert download.headers["Content-Disposition"].startswith("attachment")
+    assert "Guiden.pdf" in download.headers["Content-Disposition"]
+    magnet = db.session.scalars(sa.select(Magnet)).one()
+    assert hashlib.sha256(download.content).hexdigest() == magnet.current_file.sha256
+    assert news.get_by_role("button").is_enabled()  # the other forms are untouched
+    assert second.get_by_label("E-mail").input_value() == ""
+
+    [lead] = leads()
+    assert lead.email == "ane@firma.dk" and lead.first_name == "Ane"
+    assert lead.partner == "acme" and lead.company_size == "11-50"
+    touch = lead.first_touch
+    assert (touch["utm_source"], touch["utm_medium"], touch["utm_campaign"]) == (
+        "acme-news",
+        "email",
+        "q4",
+    )
+    assert touch["page_url"].startswith(f"{partner_site.origin}/guide?")
+    submission = db.session.scalars(sa.select(Submission)).one()
+    assert submission.origin == partner_site.origin and submission.channel == "embed"
+
+    assert page.evaluate("window.layoutShift") == 0
+    assert tab.errors == []
+    assert tab.context.cookies() == []
+
+
+def test_field_errors_from_a_422_appear_next_to_the_fields(page, live_server, forms, partner_site):
+    partner_site.page(snippet(live_server.url, ("guide", "en")))
+    page.goto(f"{partner_site.origin}/guide")
+    host = page.locator("[data-leadgate-form]")
+    fill_in(host, page, "not-an-address")
+    email = host.get_by_label("E-mail")
+    error = page.locator(f"[id='{email.get_attribute('aria-describedby')}']")
+    error.get_by_text("Enter a valid e-mail address.").wait_for()
+    assert email.get_attribute("aria-invalid") == "true"
+    assert email.evaluate("e => e === document.activeElement")
+    assert "correct" in host.get_by_role("status").inner_text()
+    assert leads() == []
+
+    email.fill("ane@firma.dk")
+    host.get_by_role("button").click()
+    host.get_by_text("Thanks!").wait_for()
+    assert len(leads()) == 1
+
+
+def test_origin_not_allowed_gets_a_readable_refusal(page, live_server, forms, stranger_site):
+    stranger_site.page(snippet(live_server.url, ("guide", "en")))
+    page.goto(f"{stranger_site.origin}/copied-page")
+    host = page.locator("[data-leadgate-form]")
+    host.get_by_label("E-mail").wait_for()
+    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        fill_in(host, page, "ane@firma.dk")
+    assert answer.value.status == 403
+    host.get_by_text("This form cannot be sent from this site.").wait_for()
+    assert leads() == []
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Submission)) == 0
+
+
+def test_flaky_network_gives_exactly_one_lead(page, tab, live_server, forms, partner_site):
+    """First answer lost after the server stored it, second attempt cut, third goes through."""
+    partner_site.page(snippet(live_server.url, ("guide", "en")))
+    attempts: list[dict[str, Any]] = []
+
+    def flaky(route: Any) -> None:
+        attempts.append(json.loads(route.request.post_data))
+        if len(attempts) == 1:
+            route.fetch()  # the server records it...
+            route.abort("connectionreset")  # ...and the answer never arrives
+        elif len(attempts) == 2:
+            route.abort("internetdisconnected")
+        else:
+            route.continue_()
+
+    page.route(lambda url: "/submissions" in url, flaky)
+    page.goto(f"{partner_site.origin}/guide")
+    host = page.locator("[data-leadgate-form]")
+    fill_in(host, page, "ane@firma.dk")
+    host.get_by_text("Thanks!").wait_for(timeout=20000)
+    assert len(attempts) == 3
+    assert attempts[0] == attempts[1] == attempts[2]  # one body, one idempotency key
+    assert tab.errors == [] or all("ERR_" in e or "Failed to load" in e for e in tab.errors)
+    assert len(leads()) == 1
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Submission)) == 1
+
+
+def test_old_token_is_refreshed_before_sending(
+    browser, built_embed, live_server, forms, partner_site
+):
+    partner_site.page(snippet(live_server.url, ("guide", "en")))
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.clock.install()
+        definitions: list[str] = []
+        page.on("request", lambda r: "/forms/guide?" in r.url and definitions.append(r.url))
+        sent: list[dict[str, Any]] = []
+        page.on("request", lambda r: r.method == "POST" and sent.append(json.loads(r.post_data)))
+        page.goto(f"{partner_site.origin}/guide")
+        host = page.locator("[data-leadgate-form]")
+        host.get_by_label("E-mail").wait_for()
+        first_token = page.evaluate(
+            "u => fetch(u).then(r => r.json()).then(d => d.token)",
+            f"{live_server.url}/api/v1/forms/guide?lang=en",
+        )
+        page.clock.fast_forward("25:00:00")  # a day later, the page still open
+        definitions.clear()
+        fill_in(host, page, "ane@firma.dk")
+        host.get_by_text("Thanks!").wait_for()
+        assert definitions == [f"{live_server.url}/api/v1/forms/guide?lang=en"]
+        assert sent[0]["token"] != first_token
+        assert leads()[0].email == "ane@firma.dk"
+    finally:
+        context.close()
+
+
+def test_iframe_mode_sizes_itself_and_refuses_foreign_framing(
+    page, tab, live_server, forms, partner_site, stranger_site
+):
+    frame = (
+        f'<iframe id="leadgate-frame" title="Guide" src="{live_server.url}/f/guide?embed=1" '
+        'style="width:100%;border:0;height:50px"></iframe>'
+    )
+    listener = FRAME_LISTENER % {"app": live_server.url}
+    partner_site.page(frame + listener)
+    page.goto(f"{partner_site.origin}/with-frame")
+    framed = page.frame_locator("#leadgate-frame")
+    framed.get_by_label("E-mail").wait_for()
+    page.wait_for_function("document.getElementById('leadgate-frame').offsetHeight > 200")
+    # Third-party cookies are blocked in this browser: the framed app cannot keep one.
+    inner = next(f for f in page.frames if f.url.startswith(live_server.url))
+    assert inner.evaluate("document.cookie = 'probe=1; SameSite=None'; document.cookie") == ""
+    framed.get_by_label("E-mail").fill("frame@firma.dk")
+    framed.get_by_label("Fornavn").fill("Fie")  # the guide form is Danish
+    framed.get_by_text("Vi behandler det.").click()
+    framed.get_by_role("button").click()
+    framed.get_by_text("Tak! Din e-bog er klar.").wait_for()
+    assert [lead.email for lead in leads()] == ["frame@firma.dk"]
+
+    stranger_site.page(frame + listener)
+    with page.expect_response(lambda r: "/f/guide" in r.url) as framed_page:
+        page.goto(f"{stranger_site.origin}/with-frame")
+    policy = framed_page.value.headers["content-security-policy"]
+    assert f"frame-ancestors 'self' {partner_site.origin}" in policy
+    page.wait_for_load_state("load")
+    blocked = page.frames[1]
+    assert not blocked.url.startswith(live_server.url)  # Chromium showed its error page
+    assert page.evaluate("document.getElementById('leadgate-frame').offsetHeight") == 50
+
+
+# What a CAPTCHA provider's script does, reduced: a global with render(element, options) that
+# puts the answer in a "<provider>-response" field inside the element.
+FAKE_WIDGET = """
+window.turnstile = {render: function (element, options) {
+  var answer = document.createElement("input");
+  answer.type = "hidden"; answer.name = "cf-turnstile-response";
+  answer.value = "human:" + options.sitekey;
+  element.appendChild(answer);
+}};
+"""
+
+
+def test_captcha_widget_answer_is_sent_and_verified(app, page, live_server, forms, partner_site):
+    partner_site.scripts["/widget.js"] = FAKE_WIDGET
+    app.config.update(
+        CAPTCHA_PROVIDER="turnstile",
+        CAPTCHA_SITE_KEY="site-key-1",
+        CAPTCHA_SECRET="s3cret",
+        CAPTCHA_VERIFY_URL=f"{partner_site.origin}/siteverify",
+        CAPTCHA_SCRIPT_URL=f"{partner_site.origin}/widget.js",
+    )
+    partner_site.page(snippet(live_server.url, ("guide", "en")))
+    page.goto(f"{partner_site.origin}/guide")
+    host = page.locator("[data-leadgate-form]")
+    host.locator("[name=cf-turnstile-response]").wait_for(state="attached")
+    fill_in(host, page, "ane@firma.dk")
+    host.get_by_text("Thanks!").wait_for()
+    assert partner_site.posts[0]["response"] == ["human:site-key-1"]
+    assert partner_site.posts[0]["secret"] == ["s3cret"]
+    assert [lead.email for lead in leads()] == ["ane@firma.dk"]

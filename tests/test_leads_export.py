@@ -1,0 +1,89 @@
+"""Lead exports: CSV and JSON Lines, filters, progress on stderr, formula injection neutralised."""
+
+import csv
+import io
+import json
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from capture.leads.export import FORMULA_TRIGGERS, columns, csv_chunks, neutralise
+from capture.leads.lead import Lead
+from capture.leads.listing import LeadFilter, stream_rows
+
+CORPUS = [
+    "=1+1",
+    "+1",
+    "-2+3",
+    "@SUM(A1)",
+    "\t=1",
+    "\r=1",
+    "\0=1",
+    "|calc",
+    "=cmd|' /C calc'!A0",
+    '=HYPERLINK("http://evil.example","x")',
+    "-",
+    "=",
+]
+
+
+def _row(**values):
+    base = {column.key: None for column in Lead.__table__.c}
+    return base | {"first_touch": {}, "last_touch": {}, "properties": {}} | values
+
+
+def _cells(text):
+    return [cell for row in csv.reader(io.StringIO(text)) for cell in row]
+
+
+@given(st.text())
+def test_no_cell_starts_with_a_trigger(value):
+    rows = [_row(public_id="lead_x", email="a@b.dk", first_name=value, properties={"k": value})]
+    for cell in _cells("".join(csv_chunks(rows))):
+        assert not cell.startswith(FORMULA_TRIGGERS), repr(cell)
+
+
+def test_fixed_corpus_is_neutralised_and_kept_readable():
+    for payload in CORPUS:
+        assert neutralise(payload) == "'" + payload
+    assert neutralise("Ane") == "Ane"
+    text = "".join(csv_chunks([_row(public_id="lead_x", company=p) for p in CORPUS]))
+    companies = [row[columns().index("company")] for row in csv.reader(io.StringIO(text))][1:]
+    assert companies == ["'" + p for p in CORPUS]
+
+
+def test_cli_exports_csv_and_jsonl_with_filters(runner, make_form, submit):
+    make_form(
+        fields=[
+            {"name": "email", "type": "email", "required": True},
+            {"name": "company", "type": "text"},
+        ]
+    )
+    submit("test-form", {"email": "a@firma.dk", "company": "=HYPERLINK(1)"})
+    make_form(slug="demo", conversion="demo_request")
+    submit("demo", {"email": "b@firma.dk"})
+
+    result = runner.invoke(args=["leads", "export", "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [r["email"] for r in rows] == ["a@firma.dk", "b@firma.dk"]
+    assert rows[0]["company"] == "'=HYPERLINK(1)"
+    assert "exported 2 leads" in result.stderr
+
+    result = runner.invoke(args=["leads", "export", "--format", "jsonl", "--stage", "sql"])
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(x["email"], x["lifecycle_stage"]) for x in lines] == [("b@firma.dk", "sql")]
+    assert lines[0]["company"] is None and "first_touch" in lines[0]
+
+    result = runner.invoke(args=["leads", "export", "--since", "2999-01-01"])
+    assert result.stdout.splitlines() == [",".join(columns())]
+    bad = runner.invoke(args=["leads", "export", "--since", "tomorrow"])
+    assert bad.exit_code != 0 and "ISO 8601" in bad.stderr
+
+
+def test_export_streams_in_batches(app, make_form, submit):
+    make_form()
+    for i in range(7):
+        submit("test-form", {"email": f"s{i}@firma.dk"})
+    emails = [row["email"] for row in stream_rows(LeadFilter(), batch=3)]
+    assert emails == [f"s{i}@firma.dk" for i in range(7)]
