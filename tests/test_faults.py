@@ -275,11 +275,6 @@ def test_a_worker_killed_under_load_loses_nothing_it_acknowledged(stack: Stack) 
     assert len(workers) == WORKERS and not set(workers) & set(killed)  # the master replaced them
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known bug (issue 6): during a PostgreSQL restart an occasional request escapes Flask "
-    "and gets gunicorn's bare 500 page (seen once in a clean-clone CI run); under investigation",
-)
 def test_a_postgresql_restart_under_load_answers_503_then_recovers(
     stack: Stack, postgres: PrivatePostgres
 ) -> None:
