@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import gettext as _
-from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
@@ -113,10 +113,17 @@ def init_app(app: Flask) -> None:
         discard_session()
         return respond(400, "bad_request", _("The request could not be read."))
 
-    @app.errorhandler(OperationalError)
     @app.errorhandler(DBAPIError)
     @app.errorhandler(PoolTimeout)
-    def database_unavailable(error: Exception) -> Response:
+    def database_error(error: Exception) -> Response:
+        lost = isinstance(error, OperationalError | InterfaceError | PoolTimeout) or (
+            isinstance(error, DBAPIError) and error.connection_invalidated
+        )
+        if not lost:
+            # A programming or integrity error is our bug, not an outage: a 503 would hide it
+            # behind retries. Log it and answer the plain 500.
+            discard_session()
+            return unexpected(error)
         # The database is down or restarting, or every pooled connection is busy (a burst):
         # tell clients when to retry, keep details in logs.
         log.warning("database unavailable: %s", type(error).__name__)

@@ -46,6 +46,11 @@ def dying(app: Flask) -> Flask:
         db.session.execute(sa.text("SELECT 1"))
         return {"answered": True}
 
+    @app.get("/api/v1/_test/bug")
+    def bug() -> Any:
+        db.session.execute(sa.text("SELECT * FROM no_such_table"))
+        return {"answered": True}
+
     return app
 
 
@@ -64,3 +69,11 @@ def test_a_connection_lost_mid_query_answers_503_in_the_contract_shape(dying, li
     assert response.headers["Retry-After"].isdigit()
     assert response.json()["error"]["code"] == "unavailable"
     assert "Traceback" not in response.text and "psycopg" not in response.text
+
+
+def test_a_programming_error_is_a_500_not_an_outage(dying, live_server):
+    """A 503 would send every client into retries for a bug that will not go away."""
+    response = requests.get(f"{live_server.url}/api/v1/_test/bug", timeout=10)
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "internal_error"
+    assert "no_such_table" not in response.text and "Retry-After" not in response.headers
