@@ -71,7 +71,11 @@ def _grant(purpose: Purpose, token: str, max_age: int | None = None) -> Download
         raise _gone(_("This page has expired. Open your download link again.")) from None
     except InvalidToken:
         raise _not_found() from None
-    grant = find_grant(public_id) if isinstance(public_id, str) else None
+    grant = (
+        find_grant(public_id, with_lead=purpose != Purpose.DOWNLOAD)
+        if isinstance(public_id, str)
+        else None
+    )
     if grant is None:
         raise _not_found()
     visitor_language(grant.language)
@@ -122,6 +126,8 @@ def download(token: str) -> ResponseReturnValue:
     except StorageUnavailable as exc:
         log.warning("download of %s held back: %s", grant.magnet.slug, exc)
         return _unavailable()
+    # Read before the commit, which expires the row: reading it after costs another query.
+    name, content_type, size = file.original_name, file.content_type, file.size
     try:
         if request.method != "HEAD":  # link previews and checkers are not downloads
             record_download(grant, file, stored_ip(request.remote_addr), user_agent())
@@ -133,9 +139,9 @@ def download(token: str) -> ResponseReturnValue:
     if stream is None:
         response = redirect(url, 302)  # type: ignore[arg-type]
     else:
-        response = send_file(stream, mimetype=file.content_type, conditional=False, etag=False)
-        response.content_length = file.size
-    response.headers["Content-Disposition"] = content_disposition(file.original_name)
+        response = send_file(stream, mimetype=content_type, conditional=False, etag=False)
+        response.content_length = size
+    response.headers["Content-Disposition"] = content_disposition(name)
     response.headers.update(NO_STORE)
     return response
 
