@@ -132,29 +132,33 @@ def find_grant(public_id: str, *, with_lead: bool = True) -> DownloadGrant | Non
 def record_download(
     grant: DownloadGrant, file: MagnetFile, ip: str | None, user_agent: str | None
 ) -> None:
-    """Note the download and count it as activity on the lead.
+    """Note the download and count it as activity on the lead, without loading the lead.
 
-    Two plain statements, an INSERT and an UPDATE: no lead row to load, no flush to plan.
+    On PostgreSQL one statement (the lead's UPDATE in a CTE of the INSERT), so it is atomic
+    on its own and a download can run in autocommit (see `links.download`); elsewhere two.
     """
     now = utcnow()
-    db.session.execute(
-        sa.insert(Download).values(
-            public_id=new_public_id("dl"),
-            grant_id=grant.id,
-            lead_id=grant.lead_id,
-            magnet_id=grant.magnet_id,
-            file_id=file.id,
-            ip=ip,
-            user_agent=user_agent,
-            created_at=now,
-        )
+    insert = sa.insert(Download).values(
+        public_id=new_public_id("dl"),
+        grant_id=grant.id,
+        lead_id=grant.lead_id,
+        magnet_id=grant.magnet_id,
+        file_id=file.id,
+        ip=ip,
+        user_agent=user_agent,
+        created_at=now,
     )
-    db.session.execute(
+    touch = (
         sa.update(Lead)
         .where(Lead.id == grant.lead_id)
         .values(last_activity_at=now, updated_at=now)
         .execution_options(synchronize_session=False)
     )
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(insert.add_cte(touch.returning(Lead.id).cte("touched")))
+        return
+    db.session.execute(insert)
+    db.session.execute(touch)
 
 
 def renewals_since(grant: DownloadGrant, since: datetime) -> int:
