@@ -17,6 +17,7 @@ from capture import (
     headers,
     health,
     i18n,
+    liveness,  # noqa: F401  (registers the pool's checkout check)
     optin,
     outbox,
     partners,

@@ -79,7 +79,8 @@ def load_config(app: Flask, test_config: dict[str, Any] | None = None) -> None:
         SQLALCHEMY_DATABASE_URI=_database_url(
             env("DATABASE_URL") or f"sqlite:///{instance / 'leadgate.sqlite3'}"
         ),
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        # Dead connections are noticed without a query per request: capture.liveness.
+        SQLALCHEMY_ENGINE_OPTIONS={},
         STORAGE_URL=env("STORAGE_URL") or (instance / "magnets").as_uri(),
         S3_ENDPOINT_URL=env("S3_ENDPOINT_URL") or None,
         MAIL_URL=env("MAIL_URL", "console://"),

@@ -53,6 +53,18 @@ def partner_for_origin(form: FormDefinition, origin: str) -> str | None:
     )
 
 
+def partner_of_origin(origin: str) -> sa.ScalarSelect[str]:
+    """The slug of the partner `origin` belongs to, as a subquery: the submission API reads it
+    in the same query as the form, instead of asking again. Whether the form allows the
+    origin is the caller's check (see `partner_for_origin`)."""
+    return (
+        sa.select(Partner.slug)
+        .join(PartnerOrigin)
+        .where(PartnerOrigin.origin == origin)
+        .scalar_subquery()
+    )
+
+
 class PartnerError(ValueError):
     """A partner that cannot be saved as asked; the message says why."""
 
@@ -120,4 +132,5 @@ def list_command() -> None:
 
 def init_app(app: Flask) -> None:
     app.extensions["leadgate.partner_for_origin"] = partner_for_origin
+    app.extensions["leadgate.partner_of_origin"] = partner_of_origin
     app.cli.add_command(partners_cli)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, lazyload, mapped_column, relationship
 
 from capture.db import db, new_public_id, utcnow
 from capture.leads.lead import Lead
@@ -120,16 +120,26 @@ def issue_grant(
     return grant
 
 
-def find_grant(public_id: str) -> DownloadGrant | None:
-    return db.session.scalar(sa.select(DownloadGrant).where(DownloadGrant.public_id == public_id))
+def find_grant(public_id: str, *, with_lead: bool = True) -> DownloadGrant | None:
+    """The grant with its magnet and file, in one query; `with_lead=False` leaves the lead
+    row out of it (loaded only if read), which a download does not need."""
+    query = sa.select(DownloadGrant).where(DownloadGrant.public_id == public_id)
+    if not with_lead:
+        query = query.options(lazyload(DownloadGrant.lead))
+    return db.session.scalar(query)
 
 
 def record_download(
     grant: DownloadGrant, file: MagnetFile, ip: str | None, user_agent: str | None
-) -> Download:
-    """Note the download and count it as engagement on the lead."""
+) -> None:
+    """Note the download and count it as activity on the lead, without loading the lead.
+
+    On PostgreSQL one statement (the lead's UPDATE in a CTE of the INSERT), so it is atomic
+    on its own and a download can run in autocommit (see `links.download`); elsewhere two.
+    """
     now = utcnow()
-    download = Download(
+    insert = sa.insert(Download).values(
+        public_id=new_public_id("dl"),
         grant_id=grant.id,
         lead_id=grant.lead_id,
         magnet_id=grant.magnet_id,
@@ -138,10 +148,17 @@ def record_download(
         user_agent=user_agent,
         created_at=now,
     )
-    db.session.add(download)
-    grant.lead.last_activity_at = now
-    db.session.flush()
-    return download
+    touch = (
+        sa.update(Lead)
+        .where(Lead.id == grant.lead_id)
+        .values(last_activity_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(insert.add_cte(touch.returning(Lead.id).cte("touched")))
+        return
+    db.session.execute(insert)
+    db.session.execute(touch)
 
 
 def renewals_since(grant: DownloadGrant, since: datetime) -> int:

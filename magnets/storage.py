@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import unicodedata
 from pathlib import Path
 from typing import IO, Protocol
@@ -27,6 +28,9 @@ from werkzeug.http import dump_options_header
 log = logging.getLogger(__name__)
 
 PRESIGNED_SECONDS = 60
+# How long an object that answered a HEAD is taken to be there and reachable: within it a
+# download presigns without a round trip to S3; an outage shows on the next check at the latest.
+CHECKED_SECONDS = 5.0
 KEY_RE = re.compile(r"^[A-Za-z0-9_-]+(?:/[A-Za-z0-9_.-]+)*$")
 # Multipart in 8 MB parts, few at a time: memory stays near 4 x 8 MB whatever the file size.
 TRANSFER = TransferConfig(
@@ -124,9 +128,18 @@ class LocalStorage:
 class S3Storage:
     """Objects in a bucket under a prefix, through one boto3 client made at start-up."""
 
-    def __init__(self, bucket: str, prefix: str, endpoint_url: str | None):
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str,
+        endpoint_url: str | None,
+        checked_for: float = CHECKED_SECONDS,
+    ):
         self.bucket = bucket
         self.prefix = prefix.strip("/")
+        self.checked_for = checked_for
+        # Object key -> monotonic time of its last good HEAD, in this process.
+        self._answered: dict[str, float] = {}
         # Path-style for S3-compatible endpoints (MinIO, moto, Ceph) that have no bucket DNS.
         addressing = "path" if endpoint_url else "auto"
         # The default session shares botocore's loaded service models between apps.
@@ -167,14 +180,13 @@ class S3Storage:
     def presigned_url(self, key: str, filename: str, content_type: str) -> str:
         """A URL valid for about a minute that downloads `key` as an attachment named `filename`.
 
-        Presigning alone never talks to S3, so one HEAD first makes sure the object is there
-        and the store answers: a link we hand out must work, or the caller shows a retry page.
+        Presigning alone never talks to S3, so a HEAD makes sure the object is there and the
+        store answers: a link we hand out must work, or the caller shows a retry page. One HEAD
+        per object every `checked_for` seconds, not one per download: a round trip per link
+        would cost more than everything else on the way to the redirect.
         """
         object_key = self._key(key)
-        try:
-            self.client.head_object(Bucket=self.bucket, Key=object_key)
-        except (BotoCoreError, ClientError) as exc:
-            raise StorageUnavailable(f"cannot reach {key}: {exc}") from exc
+        self._check(object_key, key)
         return self.client.generate_presigned_url(
             "get_object",
             Params={
@@ -186,7 +198,22 @@ class S3Storage:
             ExpiresIn=PRESIGNED_SECONDS,
         )
 
+    def _check(self, object_key: str, key: str) -> None:
+        now = time.monotonic()
+        answered = self._answered.get(object_key)
+        if answered is not None and now - answered < self.checked_for:
+            return
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=object_key)
+        except (BotoCoreError, ClientError) as exc:
+            self._answered.pop(object_key, None)
+            raise StorageUnavailable(f"cannot reach {key}: {exc}") from exc
+        if len(self._answered) >= 1024:  # keys of replaced files would pile up otherwise
+            self._answered.clear()
+        self._answered[object_key] = now
+
     def delete(self, key: str) -> None:
+        self._answered.pop(self._key(key), None)
         try:
             self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
         except (BotoCoreError, ClientError) as exc:

@@ -106,6 +106,23 @@ def test_the_link_delivers_the_file_and_records_the_download(
     assert lead.last_activity_at > before
 
 
+def test_downloads_leave_no_autocommit_connection_behind(
+    app: Flask, client: Any, gated: Any, submit: Any
+) -> None:
+    """On PostgreSQL a download runs in autocommit; the next user of its pooled connection
+    (a submission, say) must get transactions again, whichever way the download ended."""
+    url = submit("get-guide", {"email": "ane@firma.dk"}).get_json()["download_url"]
+    fetch(client, url)
+    fetch(client, "/d/not-a-token")
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Download)) == 1
+    db.session.remove()
+    for _ in range(db.engine.pool.checkedin() + 1):
+        with db.engine.connect() as connection:
+            dbapi = connection.connection.dbapi_connection
+            assert getattr(dbapi, "autocommit", False) is False
+            assert connection.get_isolation_level() != "AUTOCOMMIT"
+
+
 def test_head_requests_and_previews_do_not_count(app: Flask, client: Any, gated: Any, submit: Any):
     url = submit("get-guide", {"email": "ane@firma.dk"}).get_json()["download_url"]
     response = client.head(path_of(url))

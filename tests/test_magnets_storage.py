@@ -101,6 +101,25 @@ def test_s3_unreachable_is_reported_as_unavailable(s3_server: Any) -> None:
     assert store.presigned_url("files/k.pdf", "k.pdf", "application/pdf")
 
 
+def test_an_object_that_answered_is_not_asked_again_for_a_while(s3_server: Any) -> None:
+    """One HEAD per object per interval, not per download: within it no round trip is made
+    (an outage goes unseen), and a failed check is not remembered as a good one."""
+    remembering = S3Storage(s3_server.make_bucket(), "", s3_server.url, checked_for=3600)
+    forgetful = S3Storage(remembering.bucket, "", s3_server.url, checked_for=0)
+    remembering.put(io.BytesIO(b"data"), "files/k.pdf", "application/pdf")
+    assert remembering.presigned_url("files/k.pdf", "k.pdf", "application/pdf")
+    assert forgetful.presigned_url("files/k.pdf", "k.pdf", "application/pdf")
+    with s3_server.outage():
+        assert remembering.presigned_url("files/k.pdf", "k.pdf", "application/pdf")
+        with pytest.raises(StorageUnavailable):
+            forgetful.presigned_url("files/k.pdf", "k.pdf", "application/pdf")
+        with pytest.raises(StorageUnavailable):  # never answered: asked, and refused
+            remembering.presigned_url("files/other.pdf", "o.pdf", "application/pdf")
+    remembering.delete("files/k.pdf")  # a deleted object is forgotten at once
+    with pytest.raises(StorageUnavailable):
+        remembering.presigned_url("files/k.pdf", "k.pdf", "application/pdf")
+
+
 def test_missing_object_is_not_handed_out(s3_server: Any) -> None:
     store = S3Storage(s3_server.make_bucket(), "", s3_server.url)
     with pytest.raises(StorageUnavailable):

@@ -179,9 +179,13 @@ def qualify(
 
 
 def score_conversion(
-    lead: Lead, conversion: ConversionEvent, percent: float | None = None
+    lead: Lead, conversion: ConversionEvent, percent: float | None = None, *, flush: bool = True
 ) -> Scored:
-    """Points for a conversion, fit from the (possibly new) profile, then thresholds and BANT."""
+    """Points for a conversion, fit from the (possibly new) profile, then thresholds and BANT.
+
+    `flush=False` leaves the changes to the caller's next flush (a submission flushes once at
+    its end, so the lead gets one UPDATE, not two).
+    """
     rules = current_rules()
     event = f"conversion {conversion.public_id} ({conversion.kind})"
     scored = Scored()
@@ -195,7 +199,8 @@ def score_conversion(
     if change:
         scored.score_changes.append(change)
     qualify(lead, event, scored, conversion.id)
-    db.session.flush()
+    if flush:
+        db.session.flush()
     return scored
 
 
@@ -291,7 +296,7 @@ def _sqlite_power(dbapi_connection: Any, connection_record: Any) -> None:
 
 def _score_submission(accepted: Accepted) -> None:
     """Runs inside the submission transaction, after classification moved the stage."""
-    scored = score_conversion(accepted.lead, accepted.conversion)
+    scored = score_conversion(accepted.lead, accepted.conversion, flush=False)
     accepted.stage_changes.extend(scored.stage_changes)
     accepted.answer["lifecycle_stage"] = accepted.lead.lifecycle_stage
 

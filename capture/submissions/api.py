@@ -16,6 +16,7 @@ import hashlib
 import json
 import time
 
+import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
@@ -28,7 +29,14 @@ from capture.forms.public import public_definition
 from capture.forms.spec import SLUG_RE
 from capture.forms.store import FormDefinition, get_form
 from capture.i18n import visitor_language
-from capture.submissions.intake import build_intake, idempotency_key, read_payload, request_origin
+from capture.submissions.intake import (
+    UNREAD,
+    Unread,
+    build_intake,
+    idempotency_key,
+    read_payload,
+    request_origin,
+)
 from capture.submissions.limits import submission_limits
 from capture.submissions.record import IdempotencyConflict, ValidationFailed, record_submission
 
@@ -42,7 +50,22 @@ EXPOSED_HEADERS = "Idempotent-Replayed, Retry-After, ETag"
 
 
 def _open_form(slug: str) -> FormDefinition:
-    form = get_form(slug) if SLUG_RE.match(slug) else None
+    return _opened(get_form(slug) if SLUG_RE.match(slug) else None)
+
+
+def _open_form_for(slug: str, origin: str | None) -> tuple[FormDefinition, str | Unread | None]:
+    """The form and the partner owning `origin`, in one query (a submission needs both)."""
+    query = current_app.extensions.get("leadgate.partner_of_origin")
+    if not origin or query is None or not SLUG_RE.match(slug):
+        return _open_form(slug), UNREAD
+    row = db.session.execute(
+        sa.select(FormDefinition, query(origin)).where(FormDefinition.slug == slug)
+    ).one_or_none()
+    form, partner = row if row is not None else (None, None)
+    return _opened(form), partner
+
+
+def _opened(form: FormDefinition | None) -> FormDefinition:
     if form is None:
         raise ApiError(404, "form_not_found", _("There is no form at this address."))
     if not form.is_open:
@@ -117,8 +140,8 @@ def definition(slug: str) -> ResponseReturnValue:
 @bp.post("/<slug>/submissions")
 @submission_limits
 def submit(slug: str) -> ResponseReturnValue:
-    form = _open_form(slug)
     origin = request_origin()
+    form, origin_partner = _open_form_for(slug, origin)
     if not origin_allowed(form, origin):
         raise ApiError(403, "origin_not_allowed", _("This form cannot be sent from this site."))
     language = visitor_language(form.language)
@@ -135,6 +158,7 @@ def submit(slug: str) -> ResponseReturnValue:
         payload.digest,
         key,
         captcha=payload.captcha,
+        origin_partner=origin_partner,
     )
     try:
         outcome = record_submission(intake)

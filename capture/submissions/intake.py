@@ -24,6 +24,13 @@ from capture.submissions.captcha import RESPONSE_FIELDS
 from capture.submissions.record import TOUCH_KEYS, Intake
 
 MAX_KEYS = 200
+
+
+class Unread:
+    """Marks a value the caller did not read, as opposed to one it read as None."""
+
+
+UNREAD = Unread()
 CONSENT_PREFIXES = ("consent_", "consents.", "consents[")
 
 
@@ -183,8 +190,13 @@ def build_intake(
     digest: str | None = None,
     key: str | None = None,
     captcha: Any = None,
+    origin_partner: str | Unread | None = UNREAD,
 ) -> Intake:
-    """Attach what the server knows (address, agent, origin, partner) to what the client sent."""
+    """Attach what the server knows (address, agent, origin, partner) to what the client sent.
+
+    `origin_partner`: the partner owning the request's origin when the caller already read it
+    (with the form); otherwise it is looked up here.
+    """
     origin = request_origin()
     return Intake(
         form=form,
@@ -197,15 +209,22 @@ def build_intake(
         ip=request.remote_addr,
         user_agent=user_agent(),
         origin=origin,
-        partner=attributed_partner(form, origin),
+        partner=attributed_partner(form, origin, origin_partner),
         idempotency_key=key,
         request_digest=digest,
         captcha=captcha,
     )
 
 
-def attributed_partner(form: FormDefinition, origin: str | None) -> str | None:
+def attributed_partner(
+    form: FormDefinition, origin: str | None, origin_partner: str | Unread | None = UNREAD
+) -> str | None:
     """Partner attribution is the server's: from the form and the verified origin only."""
+    if origin and not isinstance(origin_partner, Unread):
+        # Read with the form: the origin counts only where the form allows it, as below.
+        if origin_partner and origin in form.spec.allowed_origins:
+            return origin_partner
+        return form.partner
     resolver = current_app.extensions.get("leadgate.partner_for_origin")
     if resolver and origin:
         partner = resolver(form, origin)

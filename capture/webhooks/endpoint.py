@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 
 from capture.db import JSONType, db, new_public_id, utcnow
 from capture.webhooks.address import refusal_for_literal
@@ -105,10 +105,49 @@ def find_endpoint(public_id: str) -> WebhookEndpoint | None:
     )
 
 
-def subscribed(event: str) -> list[WebhookEndpoint]:
-    active = db.session.scalars(
-        sa.select(WebhookEndpoint)
-        .where(WebhookEndpoint.active.is_(True))
-        .order_by(WebhookEndpoint.id)
+ACTIVE_MEMO = "leadgate.active_endpoints"
+
+
+def _endpoint_changes_pending(session: Session) -> bool:
+    return any(
+        isinstance(instance, WebhookEndpoint)
+        for instance in (*session.new, *session.dirty, *session.deleted)
     )
-    return [endpoint for endpoint in active if endpoint.wants(event)]
+
+
+def active_endpoints() -> list[WebhookEndpoint]:
+    """The active endpoints, read once per transaction: one submission publishes several
+    events, and each would otherwise ask again.
+
+    Read without autoflush, so the caller's pending changes (a lead half-way through a
+    submission) are not written out early and then again; pending endpoint changes are
+    flushed first, so the answer is what autoflush would have given.
+    """
+    session = db.session()
+    if _endpoint_changes_pending(session):
+        session.flush()  # forgets the memo (before_flush, below)
+    memo = session.info.get(ACTIVE_MEMO)
+    if memo is None:
+        with session.no_autoflush:
+            memo = session.scalars(
+                sa.select(WebhookEndpoint)
+                .where(WebhookEndpoint.active.is_(True))
+                .order_by(WebhookEndpoint.id)
+            ).all()
+        session.info[ACTIVE_MEMO] = memo
+    return list(memo)
+
+
+@sa.event.listens_for(Session, "after_transaction_end")
+def _forget_active_endpoints(session: Session, transaction: SessionTransaction) -> None:
+    session.info.pop(ACTIVE_MEMO, None)
+
+
+@sa.event.listens_for(Session, "before_flush")
+def _forget_flushed_endpoints(session: Session, context: object, instances: object) -> None:
+    if ACTIVE_MEMO in session.info and _endpoint_changes_pending(session):
+        session.info.pop(ACTIVE_MEMO, None)
+
+
+def subscribed(event: str) -> list[WebhookEndpoint]:
+    return [endpoint for endpoint in active_endpoints() if endpoint.wants(event)]
