@@ -28,6 +28,10 @@ def server_said_goodbye(dbapi_connection: Any) -> bool:
     except Exception:  # psycopg raises OperationalError once the connection is closed
         return True
     try:
+        if hasattr(select, "poll"):  # no FD_SETSIZE limit: a busy process may hold fd > 1023
+            poller = select.poll()
+            poller.register(socket, select.POLLIN)
+            return bool(poller.poll(0))
         readable, _, _ = select.select([socket], [], [], 0)
     except (OSError, ValueError):
         return True
