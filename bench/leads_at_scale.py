@@ -23,8 +23,8 @@ import statistics
 import subprocess
 import sys
 import time
-from contextlib import suppress
 from collections.abc import Callable
+from contextlib import suppress
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -241,7 +241,8 @@ def decay(env: dict[str, str]) -> None:
     )
     took = time.perf_counter() - started
     changed = re.search(r"(\d+)", completed.stdout)
-    print(f"decay: {changed.group(1) if changed else '?'} leads changed in {took:.1f} s", flush=True)
+    leads = changed.group(1) if changed else "?"
+    print(f"decay: {leads} leads changed in {took:.1f} s", flush=True)
 
 
 def main() -> None:
@@ -251,7 +252,9 @@ def main() -> None:
     env.pop("LEADGATE_ENV", None)
     try:
         database.create(env)
-        app = create_app({"SQLALCHEMY_DATABASE_URI": database.url_string, "SECRET_KEY": env["SECRET_KEY"]})
+        app = create_app(
+            {"SQLALCHEMY_DATABASE_URI": database.url_string, "SECRET_KEY": env["SECRET_KEY"]}
+        )
         with app.app_context():
             for document in DEMO_FORMS:
                 save_spec(parse_definition(document))
