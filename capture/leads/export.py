@@ -184,7 +184,7 @@ def _ahead(batches: Iterator[list[Any]]) -> Iterator[list[Any]]:
     """The same batches, the next one fetched by a thread while the caller formats this one:
     the database and Python then work at once (the driver releases the GIL while it waits).
     Only that thread touches the connection until the batches run out or the caller stops."""
-    ready: queue.Queue[Any] = queue.Queue(maxsize=2)
+    ready: queue.Queue[Any] = queue.Queue(maxsize=1)
     stop = threading.Event()
 
     def fetch() -> None:
@@ -213,7 +213,7 @@ def _ahead(batches: Iterator[list[Any]]) -> Iterator[list[Any]]:
 
 
 def export_chunks(
-    where: Filter, fmt: str, progress: Callable[[int], None] | None = None, batch: int = 5000
+    where: Filter, fmt: str, progress: Callable[[int], None] | None = None, batch: int = 1000
 ) -> Iterator[str]:
     """Every lead `where` matches as CSV (`fmt="csv"`) or JSON Lines, in chunks of text;
     `progress(n)` hears of each batch of `n` leads written."""
