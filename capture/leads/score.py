@@ -253,10 +253,15 @@ def decay_all(now: datetime | None = None) -> int:
         (new_score >= rules.warm_from, "warm"),
         else_="cold",
     )
-    # Every right-hand side reads the row as it was before this UPDATE (SQL semantics).
+    # Only rows whose score, band or (snapped to 0) engagement changes are written: decay
+    # composes (half-lives multiply), so a row left alone still decays from its own
+    # `engagement_at` to the same value later. A daily pass then rewrites only the leads whose
+    # rounded score moved, not every lead. Every right-hand side reads the row as it was
+    # before this UPDATE (SQL semantics).
+    visible = sa.or_(new_score != c.score, band != c.temperature, sa.func.abs(raw) < 0.5)
     update = (
         sa.update(leads)
-        .where(due)
+        .where(due, visible)
         .values(
             engagement_score=engagement,
             score=new_score,
