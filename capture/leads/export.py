@@ -108,9 +108,9 @@ class Filter(Protocol):
     def apply(self, statement: sa.Select[Any]) -> sa.Select[Any]: ...
 
 
-# PostgreSQL path. CSV: the database hands over JSON as text and times as naive UTC, Python
-# converts each column with a function chosen once (no per-cell type dispatch) and
-# `csv.writer` writes whole batches. JSON Lines: the database builds each line.
+# PostgreSQL path. CSV: `COPY (SELECT ...) TO STDOUT (FORMAT csv)`, each cell made by the
+# database the way `_cell` makes it in Python, so the file is the same byte for byte (tested);
+# Python only swaps each record's LF for CRLF. JSON Lines: the database builds each line.
 ISO_UTC = 'YYYY-MM-DD"T"HH24:MI:SS'
 
 
@@ -123,31 +123,42 @@ def _pg_iso(column: Any) -> Any:
     return sa.func.to_char(utc, ISO_UTC) + fraction + "+00:00"
 
 
-# Cell expressions for `_row_maker`, `{}` standing for the value: the same rules as `_cell`.
-_TEXT = "('' if (v := {}) is None else \"'\" + v if v.startswith(T) else v)"
-_MOMENT = "('' if (v := {}) is None else v.isoformat() + '+00:00')"
-_NUMBER = _TEXT.format("(None if (n := {}) is None else str(n))")
-_DECIMAL = _TEXT.format("(None if (n := {}) is None else f'{{n:.2f}}')")
-
-
-def _pg_csv_column(column: sa.Column[Any]) -> tuple[Any, str]:
-    """What to select for a column, and the expression that makes its cell."""
+def _pg_csv_cell(column: sa.Column[Any]) -> Any:
+    """The column's CSV cell as text; NULL for empty, as COPY writes NULL unquoted and csv.writer
+    writes '' unquoted (COPY would quote an empty string)."""
     if isinstance(column.type, UTCDateTime):
-        return sa.func.timezone("UTC", column), _MOMENT  # naive UTC: no tz conversion here
-    if isinstance(column.type, sa.JSON):
-        return sa.cast(column, sa.Text), _TEXT
+        return _pg_iso(column)  # never starts with a trigger
     if isinstance(column.type, sa.Float):
-        return column, _DECIMAL
-    if isinstance(column.type, sa.Integer):
-        return column, _NUMBER
-    return column, _TEXT
+        text = sa.cast(sa.func.round(sa.cast(column, sa.Numeric), 2), sa.Text)
+    elif isinstance(column.type, sa.String):
+        text = column
+    else:
+        text = sa.cast(column, sa.Text)
+    triggers = [t for t in FORMULA_TRIGGERS if t != "\0"]  # PostgreSQL text never holds NUL
+    neutralised = sa.case((sa.func.left(text, 1).in_(triggers), sa.literal("'") + text), else_=text)
+    return sa.func.nullif(neutralised, "")
 
 
-def _row_maker(cells: Iterable[str]) -> Callable[[Any], tuple[str, ...]]:
-    """One function turning a row into its CSV cells, built once per export from the columns'
-    expressions: no call or type test per cell, which at a million rows is most of the cost."""
-    parts = ", ".join(cell.format(f"row[{i}]") for i, cell in enumerate(cells))
-    return eval(f"lambda row: ({parts},)", {"T": FORMULA_TRIGGERS})  # noqa: S307 - our own text
+def _pg_copy_csv(where: Filter, names: list[str], batch: int) -> Iterator[list[bytes]]:
+    """The CSV records of every matching lead, oldest first, `batch` at a time, from COPY."""
+    c = Lead.__table__.c
+    cells = [_pg_csv_cell(c[SOURCE.get(name, name)]) for name in names]
+    statement = where.apply(sa.select(*cells).select_from(Lead)).order_by(Lead.id)
+    connection = db.session.connection()
+    compiled = statement.compile(
+        dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
+    )
+    sql = f"COPY ({compiled.string}) TO STDOUT (FORMAT csv)"
+    driver = connection.connection.driver_connection
+    with driver.cursor() as cursor, cursor.copy(sql, compiled.construct_params()) as copy:
+        records: list[bytes] = []
+        for record in copy:  # PostgreSQL sends one CSV record per COPY message, LF-terminated
+            records.append(bytes(record[:-1]))
+            if len(records) == batch:
+                yield records
+                records = []
+        if records:
+            yield records
 
 
 def _pg_json_line() -> Any:
@@ -225,20 +236,10 @@ def export_chunks(
         return
     if fmt == "csv":
         names = columns()
-        c = Lead.__table__.c
-        pairs = [_pg_csv_column(c[SOURCE.get(name, name)]) for name in names]
-        selected, cells = zip(*pairs, strict=True)
-        make = _row_maker(cells)
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\r\n")
-        writer.writerow(names)
-        yield buffer.getvalue()
-        for rows in _batches(where, list(selected), batch):
-            buffer.seek(0)
-            buffer.truncate()
-            writer.writerows(map(make, rows))
-            tell(len(rows))
-            yield buffer.getvalue()
+        yield ",".join(names) + "\r\n"
+        for records in _pg_copy_csv(where, names, batch):
+            tell(len(records))
+            yield (b"\r\n".join(records) + b"\r\n").decode()
         return
     for rows in _batches(where, [_pg_json_line()], batch):
         tell(len(rows))
