@@ -2,8 +2,8 @@
 
 That script fills N leads (1,000,000 by default, the size the bars are set at) in a database
 of its own, and prints one figure a line; here they become rows. With a smaller N (`--leads`,
-`--quick`) the decay time is also shown projected linearly to 1,000,000; export speed and
-memory and the list times are shown as measured, at the size measured.
+`--quick`) the figures are shown as measured, at the size measured, the decay time also
+projected linearly to 1,000,000, and no verdict is given: the bars are at 1,000,000.
 """
 
 from __future__ import annotations
@@ -53,6 +53,11 @@ def run(count: int, database_url: str, notes: list[str]) -> list[Row]:
         notes.append(f"bench/leads_at_scale.py failed: {completed.stderr.strip()[-300:]}")
     out = completed.stdout
     rows = []
+
+    def judged(passed: bool) -> str:
+        # Below the bar's size a process's start-up (about 2 s) dominates: no verdict.
+        return verdict(passed) if count >= AT_SCALE else f"bar is at {number(AT_SCALE)}"
+
     exports = {m.group(1): m for m in EXPORT.finditer(out)}
     for fmt, name in zip(("csv", "jsonl"), names, strict=False):
         found = exports.get(fmt)
@@ -65,7 +70,7 @@ def run(count: int, database_url: str, notes: list[str]) -> list[Row]:
                 name,
                 f"{number(rate)} rows/s ({found.group(3)} s), peak RSS {peak:.0f} MB",
                 bar=f">= {number(EXPORT_BAR_ROWS)} rows/s, <= {EXPORT_BAR_MB:g} MB",
-                verdict=verdict(rate >= EXPORT_BAR_ROWS and peak <= EXPORT_BAR_MB),
+                verdict=judged(rate >= EXPORT_BAR_ROWS and peak <= EXPORT_BAR_MB),
             )
         )
     lists = {m.group(1): m for m in LIST.finditer(out)}
@@ -80,7 +85,7 @@ def run(count: int, database_url: str, notes: list[str]) -> list[Row]:
                 name,
                 f"p50 {p50:.0f} ms, p95 {p95:.0f} ms ({found.group(2)} requests, in-process)",
                 bar=f"p95 <= {LIST_BAR_MS:g} ms",
-                verdict=verdict(p95 <= LIST_BAR_MS),
+                verdict=judged(p95 <= LIST_BAR_MS),
             )
         )
     decay = DECAY.search(out)
@@ -93,7 +98,7 @@ def run(count: int, database_url: str, notes: list[str]) -> list[Row]:
                 f"{seconds:.1f} s ({number(count / seconds)} leads/s)",
                 ratio=f"1M: {projected:.0f} s" if count != AT_SCALE else "",
                 bar=f"<= {DECAY_BAR_S:g} s at 1M",
-                verdict=verdict(projected <= DECAY_BAR_S),
+                verdict=judged(projected <= DECAY_BAR_S),
             )
         )
     else:
