@@ -3,13 +3,16 @@
 import csv
 import io
 import json
+from datetime import UTC, datetime
 
+import sqlalchemy as sa
 from hypothesis import given
 from hypothesis import strategies as st
 
-from capture.leads.export import FORMULA_TRIGGERS, columns, csv_chunks, neutralise
+from capture.db import db
+from capture.leads.export import FORMULA_TRIGGERS, columns, csv_chunks, export_chunks, neutralise
 from capture.leads.lead import Lead
-from capture.leads.listing import LeadFilter, stream_rows
+from capture.leads.listing import LeadFilter, lead_payload, stream_rows
 
 CORPUS = [
     "=1+1",
@@ -106,3 +109,34 @@ def test_any_value_in_any_column_is_safe_and_readable(values, text):
     for name, cell in zip(header, cells, strict=True):
         if isinstance(raw := values.get(name), str) and name != "first_touch":
             assert (cell[1:] if raw.startswith(FORMULA_TRIGGERS) else cell) == raw
+
+
+def test_database_formatting_matches_the_python_rows(app, make_form, submit):
+    """On PostgreSQL the database formats cells and lines; the file must be the one the
+    row-at-a-time Python writer makes, awkward values included (on SQLite both are Python)."""
+    make_form(fields=[{"name": "email", "type": "email", "required": True}])
+    for i in range(3):
+        submit("test-form", {"email": f"x{i}@firma.dk"})
+    tricky = [
+        {"company": "=HYPERLINK(1)", "first_name": 'a,b"c\nd', "score": -5, "fit_score": -5},
+        {"engagement_score": 12.345, "last_name": "-", "job_title": "", "phone": "+4512"},
+        {"created_at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), "properties": {"k": "=1"}},
+    ]
+    leads = db.session.scalars(sa.select(Lead).order_by(Lead.id)).all()
+    for lead, values in zip(leads, tricky, strict=True):
+        for name, value in values.items():
+            setattr(lead, name, value)
+    db.session.commit()
+
+    expected = "".join(csv_chunks(stream_rows(LeadFilter(), json_as_text=True)))
+    assert "".join(export_chunks(LeadFilter(), "csv")) == expected
+    cells = list(csv.DictReader(io.StringIO(expected)))
+    assert cells[0]["company"] == "'=HYPERLINK(1)"
+    assert (cells[0]["score"], cells[1]["engagement_score"]) == ("'-5", "12.35")
+    assert cells[2]["created_at"] == "2026-01-02T03:04:05+00:00"
+
+    reference = [lead_payload(row) for row in stream_rows(LeadFilter())]
+    lines = [
+        json.loads(line) for line in "".join(export_chunks(LeadFilter(), "jsonl")).split("\n")[:-1]
+    ]
+    assert lines == reference

@@ -178,3 +178,26 @@ def test_decay_command(runner, make_form, submit):
     assert "decayed scores of 1 leads" in result.output
     db.session.expire_all()
     assert lead_by("hal@firma.dk").score == 5
+
+
+def test_decay_leaves_unmoved_scores_alone_and_they_decay_the_same_later(make_form, submit):
+    """A pass writes only leads whose rounded score (or band) moves; a lead skipped keeps its
+    own `engagement_at`, so a later pass gets the same value as if every pass had written it."""
+    make_form()
+    for email in ("a@firma.dk", "b@firma.dk"):
+        submit("test-form", {"email": email})
+    _age(["a@firma.dk", "b@firma.dk"], 1)  # 10 -> 9.77: still rounds to 10
+    skipped_since = lead_by("a@firma.dk").engagement_at
+    start = utcnow()
+    assert decay_all(start) == 0
+    db.session.commit()
+    db.session.expire_all()
+    assert lead_by("a@firma.dk").engagement_at == skipped_since  # not rewritten
+    later = start + timedelta(days=29)
+    assert decay_all(later) == 2
+    db.session.commit()
+    db.session.expire_all()
+    lead = lead_by("a@firma.dk")
+    # 30 days in all from the submission: one half-life, whatever passes ran between.
+    assert abs(lead.engagement_score - 5) < 0.01 and lead.score == 5
+    assert lead.engagement_at == later

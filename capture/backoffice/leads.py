@@ -61,6 +61,17 @@ def _lead(public_id: str) -> Lead:
     return lead
 
 
+def known_partners() -> sa.Select[tuple[str]]:
+    """The distinct partners of all leads, by a loose scan of ix_leads_partner_id: one index
+    probe per partner (`min(partner) > the last one`), instead of reading every lead that has
+    a partner, which at a million leads is most of a page's time."""
+    has_one = Lead.partner.is_not(None)  # spelled out, or the partial index is not used
+    first = sa.select(sa.func.min(Lead.partner).label("partner")).where(has_one).cte("known", True)
+    later = sa.select(sa.func.min(Lead.partner)).where(Lead.partner > first.c.partner)
+    known = first.union_all(sa.select(later.scalar_subquery()).where(first.c.partner.is_not(None)))
+    return sa.select(known.c.partner).where(known.c.partner.is_not(None))
+
+
 @bp.get("/")
 def index() -> ResponseReturnValue:
     wanted = search.from_args(request.args)
@@ -68,9 +79,7 @@ def index() -> ResponseReturnValue:
     forms = db.session.execute(
         sa.select(FormDefinition.slug, FormDefinition.name).order_by(FormDefinition.name)
     ).all()
-    partners = db.session.scalars(
-        sa.select(Lead.partner).where(Lead.partner.is_not(None)).distinct().order_by(Lead.partner)
-    ).all()
+    partners = db.session.scalars(known_partners()).all()
     query = request.args.to_dict(flat=False)
     query.pop("after", None)
     return render_template(

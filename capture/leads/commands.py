@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any
 
 import click
 from flask import Flask
@@ -12,8 +10,8 @@ from flask.cli import AppGroup
 
 from capture.db import db
 from capture.leads.classify import Stage
-from capture.leads.export import csv_chunks, jsonl_chunks
-from capture.leads.listing import LeadFilter, count, stream_rows
+from capture.leads.export import export_chunks
+from capture.leads.listing import LeadFilter, count
 from capture.leads.score import decay_all
 
 leads_cli = AppGroup("leads", help="Work with leads.")
@@ -31,14 +29,17 @@ def _since(value: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _counted(rows: Iterator[Mapping[str, Any]], expected: int) -> Iterator[Mapping[str, Any]]:
-    done = 0
-    for row in rows:
-        yield row
-        done += 1
-        if done % PROGRESS_EVERY == 0:
-            click.echo(f"exported {done} of {expected} leads", err=True)
-    click.echo(f"exported {done} leads", err=True)
+class _Progress:
+    """Counts exported leads and says so on stderr every PROGRESS_EVERY of them."""
+
+    def __init__(self, expected: int):
+        self.expected = expected
+        self.done = 0
+
+    def __call__(self, written: int) -> None:
+        before, self.done = self.done, self.done + written
+        if self.done // PROGRESS_EVERY > before // PROGRESS_EVERY:
+            click.echo(f"exported {self.done} of {self.expected} leads", err=True)
 
 
 @leads_cli.command("export")
@@ -61,11 +62,10 @@ def export_leads(
     CSV cells that a spreadsheet would run as a formula are prefixed with `'`.
     """
     where = LeadFilter(stages=stages, since=_since(since), partner=partner, form=form)
-    expected = count(where)
-    chunks = csv_chunks if fmt == "csv" else jsonl_chunks
-    rows = stream_rows(where, json_as_text=fmt == "csv")
-    for chunk in chunks(_counted(rows, expected)):
+    progress = _Progress(count(where))
+    for chunk in export_chunks(where, fmt, progress):
         click.echo(chunk, nl=False)
+    click.echo(f"exported {progress.done} leads", err=True)
     db.session.rollback()
 
 

@@ -221,8 +221,11 @@ def _elapsed_days(column: Any, now: datetime, dialect: str) -> Any:
 
 def decay_all(now: datetime | None = None) -> int:
     """Materialise inactivity decay for every lead: one INSERT ... SELECT for the history rows
-    and one set-based UPDATE, so a million leads never pass through Python. Returns the number
-    of leads whose score changed. The caller commits.
+    and one set-based UPDATE of the table itself, so a million leads never pass through Python.
+    Returns the number of leads whose score changed. The caller commits.
+
+    The UPDATE reads only the row it changes (no join of `leads` with itself): at a million
+    leads the cost is writing the rows, so nothing else is added to it.
     """
     rules = current_rules()
     now = now or utcnow()
@@ -232,48 +235,44 @@ def decay_all(now: datetime | None = None) -> int:
     moment = sa.literal(now, UTCDateTime())
     factor = sa.func.power(0.5, _elapsed_days(c.engagement_at, now, dialect) / rules.half_life_days)
     raw = c.engagement_score * factor
+    engagement = sa.case((sa.func.abs(raw) < 0.5, 0.0), else_=raw)
+    new_score = sa.cast(sa.func.round(engagement), sa.Integer) + c.fit_score
     due = sa.and_(c.engagement_score != 0, c.engagement_at < now, c.erased_at.is_(None))
-    # The decay is computed once per lead in a subquery; the statements below only read it.
-    inner = sa.select(c.id, c.score, c.fit_score, raw.label("raw")).where(due).subquery("owed")
-    engagement = sa.case((sa.func.abs(inner.c.raw) < 0.5, 0.0), else_=inner.c.raw)
-    decayed_rows = sa.select(
-        inner.c.id,
-        inner.c.score,
-        engagement.label("engagement"),
-        (sa.cast(sa.func.round(engagement), sa.Integer) + inner.c.fit_score).label("new_score"),
-    ).subquery("decayed")
-    d = decayed_rows.c
-    changing = d.new_score != d.score
+    changing = sa.and_(due, new_score != c.score)
     # rowcount of INSERT ... SELECT is not reliable across drivers: count in the database.
-    changed = db.session.scalar(
-        sa.select(sa.func.count()).select_from(decayed_rows).where(changing)
-    )
+    changed = db.session.scalar(sa.select(sa.func.count()).select_from(leads).where(changing))
     history = sa.insert(ScoreChange.__table__).from_select(
         ["lead_id", "rule", "event", "before", "after", "created_at"],
         sa.select(
-            d.id,
+            c.id,
             sa.literal("decay"),
             sa.literal(f"inactivity (half-life {rules.half_life_days:g} days)"),
-            d.score,
-            d.new_score,
+            c.score,
+            new_score,
             moment,
         ).where(changing),
     )
     db.session.execute(history)
     band = sa.case(
-        (d.new_score >= rules.hot_from, "hot"),
-        (d.new_score >= rules.warm_from, "warm"),
+        (new_score >= rules.hot_from, "hot"),
+        (new_score >= rules.warm_from, "warm"),
         else_="cold",
     )
+    # Only rows whose score, band or (snapped to 0) engagement changes are written: decay
+    # composes (half-lives multiply), so a row left alone still decays from its own
+    # `engagement_at` to the same value later. A daily pass then rewrites only the leads whose
+    # rounded score moved, not every lead. Every right-hand side reads the row as it was
+    # before this UPDATE (SQL semantics).
+    visible = sa.or_(new_score != c.score, band != c.temperature, sa.func.abs(raw) < 0.5)
     update = (
         sa.update(leads)
-        .where(c.id == d.id)  # UPDATE ... FROM decayed: PostgreSQL, and SQLite since 3.33
+        .where(due, visible)
         .values(
-            engagement_score=d.engagement,
-            score=d.new_score,
+            engagement_score=engagement,
+            score=new_score,
             temperature=band,
             engagement_at=now,
-            updated_at=sa.case((d.new_score != c.score, moment), else_=c.updated_at),
+            updated_at=sa.case((new_score != c.score, moment), else_=c.updated_at),
         )
     )
     db.session.execute(update.execution_options(synchronize_session=False))
