@@ -131,7 +131,8 @@ def load_config(app: Flask, test_config: dict[str, Any] | None = None) -> None:
         BABEL_DEFAULT_LOCALE="en",
         BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),
         # argon2 parameters by argon2.profiles name; tests use CHEAPEST, production refuses it.
-        PASSWORD_HASH_PROFILE="RFC_9106_LOW_MEMORY",  # noqa: S106 - a parameter set, not a secret
+        # A set of argon2 parameters, not a password.
+        PASSWORD_HASH_PROFILE="RFC_9106_LOW_MEMORY",  # noqa: S106  # nosec B106
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=environment == "production",
