@@ -170,7 +170,8 @@ def check_production(config: dict[str, Any]) -> None:
         return
     if config.get("DEBUG") or _flag(os.environ.get("FLASK_DEBUG")):
         raise UnsafeConfiguration("LEADGATE_ENV=production refuses to run with debug on.")
-    if not config.get("SECRET_KEY") or len(config["SECRET_KEY"]) < 32:
+    # Blanks count for nothing: 40 spaces are as guessable as no key.
+    if len((config.get("SECRET_KEY") or "").strip()) < 32:
         raise UnsafeConfiguration("LEADGATE_ENV=production needs SECRET_KEY (32+ characters).")
     if config.get("PASSWORD_HASH_PROFILE") == "CHEAPEST":
         raise UnsafeConfiguration("PASSWORD_HASH_PROFILE=CHEAPEST is for tests only.")

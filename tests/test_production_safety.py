@@ -46,7 +46,7 @@ def test_production_refuses_debug(production_env):
         create_app({"SECRET_KEY": GOOD_KEY, "SQLALCHEMY_DATABASE_URI": POSTGRES})
 
 
-@pytest.mark.parametrize("key", [None, "", "too-short-to-sign-anything"])
+@pytest.mark.parametrize("key", [None, "", "too-short-to-sign-anything", " " * 40])
 def test_production_refuses_a_missing_or_short_secret_key(production_env, key):
     settings: dict[str, Any] = {"SQLALCHEMY_DATABASE_URI": POSTGRES}
     if key is not None:
