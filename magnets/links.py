@@ -130,7 +130,8 @@ def _download(token: str) -> ResponseReturnValue:
     if grant.expired():
         return _expired(grant)
     file = grant.magnet.current_file
-    assert file is not None
+    if file is None:  # _grant has refused a magnet without a file already
+        return _not_found().response
     stream: IO[bytes] | None = None
     try:
         url = storage().presigned_url(file.storage_key, file.original_name, file.content_type)

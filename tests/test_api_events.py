@@ -97,6 +97,11 @@ def test_idempotency_key_replays_and_refuses_another_body(client, write):
         ({"email": "a@firma.dk", "kind": "phone_call", "direction": "sideways"}, "direction"),
         ({"email": "a@firma.dk", "kind": "phone_call", "occurred_at": "soon"}, "occurred_at"),
         ({"email": "a@firma.dk", "kind": "phone_call", "occurred_at": "2999-01-01"}, "occurred_at"),
+        # Inside Python's range as written, outside it in UTC: was an OverflowError, a 500.
+        (
+            {"email": "a@firma.dk", "kind": "phone_call", "occurred_at": "0001-01-01T00:00+14:00"},
+            "occurred_at",
+        ),
         (
             {"email": "a@firma.dk", "kind": "phone_call", "fields": {"is_admin": "1"}},
             "fields.is_admin",

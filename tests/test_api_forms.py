@@ -55,3 +55,18 @@ def test_bad_definitions_name_every_problem(client, write):
     assert mismatch.status_code == 422 and "slug" in mismatch.get_json()["error"]["fields"]
     assert client.put(url, json=[1], headers=write).status_code == 400
     assert client.get("/api/v1/forms/nope/definition", headers=write).status_code == 404
+
+
+def test_text_no_database_can_store_is_refused_by_its_path(client, write):
+    # A lone surrogate was a 500 (the version digest could not encode it); NUL was kept by
+    # SQLite and refused by PostgreSQL. Both are the client's 422 now, and nothing is saved.
+    url = "/api/v1/forms/contact/definition"
+    consents = [{"purpose": "processing", "required": True, "text": {"da": "Vi \x00 behandler."}}]
+    response = client.put(url, json=FORM | {"name": "Kontakt \ud800", "consents": consents},
+                          headers=write)  # fmt: skip
+    assert response.status_code == 422
+    fields = response.get_json()["error"]["fields"]
+    assert {"name", "consents[0].text.da"} <= set(fields)
+    assert client.get(url, headers=write).status_code == 404
+    # Tabs and line breaks are ordinary text.
+    assert client.put(url, json=FORM | {"name": "Kontakt\tos\n"}, headers=write).status_code == 201

@@ -107,6 +107,8 @@ def test_filters(client, make_form, submit, read, write):
         "form=%00",
         "partner=" + "x" * 81,
         "since=2020-01-01%00",
+        "since=0001-01-01T00:00:00%2B14:00",  # out of range in UTC: was a 500
+        "since=9999-12-31T23:59:59-14:00",
     ]:
         response = client.get(f"/api/v1/leads?{bad}", headers=read)
         assert response.status_code == 422, bad

@@ -82,6 +82,9 @@ def test_cli_exports_csv_and_jsonl_with_filters(runner, make_form, submit):
     assert result.stdout.splitlines() == [",".join(columns())]
     bad = runner.invoke(args=["leads", "export", "--since", "tomorrow"])
     assert bad.exit_code != 0 and "ISO 8601" in bad.stderr
+    # In range as written, out of range in UTC: a usage error, not an OverflowError.
+    edge = runner.invoke(args=["leads", "export", "--since", "9999-12-31T23:59:59-14:00"])
+    assert edge.exit_code == 2 and "ISO 8601" in edge.stderr
 
 
 def test_export_streams_in_batches(app, make_form, submit):

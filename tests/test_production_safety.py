@@ -46,7 +46,7 @@ def test_production_refuses_debug(production_env):
         create_app({"SECRET_KEY": GOOD_KEY, "SQLALCHEMY_DATABASE_URI": POSTGRES})
 
 
-@pytest.mark.parametrize("key", [None, "", "too-short-to-sign-anything"])
+@pytest.mark.parametrize("key", [None, "", "too-short-to-sign-anything", " " * 40])
 def test_production_refuses_a_missing_or_short_secret_key(production_env, key):
     settings: dict[str, Any] = {"SQLALCHEMY_DATABASE_URI": POSTGRES}
     if key is not None:
@@ -61,6 +61,29 @@ def test_production_refuses_sqlite_unless_allowed(production_env, tmp_path):
         create_app(sqlite)
     production_env.setenv("LEADGATE_ALLOW_SQLITE", "1")
     assert create_app(sqlite).config["ALLOW_SQLITE_IN_PRODUCTION"] is True
+
+
+def test_production_refuses_the_default_sqlite_database(production_env, tmp_path):
+    # No DATABASE_URL at all falls back to the SQLite file in instance/: refused, not run on.
+    with pytest.raises(UnsafeConfiguration, match="LEADGATE_ALLOW_SQLITE"):
+        create_app({"SECRET_KEY": GOOD_KEY})
+    production_env.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/x.db")
+    with pytest.raises(UnsafeConfiguration, match="LEADGATE_ALLOW_SQLITE"):
+        create_app({"SECRET_KEY": GOOD_KEY})
+
+
+@pytest.mark.parametrize("value", ["0", "no", "off", "false", ""])
+def test_only_a_true_flag_allows_sqlite(production_env, tmp_path, value):
+    production_env.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/x.db")
+    production_env.setenv("LEADGATE_ALLOW_SQLITE", value)
+    with pytest.raises(UnsafeConfiguration, match="LEADGATE_ALLOW_SQLITE"):
+        create_app({"SECRET_KEY": GOOD_KEY})
+
+
+def test_flask_debug_set_to_off_is_not_debug(production_env):
+    production_env.setenv("FLASK_DEBUG", "0")
+    app = create_app({"SECRET_KEY": GOOD_KEY, "SQLALCHEMY_DATABASE_URI": POSTGRES})
+    assert not app.debug
 
 
 def test_development_needs_none_of_it(monkeypatch, tmp_path):
@@ -89,6 +112,23 @@ def test_the_cli_refuses_to_start_without_a_secret_key():
     assert done.returncode != 0
     assert "needs SECRET_KEY" in done.stderr.strip().splitlines()[-1]
     assert "Endpoint" not in done.stdout  # no route table: it never started
+
+
+def test_the_cli_refuses_to_start_on_the_default_sqlite_database():
+    env = _production_process_env(SECRET_KEY=GOOD_KEY)
+    for name in ("DATABASE_URL", "LEADGATE_ALLOW_SQLITE"):
+        env.pop(name, None)
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("leadgate")), "routes"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert "LEADGATE_ALLOW_SQLITE" in done.stderr.strip().splitlines()[-1]
+    assert "Endpoint" not in done.stdout
 
 
 def test_gunicorn_refuses_to_start_with_debug_on():

@@ -42,16 +42,22 @@ def text(payload: dict[str, Any], name: str, limit: int, required: bool = False)
 
 
 def moment(value: Any, name: str) -> datetime | None:
-    """An ISO 8601 date or time; without a zone it is taken as UTC."""
+    """An ISO 8601 date or time, in UTC; without a zone it is taken as UTC.
+
+    Converted here so a moment that leaves Python's range in UTC (0001-01-01T00:00+14:00) is
+    the client's 422, not an OverflowError when the database or a comparison converts it.
+    """
     if value is None or value == "":
         return None
     try:
         parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
+        if parsed is not None:
+            parsed = parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         parsed = None
     if parsed is None:
         raise invalid({name: [_("Must be an ISO 8601 date or time.")]})
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parsed
 
 
 def integer(value: Any, name: str, low: int, high: int) -> int | None:

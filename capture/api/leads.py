@@ -98,7 +98,8 @@ def change_stage(lead_id: str) -> ResponseReturnValue:
         raise invalid({"to": [_("Use one of: %(values)s.", values=", ".join(STAGES))]})
     if target == lead.lifecycle_stage:
         raise invalid({"to": [_("The lead is already in this stage.")]})
-    assert reason is not None
+    if reason is None:  # text(required=True) has refused it already; this narrows the type
+        raise invalid({"reason": [_("This field is required.")]})
     change = move_stage(lead, Stage(target), reason=reason, actor=current_token().actor)
     db.session.flush()
     stage_changed(lead, change)

@@ -23,7 +23,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from capture.db import db, new_public_id, utcnow
 from capture.errors import ApiError
 
-TOKEN_PREFIX = "lgt_"  # noqa: S105 - a marker that makes leaked tokens greppable, not a secret
+# A marker that makes leaked tokens greppable, not a secret.
+TOKEN_PREFIX = "lgt_"  # noqa: S105  # nosec B105
 # last_used_at is written at most this often per token, so reads do not all become writes.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

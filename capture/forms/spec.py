@@ -229,6 +229,31 @@ def normalise_origin(value: str) -> str:
     return f"{parts.scheme}://{host}{port}"
 
 
+# Control characters (tab and line breaks aside) and lone surrogates: no database stores them
+# alike (PostgreSQL refuses NUL, SQLite keeps it) and no UTF-8 encoder takes a lone surrogate.
+_UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def _unstorable_texts(document: dict[str, Any]) -> list[str]:
+    """Paths of the texts (keys included) in a document that cannot be stored as written."""
+    found: list[str] = []
+    pending: list[tuple[str, Any]] = [("", document)]
+    while pending:  # a loop, not recursion: a document may nest as deep as JSON allows
+        path, value = pending.pop()
+        if isinstance(value, str):
+            if _UNSTORABLE.search(value):
+                found.append(path)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, str) and _UNSTORABLE.search(key):
+                    found.append(path or "definition")
+                else:
+                    pending.append((f"{path}.{key}" if path else str(key), item))
+        elif isinstance(value, list):
+            pending.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
+    return sorted(set(found))
+
+
 def _is_one_of(value: Any, choices: Collection[str]) -> bool:
     """A membership test that YAML lists and mappings (unhashable) cannot crash."""
     return isinstance(value, str) and value in choices
@@ -384,6 +409,8 @@ def parse_definition(raw: Any) -> FormSpec:
     reader = _Reader()
     if not isinstance(raw, dict):
         raise DefinitionError(["definition: must be a mapping"])
+    for path in _unstorable_texts(raw):
+        reader.problem(path, "contains control characters or invalid Unicode")
     for key in sorted(set(raw) - TOP_LEVEL_KEYS):
         reader.problem(key, "unknown key")
 

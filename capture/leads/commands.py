@@ -24,9 +24,10 @@ def _since(value: str | None) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(value)
-    except ValueError:
+        # In UTC here: a moment that leaves the range in UTC is refused now, not mid-query.
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         raise click.BadParameter("an ISO 8601 date or time, e.g. 2026-01-31") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class _Progress:
