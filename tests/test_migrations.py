@@ -71,3 +71,21 @@ def test_migrations_go_down_and_up_again(migrated_app):
     assert table_names(migrated_app) <= {"alembic_version"}
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
     assert runner.invoke(args=["db", "check"]).exit_code == 0
+
+
+def test_migrated_postgresql_guards_the_consent_ledger_as_create_all_does(migrated_app):
+    """Triggers are outside `db check`'s view: the migrated database must carry the one the
+    models create, or production would lack the guard the tests exercise."""
+    runner = migrated_app.test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    with migrated_app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("the ledger's trigger is PostgreSQL's; set TEST_DATABASE_URL")
+        triggers = db.session.scalars(
+            sa.text(
+                "SELECT tgname FROM pg_trigger"
+                " WHERE tgrelid = 'consent_records'::regclass AND NOT tgisinternal"
+            )
+        ).all()
+        db.session.rollback()
+    assert triggers == ["consent_records_append_only"]
