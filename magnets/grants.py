@@ -12,11 +12,14 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from capture import metrics
 from capture.db import db, new_public_id, utcnow
 from capture.leads.lead import Lead
 from capture.tokens import Purpose, sign
 from capture.urls import public_url
 from magnets.magnet import Magnet, MagnetFile
+
+DOWNLOADS = "leadgate_downloads"
 
 
 class GrantSource:
@@ -141,6 +144,7 @@ def record_download(
     db.session.add(download)
     grant.lead.last_activity_at = now
     db.session.flush()
+    metrics.count(DOWNLOADS, magnet=grant.magnet.slug)
     return download
 
 
