@@ -28,7 +28,8 @@ _SANE_ID = re.compile(r"[A-Za-z0-9._:+/=-]{1,128}")
 # Signed tokens in these paths are capabilities (download, confirm, unsubscribe).
 _SECRET_PATH = re.compile(r"^/([dcu])/[^/]+")
 _EMAIL = re.compile(
-    r"(?P<first>[\w!#$%&'*+/=?^`{|}~-])[\w.!#$%&'*+/=?^`{|}~-]*(?P<at>@|%40)"
+    # Without / = ? & %, legal but rare in addresses: they delimit paths and query strings.
+    r"(?P<first>[\w!#$'*+^`{|}~-])[\w.!#$'*+^`{|}~-]*(?P<at>@|%40)"
     r"(?P<domain>(?:[\w-]+\.)+[\w-]{2,})"
 )
 _IPV4 = re.compile(r"(?<![\w.])(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?![\w.])")
