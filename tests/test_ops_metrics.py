@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from processes import free_port
+import requests
+from processes import GunicornServer, free_port
 from prometheus_client.parser import text_string_to_metric_families
 
 from capture.config import UnsafeConfiguration
+from capture.db import db
+from capture.forms.spec import parse_definition
+from capture.forms.store import save_spec
 from capture.worker import drain
 from wsgi import create_app
 
 TOKEN = "metrics-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 with_token = pytest.mark.app_config(METRICS_TOKEN=TOKEN)
+FORM = {
+    "name": "News",
+    "conversion": "newsletter_signup",
+    "language": "en",
+    "fields": [{"name": "email", "type": "email", "required": True}],
+    "consents": [{"purpose": "processing", "required": True, "text": {"en": "We process it."}}],
+}
 
 
 def scrape(client: Any) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -160,3 +175,83 @@ def test_production_refuses_a_short_metrics_token(monkeypatch):
         create_app({**settings, "METRICS_TOKEN": "short"})
     app = create_app({**settings, "METRICS_TOKEN": TOKEN})
     assert app.config["LOG_FORMAT"] == "json"  # production's default
+
+
+@pytest.mark.slow
+def test_gunicorn_workers_add_up_and_log_json_once_per_request(tmp_path):
+    """Several workers, one sum: whichever worker answers a scrape, it sees every submission."""
+    database = f"sqlite:///{tmp_path / 'leadgate.sqlite3'}"
+    secret = "gunicorn-secret-key-0123456789abcdefghijkl"
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database, "SECRET_KEY": secret})
+    with app.app_context():
+        db.create_all()
+        save_spec(parse_definition({**FORM, "slug": "news"}))
+        db.session.commit()
+        db.engine.dispose()
+    directory = tmp_path / "prometheus"
+    directory.mkdir()
+    stale = directory / "counter_999999.db"
+    stale.write_bytes(b"left over from an earlier run")
+    server = GunicornServer(
+        {
+            "DATABASE_URL": database,
+            "SECRET_KEY": secret,
+            "LOG_FORMAT": "json",
+            "METRICS_TOKEN": TOKEN,
+            "PROMETHEUS_MULTIPROC_DIR": str(directory),
+            "LEADGATE_FORM_MIN_FILL_SECONDS": "0",
+            "RATELIMIT_ENABLED": "0",
+            "WEB_CONCURRENCY": "2",
+        },
+        log=tmp_path / "gunicorn.log",
+    )
+    try:
+        server.start()
+        assert not stale.exists()
+        total = 0
+        # Concurrent posts, so the second worker takes some while the first is busy; until
+        # both have counted (each worker writes its own counter file, named by its pid).
+        with ThreadPoolExecutor(4) as pool:
+            while total < 48 and len(list(directory.glob("counter_*.db"))) < 2:
+                statuses = list(pool.map(lambda n: post(server.url, n), range(total, total + 8)))
+                assert statuses == [201] * 8
+                total += 8
+        assert len(list(directory.glob("counter_*.db"))) >= 2
+        for _ in range(6):  # each scrape is answered by whichever worker accepts it
+            assert remote_submissions(server.url) == total
+        # A worker dies and is replaced: what it counted stays counted.
+        os.kill(server.workers()[0], signal.SIGKILL)
+        for _ in range(6):
+            assert remote_submissions(server.url) == total
+    finally:
+        server.stop()
+    lines = [line for line in server.log.read_text().splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]  # gunicorn's own lines are JSON too
+    access = [r for r in records if r.get("logger") == "leadgate.access"]
+    posts = [r for r in access if r["method"] == "POST"]
+    assert len(posts) == total and all(r["request_id"] for r in posts)
+    assert any(r.get("logger") == "gunicorn.error" for r in records)
+    assert "person0@firma.dk" not in server.log.read_text()
+
+
+def post(url: str, number: int) -> int:
+    with requests.Session() as session:
+        token = session.get(f"{url}/api/v1/forms/news", timeout=30).json()["token"]
+        body = {
+            "fields": {"email": f"person{number}@firma.dk"},
+            "consents": {"processing": True},
+            "token": token,
+        }
+        return session.post(
+            f"{url}/api/v1/forms/news/submissions", json=body, timeout=30
+        ).status_code
+
+
+def remote_submissions(url: str) -> float:
+    response = requests.get(f"{url}/metrics", headers=AUTH, timeout=30)
+    assert response.status_code == 200, response.text
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            if sample.name == "leadgate_submissions_total" and sample.labels["form"] == "news":
+                return sample.value
+    return 0.0
