@@ -2,7 +2,7 @@
 
 Every request gets an id (a sane incoming `X-Request-ID`, else a new one), echoed in the answer
 and carried by every record logged while it runs, so one request's lines can be found together
-across the proxy, the app and the worker. One access line per request replaces gunicorn's.
+across the proxy and the app. One access line per request replaces gunicorn's.
 Records are written from a private copy with e-mail addresses and IP addresses masked: logs
 leave the machine (collectors, support tickets) and must not carry personal data.
 """
