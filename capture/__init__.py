@@ -26,6 +26,7 @@ from capture import (
 )
 from capture import api as authenticated_api
 from capture.db import db, render_migration_item
+from capture.db import init_app as init_db
 from capture.extensions import csrf, limiter, migrate
 from capture.forms import page
 from capture.leads import commands as lead_commands
@@ -41,7 +42,7 @@ def init_app(app: Flask) -> None:
     count = app.config["PROXY_COUNT"]
     if count:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
-    db.init_app(app)
+    init_db(app)
     migrate.init_app(
         app,
         db,
@@ -73,5 +74,4 @@ def init_app(app: Flask) -> None:
     quarantine.init_app(app)
     backoffice.init_app(app)
     cli.init_app(app)
-    quarantine.init_app(app)
     lead_commands.init_app(app)

@@ -74,6 +74,11 @@ def load_config(app: Flask, test_config: dict[str, Any] | None = None) -> None:
     app.config.from_mapping(
         LEADGATE_ENV=environment,
         SECRET_KEY=secret,
+        # Rotation: the old keys, comma separated. They still verify what they signed (links in
+        # e-mails, sessions); only SECRET_KEY signs anything new.
+        SECRET_KEY_FALLBACKS=[
+            key.strip() for key in env("SECRET_KEY_FALLBACKS", "").split(",") if key.strip()
+        ],
         SQLALCHEMY_DATABASE_URI=_database_url(
             env("DATABASE_URL") or f"sqlite:///{instance / 'leadgate.sqlite3'}"
         ),

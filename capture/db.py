@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import logging
 import secrets
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
@@ -55,6 +57,42 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+log = logging.getLogger(__name__)
+
+
+def discard_session() -> None:
+    """Roll back the request's session without ever raising.
+
+    Called where the database has just failed (it may be restarting): a rollback on a dead
+    connection raises too, and out of an error handler or a teardown that exception would
+    replace a clean 503 with a bare 500. The connection is invalidated instead, so the pool
+    reconnects on the next checkout.
+    """
+    try:
+        db.session.rollback()
+    except sa.exc.SQLAlchemyError as error:
+        log.warning("rollback failed, connection dropped: %s", type(error).__name__)
+        try:
+            db.session().invalidate()
+        except sa.exc.SQLAlchemyError:  # pragma: no cover - closing a dead socket
+            log.warning("invalidating the session failed too")
+
+
+def init_app(app: Flask) -> None:
+    db.init_app(app)
+
+    # Registered after Flask-SQLAlchemy's own teardown, so it runs first (teardowns run in
+    # reverse): the session is released here without raising, and the extension's own
+    # `session.remove()` finds nothing left to close.
+    @app.teardown_appcontext
+    def release_session(_exc: BaseException | None) -> None:
+        if db.session.registry.has():
+            discard_session()
+            try:
+                db.session.close()
+            except sa.exc.SQLAlchemyError as error:
+                log.warning("closing the session failed: %s", type(error).__name__)
+            db.session.registry.clear()
 
 
 def new_public_id(prefix: str) -> str:

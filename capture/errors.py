@@ -7,11 +7,11 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import gettext as _
-from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
-from capture.db import db
+from capture.db import discard_session
 
 log = logging.getLogger(__name__)
 
@@ -110,17 +110,24 @@ def init_app(app: Flask) -> None:
         # The database refused a value a client sent (a NUL byte in a URL on PostgreSQL, say):
         # the request is at fault, not the database; a 503 would invite pointless retries.
         log.info("database refused a value: %s", type(error.orig).__name__)
-        db.session.rollback()
+        discard_session()
         return respond(400, "bad_request", _("The request could not be read."))
 
-    @app.errorhandler(OperationalError)
     @app.errorhandler(DBAPIError)
     @app.errorhandler(PoolTimeout)
-    def database_unavailable(error: Exception) -> Response:
+    def database_error(error: Exception) -> Response:
+        lost = isinstance(error, OperationalError | InterfaceError | PoolTimeout) or (
+            isinstance(error, DBAPIError) and error.connection_invalidated
+        )
+        if not lost:
+            # A programming or integrity error is our bug, not an outage: a 503 would hide it
+            # behind retries. Log it and answer the plain 500.
+            discard_session()
+            return unexpected(error)
         # The database is down or restarting, or every pooled connection is busy (a burst):
         # tell clients when to retry, keep details in logs.
         log.warning("database unavailable: %s", type(error).__name__)
-        db.session.rollback()  # leave a usable session to after_request hooks and teardown
+        discard_session()  # leave a usable session to after_request hooks and teardown
         return respond(
             503,
             "unavailable",

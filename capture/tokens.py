@@ -34,7 +34,11 @@ class ExpiredToken(InvalidToken):
 
 
 def serializer(purpose: Purpose) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"leadgate.{purpose}")
+    # itsdangerous signs with the last key and verifies with all: rotation without breaking
+    # the download and confirmation links already sent.
+    config = current_app.config
+    keys = [*config.get("SECRET_KEY_FALLBACKS", []), config["SECRET_KEY"]]
+    return URLSafeTimedSerializer(keys, salt=f"leadgate.{purpose}")
 
 
 def sign(purpose: Purpose, payload: Any) -> str:

@@ -459,6 +459,39 @@ def contract_error() -> Callable[..., dict[str, Any]]:
 
 STAFF_PASSWORD = "correct horse battery staple"
 
+CHROMIUM = "/usr/bin/chromium"
+# How every browser test launches Debian's Chromium: headless, quiet, no background traffic.
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
+
+
+@contextmanager
+def chromium(*extra_args: str) -> Iterator[Any]:
+    """A launched headless Chromium (Playwright's sync API) with `CHROMIUM_ARGS` plus
+    `extra_args`; skips the test when Chromium is missing, fails instead when
+    LEADGATE_REQUIRE_BROWSER=1 says browser tests must run."""
+    if not os.path.exists(CHROMIUM):
+        reason = f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium)"
+        if os.environ.get("LEADGATE_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"LEADGATE_REQUIRE_BROWSER=1 but {reason}")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *extra_args]
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
 
 def csrf_token_in(html: str) -> str:
     """The CSRF token of the first form on a page."""

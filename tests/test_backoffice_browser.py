@@ -6,14 +6,12 @@ any the Content-Security-Policy blocked.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from conftest import STAFF_PASSWORD
+from conftest import STAFF_PASSWORD, chromium
 
 from capture.accounts import Role, create_user
 from capture.db import db
@@ -21,30 +19,11 @@ from capture.leads.lead import Lead
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        reason = f"{CHROMIUM} is not installed"
-        if os.environ.get("LEADGATE_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"LEADGATE_REQUIRE_BROWSER=1 but {reason}")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 def test_pages_keep_to_the_csp_and_copy_works(app, live_server, browser, make_form, submit):

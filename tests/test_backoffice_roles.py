@@ -7,6 +7,7 @@ one under a prefix missing from `ALLOWED` fails until someone decides who may us
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 
 import pytest
 from conftest import csrf_token_in
@@ -103,3 +104,73 @@ def test_route_by_role_matrix(app, clients):
             elif status != 403:
                 problems.append(f"{method} {url} as {role}: {status}, not 403")
     assert problems == []
+
+
+class NavLinks(HTMLParser):
+    """The hrefs inside the back office's main navigation."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inside = False
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if tag == "nav" and "mainnav" in (attributes.get("class") or ""):
+            self.inside = True
+        elif tag == "a" and self.inside:
+            self.hrefs.append(attributes["href"])
+
+    def handle_endtag(self, tag):
+        if tag == "nav":
+            self.inside = False
+
+
+def nav_links(client) -> list[str]:
+    parser = NavLinks()
+    parser.feed(client.get("/admin/").get_data(as_text=True))
+    return parser.hrefs
+
+
+def assert_nav_opens(client, expected: list[str]) -> None:
+    links = nav_links(client)
+    assert links == expected
+    for href in links:
+        assert client.get(href).status_code == 200, href
+
+
+def test_nav_for_sales(staff):
+    assert_nav_opens(staff("sales"), ["/admin/", "/admin/leads/"])
+
+
+def test_nav_for_marketer(staff):
+    expected = [
+        "/admin/",
+        "/admin/magnets/",
+        "/admin/forms/",
+        "/admin/leads/",
+        "/admin/quarantine/",
+    ]
+    assert_nav_opens(staff("marketer"), expected)
+
+
+def test_nav_for_admin(staff):
+    expected = [
+        "/admin/",
+        "/admin/magnets/",
+        "/admin/forms/",
+        "/admin/leads/",
+        "/admin/quarantine/",
+        "/admin/webhooks/",
+        "/admin/settings/",
+    ]
+    assert_nav_opens(staff("admin"), expected)
+
+
+def test_nav_follows_the_guard_for_every_role(app, staff):
+    """Whatever the sections are, no role sees a link its guard refuses, nor misses one it
+    allows: checked against the matrix above for every guarded index page."""
+    for role in ROLES:
+        links = set(nav_links(staff(role)))
+        for prefix in ("/admin/magnets/", "/admin/forms/", "/admin/leads/", "/admin/settings/"):
+            assert (prefix in links) == (role in allowed_roles(prefix)), (role, prefix)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from bs4 import BeautifulSoup
+from conftest import ON_POSTGRES
 
 from capture.db import db
 from capture.leads.consent import AppendOnlyViolation, ConsentRecord, erasing
@@ -222,3 +223,26 @@ def test_the_ledger_is_append_only(client, consent_form, rows):
         db.session.delete(rows(ConsentRecord)[0])
         db.session.commit()
     assert rows(ConsentRecord) == []
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="the trigger is PostgreSQL's; set TEST_DATABASE_URL")
+def test_postgresql_refuses_raw_sql_that_rewrites_the_ledger(client, consent_form, rows):
+    """psql, a script or another code path bypass the ORM: the database itself says no."""
+    assert send(client, {"processing": True, "marketing": True}).status_code == 201
+    before = [(r.id, r.status, r.text) for r in rows(ConsentRecord)]
+    for statement in (
+        "UPDATE consent_records SET text = 'edited'",
+        "DELETE FROM consent_records",
+    ):
+        with pytest.raises(sa.exc.IntegrityError, match="append-only"):
+            db.session.execute(sa.text(statement))
+        db.session.rollback()
+    assert [(r.id, r.status, r.text) for r in rows(ConsentRecord)] == before
+
+    with erasing(db.session):  # the one exception, for its own transaction only
+        db.session.execute(sa.text("DELETE FROM consent_records WHERE purpose = 'marketing'"))
+    db.session.commit()
+    assert [r.purpose for r in rows(ConsentRecord)] == ["processing"]
+    with pytest.raises(sa.exc.IntegrityError):
+        db.session.execute(sa.text("DELETE FROM consent_records"))
+    db.session.rollback()

@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
 import requests
 import sqlalchemy as sa
+from conftest import chromium
 
 from capture.db import db
 from capture.leads.lead import Lead
@@ -31,16 +30,6 @@ from magnets.magnet import Magnet
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--test-third-party-cookie-phaseout",
-]
 # Measures layout shift from the very start of the page (buffered), ignoring shifts that
 # follow the person's own input, as Cumulative Layout Shift does.
 CLS_PROBE = """<script>
@@ -128,17 +117,9 @@ def snippet(app_url: str, *forms: tuple[str, str]) -> str:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        reason = f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium)"
-        if os.environ.get("LEADGATE_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"LEADGATE_REQUIRE_BROWSER=1 but {reason}")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
+    # Third-party cookies phased out: every test here also shows nothing depends on cookies.
+    with chromium("--test-third-party-cookie-phaseout") as launched:
+        yield launched
 
 
 class Tab:

@@ -87,3 +87,22 @@ def test_export_streams_in_batches(app, make_form, submit):
         submit("test-form", {"email": f"s{i}@firma.dk"})
     emails = [row["email"] for row in stream_rows(LeadFilter(), batch=3)]
     assert emails == [f"s{i}@firma.dk" for i in range(7)]
+
+
+@given(
+    st.dictionaries(st.sampled_from(columns()), st.text() | st.integers() | st.floats()),
+    st.text(),
+)
+def test_any_value_in_any_column_is_safe_and_readable(values, text):
+    """Whatever lands in whichever column (text, numbers, negative ones): no cell starts with a
+    trigger, and taking the added quote off gives back exactly what was written."""
+    row = _row(public_id="lead_x")
+    row.update({("public_id" if key == "id" else key): value for key, value in values.items()})
+    row["first_touch"] = {text: text}  # nested values go out as one JSON cell
+    [header, cells] = list(csv.reader(io.StringIO("".join(csv_chunks([row])), newline="")))
+    assert header == columns()
+    for cell in cells:
+        assert not cell.startswith(FORMULA_TRIGGERS), repr(cell)
+    for name, cell in zip(header, cells, strict=True):
+        if isinstance(raw := values.get(name), str) and name != "first_touch":
+            assert (cell[1:] if raw.startswith(FORMULA_TRIGGERS) else cell) == raw

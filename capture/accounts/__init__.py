@@ -6,7 +6,7 @@ from flask import Flask
 
 from capture import demo
 from capture.accounts import cli, login
-from capture.accounts.guard import ALL_ROLES, allows, protect, safe_next
+from capture.accounts.guard import ALL_ROLES, allows, may_open, protect, safe_next
 from capture.accounts.user import (
     PASSWORD_MIN_LENGTH,
     AccountError,
@@ -27,6 +27,7 @@ __all__ = [
     "authenticate",
     "create_user",
     "init_app",
+    "may_open",
     "protect",
     "safe_next",
 ]
@@ -35,6 +36,7 @@ __all__ = [
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)  # also puts `current_user` into every template
     login_manager.login_view = "accounts.login"
+    app.jinja_env.globals["may_open"] = may_open
     app.register_blueprint(login.bp)
     app.cli.add_command(cli.users_cli)
     demo.on_demo(app, cli.demo_admin)

@@ -17,6 +17,9 @@ from capture.accounts.user import Role
 
 ALL_ROLES: tuple[Role, ...] = (Role.ADMIN, Role.MARKETER, Role.SALES)
 
+# Blueprint name -> the roles `protect` let in, so pages can tell which links a user may follow.
+GUARDED: dict[str, tuple[Role, ...]] = {}
+
 
 def safe_next(target: str | None) -> str | None:
     """`target` when it is a path on this site, else None (no open redirect through `next=`)."""
@@ -50,6 +53,7 @@ def protect(bp: Blueprint, *roles: Role | str) -> None:
     makes an admin-only blueprint; pass `*ALL_ROLES` for pages every role may see.
     """
     allowed = tuple(Role(role) for role in roles)
+    GUARDED[bp.name] = allowed
 
     @bp.before_request
     def require_login_and_role() -> ResponseReturnValue | None:
@@ -58,3 +62,12 @@ def protect(bp: Blueprint, *roles: Role | str) -> None:
         if not allows(current_user.role, allowed):
             abort(403)
         return None
+
+
+def may_open(endpoint: str) -> bool:
+    """Whether the current user passes the guard of `endpoint`'s blueprint (for navigation:
+    the same rule `protect` enforces, so a shown link never answers 403). Unguarded: False."""
+    allowed = GUARDED.get(endpoint.rpartition(".")[0])
+    if allowed is None or not current_user.is_authenticated or not current_user.is_active:
+        return False
+    return allows(current_user.role, allowed)

@@ -3,7 +3,8 @@
 GDPR Art. 7(1) puts the burden of proof on the company, so each record carries the exact text
 shown, its hash, the form version, the page, the address and the method. Rows are never updated
 or deleted; withdrawal and double opt-in confirmation are new rows. Only erasure of the person
-(`erasing()` below) may remove them.
+(`erasing()` below) may remove them. On PostgreSQL a trigger enforces this for every client,
+raw SQL included; the ORM guards below give the clearer error first.
 """
 
 from __future__ import annotations
@@ -116,11 +117,50 @@ def _refuse_bulk_changes(state: ORMExecuteState) -> None:
         raise AppendOnlyViolation("consent records are append-only; add a new record")
 
 
+# The database's own guard: an UPDATE or DELETE from any client (psql, a script, a bug in
+# another code path) is refused unless erasure set `leadgate.erasing` for its transaction.
+APPEND_ONLY_FUNCTION = """
+CREATE OR REPLACE FUNCTION consent_records_append_only() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  IF coalesce(current_setting('leadgate.erasing', true), '') <> 'on' THEN
+    RAISE EXCEPTION 'consent_records is append-only: add a new record (erasure excepted)'
+      USING ERRCODE = 'integrity_constraint_violation';
+  END IF;
+  IF TG_OP = 'DELETE' THEN
+    RETURN OLD;
+  END IF;
+  RETURN NEW;
+END
+$$
+"""
+APPEND_ONLY_TRIGGER = """
+CREATE TRIGGER consent_records_append_only BEFORE UPDATE OR DELETE ON consent_records
+FOR EACH ROW EXECUTE FUNCTION consent_records_append_only()
+"""
+for _statement in (APPEND_ONLY_FUNCTION, APPEND_ONLY_TRIGGER):
+    event.listen(
+        ConsentRecord.__table__,
+        "after_create",
+        sa.DDL(_statement).execute_if(dialect="postgresql"),
+    )
+
+
+def _set_erasing(session: Session, value: str) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        # Local to the transaction: a rollback or commit ends the exception by itself.
+        session.execute(sa.select(sa.func.set_config("leadgate.erasing", value, True)))
+
+
 @contextmanager
 def erasing(session: Session) -> Iterator[None]:
     """Let erasure of a person remove their ledger; nothing else may."""
     session.info["erasing"] = True
+    _set_erasing(session, "on")
     try:
         yield
-    finally:
+    except BaseException:
         session.info.pop("erasing", None)
+        raise
+    session.info.pop("erasing", None)
+    _set_erasing(session, "off")

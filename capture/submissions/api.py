@@ -21,7 +21,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy.exc import SQLAlchemyError
 
-from capture.db import db
+from capture.db import db, discard_session
 from capture.errors import ApiError
 from capture.extensions import csrf, limiter
 from capture.forms.public import public_definition
@@ -169,7 +169,7 @@ def cors_on_errors(response: Response) -> Response:
         except SQLAlchemyError:
             # The database is why this is an error answer (503): asking it again here would
             # raise out of after_request and turn the 503 into a 500.
-            db.session.rollback()
+            discard_session()
             form = None
         _cors(response, form)
     return response
