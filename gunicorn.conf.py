@@ -11,8 +11,11 @@ so they always compare like with like. Settings come from the environment:
   `--bind` on the command line wins over both.
 - `GUNICORN_TIMEOUT`: seconds a worker may spend on one request before it is killed (30).
 - `GUNICORN_GRACEFUL_TIMEOUT`: seconds a worker has to finish its requests after SIGTERM (30).
-- `ACCESS_LOG`: unset, no access log (the proxy in front keeps one); `-` for one JSON object
-  per request on stdout, or a file path. Tokens in `/d/`, `/c/` and `/u/` paths are redacted.
+- `LOG_FORMAT`, `LOG_LEVEL`: as for the app (`json` by default when `LEADGATE_ENV=production`);
+  gunicorn's own lines (boot, worker timeouts) use the same format on stderr. gunicorn writes
+  no access log: the app logs one line per request itself, with its request id.
+- `PROMETHEUS_MULTIPROC_DIR`: a directory (tmpfs is best) where the workers write their
+  metrics, so `/metrics` adds all of them up; emptied at start, a dead worker's gauges dropped.
 - `FORWARDED_ALLOW_IPS`: the proxies whose `X-Forwarded-Proto` gunicorn believes, comma
   separated (default `127.0.0.1,::1`: a proxy on the same host). Set it to the address of your
   load balancer, never `*` on a node reachable without one. The client address is taken from
@@ -22,14 +25,14 @@ so they always compare like with like. Settings come from the environment:
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
-import re
-from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from gunicorn.glogging import Logger
+from prometheus_client import multiprocess
+from pythonjsonlogger.json import JsonFormatter
 
 wsgi_app = "wsgi:create_app()"
 
@@ -49,32 +52,44 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
 
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 
-accesslog = os.environ.get("ACCESS_LOG") or None
+# None: the app writes one access line per request (capture.logs); gunicorn's would double it.
+accesslog = None
 errorlog = "-"
-loglevel = os.environ.get("LOG_LEVEL", "info")
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 
-_SECRET_PATH = re.compile(r"^/([dcu])/[^/]+")
-
-
-class JsonAccessLogger(Logger):
-    """One JSON object per request, without query strings or the tokens in link paths."""
-
-    def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
-        if not self.access_log_enabled:
-            return
-        path = _SECRET_PATH.sub(r"/\1/[redacted]", environ.get("PATH_INFO", ""))
-        status = resp.status.split(None, 1)[0] if isinstance(resp.status, str) else resp.status
-        entry = {
-            "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
-            "remote": environ.get("REMOTE_ADDR"),
-            "method": environ.get("REQUEST_METHOD"),
-            "path": path,
-            "status": int(status),
-            "bytes": getattr(resp, "sent", None),
-            "duration_ms": round(request_time.total_seconds() * 1000, 1),
-            "pid": os.getpid(),
-        }
-        self.access_log.info(json.dumps(entry))
+_production = os.environ.get("LEADGATE_ENV") == "production"
+_log_format = (os.environ.get("LOG_FORMAT") or ("json" if _production else "text")).lower()
 
 
-logger_class = JsonAccessLogger
+class LeadgateLogger(Logger):
+    """gunicorn's own lines in the app's format, so a collector parses every stderr line."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        if _log_format == "json":
+            for handler in self.error_log.handlers:
+                handler.setFormatter(
+                    JsonFormatter(
+                        "%(levelname)s %(name)s %(message)s",
+                        rename_fields={"levelname": "level", "name": "logger"},
+                        timestamp="time",
+                    )
+                )
+
+
+logger_class = LeadgateLogger
+
+
+def on_starting(server: Any) -> None:
+    """Counters from an earlier run would be added to this one's: start from an empty dir."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        for stale in Path(directory).glob("*.db"):
+            stale.unlink()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A dead worker's live gauges must not linger; its counters are kept (they happened)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(worker.pid)

@@ -18,6 +18,8 @@ from capture import (
     health,
     i18n,
     liveness,  # noqa: F401  (registers the pool's checkout check)
+    logs,
+    metrics,
     optin,
     outbox,
     partners,
@@ -37,6 +39,7 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def init_app(app: Flask) -> None:
+    logs.init_app(app)  # first: its request hooks must wrap all the others
     count = app.config["PROXY_COUNT"]
     if count:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
@@ -54,6 +57,7 @@ def init_app(app: Flask) -> None:
     i18n.init_app(app)
     headers.init_app(app)
     errors.init_app(app)
+    metrics.init_app(app)
     # First on_accept hook, so hooks registered later (outbox) see scoring's stage changes.
     score.init_app(app)
     app.register_blueprint(health.bp)

@@ -20,6 +20,9 @@ DEFAULT_LOGIN_ACCOUNT_LIMIT = "5/minute;20/hour"
 DEFAULT_FORM_LIMIT = "300/minute"
 DEFAULT_GLOBAL_LIMIT = "3000/minute"
 CAPTCHA_PROVIDERS = ("turnstile", "hcaptcha", "recaptcha")
+LOG_FORMATS = ("json", "text")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+METRICS_TOKEN_MIN_LENGTH = 24
 
 
 class UnsafeConfiguration(RuntimeError):
@@ -134,6 +137,13 @@ def load_config(app: Flask, test_config: dict[str, Any] | None = None) -> None:
         OUTBOX_RETRY_BASE_SECONDS=float(env("LEADGATE_OUTBOX_RETRY_BASE_SECONDS", "30")),
         OUTBOX_RETRY_MAX_SECONDS=float(env("LEADGATE_OUTBOX_RETRY_MAX_SECONDS", "3600")),
         MAIL_TIMEOUT_SECONDS=float(env("LEADGATE_MAIL_TIMEOUT_SECONDS", "20")),
+        # JSON lines for collectors in production, readable lines on a developer's terminal.
+        LOG_FORMAT=(
+            env("LOG_FORMAT") or ("json" if environment == "production" else "text")
+        ).lower(),
+        LOG_LEVEL=(env("LOG_LEVEL") or "info").upper(),
+        # Bearer token for GET /metrics; unset, there is no metrics endpoint at all.
+        METRICS_TOKEN=env("METRICS_TOKEN") or None,
         BABEL_DEFAULT_LOCALE="en",
         BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),
         # argon2 parameters by argon2.profiles name; tests use CHEAPEST, production refuses it.
@@ -147,6 +157,7 @@ def load_config(app: Flask, test_config: dict[str, Any] | None = None) -> None:
     )
     app.config.update(test_config)
     check_captcha(app.config)
+    check_logs(app.config)
     check_production(app.config)
     try:
         parse_overrides(app.config["CONVERSION_CLASSES"])
@@ -170,6 +181,17 @@ def check_captcha(config: dict[str, Any]) -> None:
         )
 
 
+def check_logs(config: dict[str, Any]) -> None:
+    if config["LOG_FORMAT"] not in LOG_FORMATS:
+        raise InvalidConfiguration(
+            f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, not {config['LOG_FORMAT']!r}."
+        )
+    if config["LOG_LEVEL"] not in LOG_LEVELS:
+        raise InvalidConfiguration(
+            f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {config['LOG_LEVEL']!r}."
+        )
+
+
 def check_production(config: dict[str, Any]) -> None:
     """Refuse to start production with debug on, no secret key, or SQLite by accident."""
     if config["LEADGATE_ENV"] != "production":
@@ -181,6 +203,11 @@ def check_production(config: dict[str, Any]) -> None:
         raise UnsafeConfiguration("LEADGATE_ENV=production needs SECRET_KEY (32+ characters).")
     if config.get("PASSWORD_HASH_PROFILE") == "CHEAPEST":
         raise UnsafeConfiguration("PASSWORD_HASH_PROFILE=CHEAPEST is for tests only.")
+    token = config.get("METRICS_TOKEN")
+    if token is not None and len(token) < METRICS_TOKEN_MIN_LENGTH:
+        raise UnsafeConfiguration(
+            f"METRICS_TOKEN must be {METRICS_TOKEN_MIN_LENGTH}+ characters in production."
+        )
     uri = config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("sqlite") and not config.get("ALLOW_SQLITE_IN_PRODUCTION"):
         raise UnsafeConfiguration(

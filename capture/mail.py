@@ -89,7 +89,9 @@ class ConsoleBackend:
     """Development: the message goes to the log (stderr) instead of the network."""
 
     def __init__(self) -> None:
-        if not log.handlers:
+        # capture.logs puts a handler on the root logger (JSON, addresses masked); this one is
+        # for a bare logging setup only, or every message would be printed twice.
+        if not log.hasHandlers():
             handler = logging.StreamHandler(sys.stderr)
             handler.setFormatter(logging.Formatter("%(message)s"))
             log.addHandler(handler)

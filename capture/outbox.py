@@ -156,6 +156,21 @@ def send_email(delivery: Delivery) -> None:
         raise PermanentFailure(str(exc)) from exc
 
 
+def backlog(now: datetime | None = None) -> tuple[int, float]:
+    """Pending rows, and how long the oldest of them has waited (seconds; 0 when none).
+
+    The age grows while the worker is down or stuck, so it is the number to alert on.
+    """
+    count, oldest = db.session.execute(
+        sa.select(sa.func.count(), sa.func.min(OutboxMessage.created_at)).where(
+            OutboxMessage.status == OutboxStatus.PENDING.value
+        )
+    ).one()
+    if oldest is None:
+        return int(count), 0.0
+    return int(count), max(0.0, ((now or utcnow()) - oldest).total_seconds())
+
+
 def init_app(app: Flask) -> None:
     mail.init_app(app)
     register_sender(app, "email", send_email)

@@ -6,10 +6,11 @@ import os
 
 from flask import Flask
 
+from capture import metrics
 from capture.demo import on_demo
 from capture.optin import on_confirm
 from capture.submissions.record import on_accept
-from magnets import admin, demo, gating, landing, links, storage
+from magnets import admin, demo, gating, grants, landing, links, storage
 from magnets.cli import magnets_cli
 
 MB = 1024 * 1024
@@ -28,6 +29,7 @@ def init_app(app: Flask) -> None:
     for name in ("MAGNET_MAX_BYTES", "COVER_MAX_BYTES"):
         app.config[name] = int(app.config[name])
     storage.init_app(app)
+    metrics.counter(app, grants.DOWNLOADS, "Downloads through /d/ links, by magnet.", ["magnet"])
     app.register_blueprint(links.bp)
     app.register_blueprint(landing.bp)
     app.register_blueprint(admin.bp)

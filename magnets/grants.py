@@ -12,11 +12,14 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, lazyload, mapped_column, relationship
 
+from capture import metrics
 from capture.db import db, new_public_id, utcnow
 from capture.leads.lead import Lead
 from capture.tokens import Purpose, sign
 from capture.urls import public_url
 from magnets.magnet import Magnet, MagnetFile
+
+DOWNLOADS = "leadgate_downloads"
 
 
 class GrantSource:
@@ -156,9 +159,10 @@ def record_download(
     )
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(insert.add_cte(touch.returning(Lead.id).cte("touched")))
-        return
-    db.session.execute(insert)
-    db.session.execute(touch)
+    else:
+        db.session.execute(insert)
+        db.session.execute(touch)
+    metrics.count(DOWNLOADS, magnet=grant.magnet.slug)
 
 
 def renewals_since(grant: DownloadGrant, since: datetime) -> int:

@@ -106,11 +106,17 @@ class IdempotencyConflict(Exception):
 
 
 AcceptHook = Callable[[Accepted], None]
+QuarantineHook = Callable[[Intake, Submission], None]
 
 
 def on_accept(app: Any, hook: AcceptHook) -> None:
     """Run `hook` inside the transaction of every accepted submission (gates, outbox rows)."""
     app.extensions.setdefault("leadgate.on_accept", []).append(hook)
+
+
+def on_quarantine(app: Any, hook: QuarantineHook) -> None:
+    """Run `hook` inside the transaction of every submission held in quarantine (counters)."""
+    app.extensions.setdefault("leadgate.on_quarantine", []).append(hook)
 
 
 def conversion_overrides() -> dict[str, Classification]:
@@ -365,6 +371,8 @@ def _quarantine(intake: Intake, values: dict[str, Any], reason: str) -> Outcome:
         stage_for(classification),
     )
     db.session.flush()
+    for hook in current_app.extensions.get("leadgate.on_quarantine", []):
+        hook(intake, claimed)
     return Outcome(submission=claimed, body=claimed.response)
 
 
