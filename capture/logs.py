@@ -38,7 +38,8 @@ _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskN
 
 
 def mask(text: str) -> str:
-    """`ane@firma.dk` -> `a***@firma.dk`; IPv4 keeps its /24, IPv6 its /48, like TRUNCATE_IP."""
+    """`ane@firma.dk` -> `a***@firma.dk`; a visitor's IPv4 keeps its /24, IPv6 its /48, like
+    TRUNCATE_IP; loopback and private addresses (our own machines) stay whole."""
     # Cheap tests first: most lines (access lines) hold none of these.
     if "@" in text or "%40" in text:
         text = _EMAIL.sub(r"\g<first>***\g<at>\g<domain>", text)
@@ -49,8 +50,33 @@ def mask(text: str) -> str:
     return text
 
 
+# Addresses of our own machines, not of visitors: masking them would only hide which proxy
+# or database a line is about ("Running on http://127.0.0.x:5000").
+_INFRASTRUCTURE = tuple(
+    ipaddress.ip_network(network)
+    for network in (
+        "0.0.0.0/32",
+        "127.0.0.0/8",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "169.254.0.0/16",
+        "::/128",
+        "::1/128",
+        "fc00::/7",
+        "fe80::/10",
+    )
+)
+
+
+def _infrastructure(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return any(address in network for network in _INFRASTRUCTURE)
+
+
 def _mask_ipv4(match: re.Match[str]) -> str:
     if any(int(part) > 255 for part in match.groups()):
+        return match.group(0)
+    if _infrastructure(ipaddress.IPv4Address(match.group(0))):
         return match.group(0)
     return ".".join(match.groups()[:3]) + ".x"
 
@@ -59,6 +85,8 @@ def _mask_ipv6(match: re.Match[str]) -> str:
     try:
         address = ipaddress.IPv6Address(match.group(0))
     except ValueError:  # a time of day, a MAC-like id: not an address
+        return match.group(0)
+    if _infrastructure(address):
         return match.group(0)
     network = ipaddress.ip_network(f"{address}/48", strict=False).network_address
     return f"{network}x"
