@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -65,15 +66,26 @@ def test_killed_worker_loses_nothing_and_the_next_delivers_once(app, smtp_server
     smtp_server.start()
     assert smtp_server.messages == []
 
+    lines: list[str] = []
     with subprocess.Popen(
-        [LEADGATE, "worker"], env=worker_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        [LEADGATE, "worker"],
+        env=worker_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     ) as second:
+        reader = threading.Thread(target=lambda: lines.extend(second.stdout), daemon=True)
+        reader.start()
         try:
+            # Its SIGTERM handler is in place once it says it runs; a signal before that
+            # would test Python's default action, not our clean stop.
+            wait_for(lambda: any("outbox worker running" in line for line in list(lines)))
             wait_for(lambda: len(smtp_server.messages) >= 1)  # once the lease has run out
         finally:
             second.send_signal(signal.SIGTERM)  # a clean stop: finishes and exits 0
-            output, _ = second.communicate(timeout=30)
-    assert second.returncode == 0, output
+            second.wait(timeout=30)
+            reader.join(timeout=10)
+    assert second.returncode == 0, "".join(lines)
     db.session.expire_all()
     row = db.session.scalar(sa.select(OutboxMessage))
     assert row.status == "sent" and row.attempts == 2
