@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import html
 import re
 
+import pytest
 import sqlalchemy as sa
+import yaml
 from conftest import STAFF_PASSWORD, csrf_token_in
 
 from capture.accounts import User
 from capture.api.token import ApiToken
 from capture.db import db
+from capture.leads.score import current_rules
+from capture.leads.scoring import parse_rules
 
 
 def test_create_user_then_deactivate_logs_them_out(staff):
@@ -81,3 +86,18 @@ def test_token_is_shown_once_and_can_be_revoked(staff, app):
 def test_settings_are_for_admins_only(staff):
     assert staff("marketer").get("/admin/settings/").status_code == 403
     assert staff("sales").get("/admin/settings/").status_code == 403
+
+
+@pytest.mark.app_config(SCORING_RULES='{"thresholds": {"sql": 85}, "fit": []}')
+def test_admins_see_the_scoring_rules_in_force_and_can_reuse_them(staff, runner):
+    page = staff("admin").get("/admin/settings/").get_data(as_text=True)
+    shown = html.unescape(
+        re.search(r'<pre class="code" id="scoring-rules">(.*?)</pre>', page, re.S)[1]
+    )
+    document = yaml.safe_load(shown)
+    assert document["thresholds"] == {"mql": 40, "sql": 85} and document["fit"] == []
+    assert "LEADGATE_SCORING_RULES" in page
+    # The same document from the CLI; fed back as the setting, it gives the same rules.
+    printed = runner.invoke(args=["scoring", "rules"])
+    assert printed.exit_code == 0 and yaml.safe_load(printed.output) == document
+    assert parse_rules(document) == current_rules()

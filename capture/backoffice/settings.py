@@ -1,4 +1,4 @@
-"""/admin/settings (admins only): back-office users and API tokens.
+"""/admin/settings (admins only): back-office users, API tokens, the scoring rules in force.
 
 A new token is shown once, on the answer to the POST that made it (never stored, never in a
 redirect or a flash message), with `Cache-Control: no-store`.
@@ -7,7 +7,7 @@ redirect or a flash message), with `Cache-Control: no-store`.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -20,6 +20,8 @@ from wtforms.validators import DataRequired, Length
 from capture.accounts import AccountError, Role, User, create_user, protect
 from capture.api.token import ApiToken, Scope, create_token, revoke_token
 from capture.db import db
+from capture.leads.score import current_rules
+from capture.leads.scoring import rules_yaml
 
 bp = Blueprint("settings", __name__, url_prefix="/admin/settings")
 protect(bp)
@@ -56,6 +58,10 @@ def _page(
         token_form=token_form or TokenForm(formdata=None),
         button=ButtonForm(),
         secret=secret,
+        # Read-only here: rules are configuration (LEADGATE_SCORING_RULES), versioned with the
+        # deployment rather than edited live, so every score change stays explainable.
+        scoring_rules=rules_yaml(current_rules()),
+        scoring_source=current_app.config.get("SCORING_RULES") or None,
     )
     return response, status, {"Cache-Control": "no-store"}
 

@@ -12,7 +12,8 @@ from capture.db import db
 from capture.leads.classify import Stage
 from capture.leads.export import export_chunks
 from capture.leads.listing import LeadFilter, count
-from capture.leads.score import decay_all
+from capture.leads.score import current_rules, decay_all
+from capture.leads.scoring import rules_yaml
 
 leads_cli = AppGroup("leads", help="Work with leads.")
 scoring_cli = AppGroup("scoring", help="Lead scoring.")
@@ -76,6 +77,12 @@ def decay() -> None:
     changed = decay_all()
     db.session.commit()
     click.echo(f"decayed scores of {changed} leads")
+
+
+@scoring_cli.command("rules")
+def rules() -> None:
+    """Print the scoring rules in force (defaults merged with LEADGATE_SCORING_RULES) as YAML."""
+    click.echo(rules_yaml(current_rules()), nl=False)
 
 
 def init_app(app: Flask) -> None:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import yaml
+
 from capture.leads.classify import CONVERSION_KINDS
 
 BANT_FIELDS = ("budget", "authority", "need", "timeline")
@@ -325,3 +327,8 @@ def threshold_stage(rules: ScoringRules, score: int) -> str | None:
     if score >= rules.mql_threshold:
         return "mql"
     return None
+
+
+def rules_yaml(rules: ScoringRules) -> str:
+    """The rules in force as a complete document, ready to copy into LEADGATE_SCORING_RULES."""
+    return yaml.safe_dump(rules.document, allow_unicode=True, sort_keys=False, width=100)
