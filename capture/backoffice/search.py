@@ -16,11 +16,15 @@ from werkzeug.datastructures import MultiDict
 
 from capture.db import db
 from capture.leads.classify import Stage
-from capture.leads.lead import Lead
+from capture.leads.lead import SEARCHED_COLUMNS, Lead
 from capture.leads.listing import InvalidCursor, LeadFilter, decode_cursor, encode_cursor
 from capture.leads.scoring import Temperature
 
 PAGE_SIZE = 50
+# Shorter search text matches the start of a column only (see text_pattern).
+MIN_CONTAINS = 3
+LIKE_ESCAPE = "/"
+LIKE_SPECIAL = ("%", "_", LIKE_ESCAPE)
 STAGES = tuple(stage.value for stage in Stage)
 TEMPERATURES = tuple(t.value for t in Temperature)
 
@@ -37,12 +41,13 @@ class LeadSearch:
     def apply(self, statement: sa.Select[Any]) -> sa.Select[Any]:
         statement = self.where.apply(statement)
         if self.text:
+            pattern = text_pattern(self.text)
             statement = statement.where(
                 sa.or_(
-                    Lead.email.icontains(self.text.lower(), autoescape=True),
-                    Lead.first_name.icontains(self.text, autoescape=True),
-                    Lead.last_name.icontains(self.text, autoescape=True),
-                    Lead.company.icontains(self.text, autoescape=True),
+                    *(
+                        getattr(Lead, name).ilike(pattern, escape=LIKE_ESCAPE)
+                        for name in SEARCHED_COLUMNS
+                    )
                 )
             )
         if self.created_from:
@@ -51,6 +56,19 @@ class LeadSearch:
             end = _midnight(self.created_to + timedelta(days=1))
             statement = statement.where(Lead.created_at < end)
         return statement
+
+
+def text_pattern(text: str) -> str:
+    """The ILIKE pattern for a search: contains `text`, or for 1-2 characters starts with it.
+
+    On PostgreSQL each searched column has a trigram index (capture/leads/lead.py), which
+    answers `ILIKE '%text%'` from text of 3 characters up; shorter text has no trigram, so
+    "contains" would read every lead, and there a prefix (`ILIKE 'te%'`) still uses the index.
+    One rule on every backend, so SQLite finds the same. ILIKE, not lower(...) LIKE: the
+    index serves ILIKE, and on SQLite SQLAlchemy writes it as lower(...) LIKE lower(...).
+    """
+    escaped = "".join(LIKE_ESCAPE + c if c in LIKE_SPECIAL else c for c in text)
+    return escaped + "%" if len(text) < MIN_CONTAINS else "%" + escaped + "%"
 
 
 def _midnight(day: date) -> datetime:
