@@ -6,12 +6,14 @@ and leads arriving meanwhile never shift a page; no OFFSET anywhere.
 
 from __future__ import annotations
 
+import sqlite3
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 from werkzeug.datastructures import MultiDict
 
 from capture.db import db
@@ -71,6 +73,18 @@ def text_pattern(text: str) -> str:
     return escaped + "%" if len(text) < MIN_CONTAINS else "%" + escaped + "%"
 
 
+@sa.event.listens_for(Engine, "connect")
+def _sqlite_lower(dbapi_connection: Any, connection_record: Any) -> None:
+    """SQLite's own lower() folds ASCII only, so searching "ærø" would miss "Ærø" there;
+    PostgreSQL folds every letter. Python's str.lower makes SQLite agree."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
+
+
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
 def _midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
@@ -111,16 +125,21 @@ def from_args(args: MultiDict[str, str]) -> LeadSearch:
     )
 
 
-def page(
-    search: LeadSearch, cursor: str | None, size: int = PAGE_SIZE
-) -> tuple[list[Lead], str | None]:
-    """One page, newest first, and the cursor of the next (None on the last page)."""
+def page_statement(search: LeadSearch, cursor: str | None, size: int = PAGE_SIZE) -> sa.Select[Any]:
+    """The query of one page (one more lead than shown, to know whether another page follows)."""
     statement = search.apply(sa.select(Lead)).order_by(Lead.id.desc()).limit(size + 1)
     # A mangled link starts again at the first page.
     with suppress(InvalidCursor):
         if cursor:
             statement = statement.where(Lead.id < decode_cursor(cursor))
-    leads = list(db.session.scalars(statement))
+    return statement
+
+
+def page(
+    search: LeadSearch, cursor: str | None, size: int = PAGE_SIZE
+) -> tuple[list[Lead], str | None]:
+    """One page, newest first, and the cursor of the next (None on the last page)."""
+    leads = list(db.session.scalars(page_statement(search, cursor, size)))
     more = len(leads) > size
     leads = leads[:size]
     return leads, encode_cursor(leads[-1].id) if more and leads else None
