@@ -99,3 +99,14 @@ def test_postgresql_answers_the_search_from_the_trigram_indexes(people, text):
     for column in SEARCHED_COLUMNS:
         assert f"Bitmap Index Scan on ix_leads_{column}_trgm" in explained, explained
     assert "Seq Scan" not in explained, explained
+
+
+def test_postgresql_plans_each_search_for_its_text(people):
+    """A generic plan of a prepared search walks every lead when the text is rare."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("plan caching is PostgreSQL's; set TEST_DATABASE_URL")
+    search.page(search.from_args(MultiDict({"q": "firma"})), None)
+    mode = db.session.scalar(sa.text("SHOW plan_cache_mode"))
+    db.session.rollback()
+    assert mode == "force_custom_plan"
+    assert db.session.scalar(sa.text("SHOW plan_cache_mode")) == "auto"  # this transaction only

@@ -139,6 +139,12 @@ def page(
     search: LeadSearch, cursor: str | None, size: int = PAGE_SIZE
 ) -> tuple[list[Lead], str | None]:
     """One page, newest first, and the cursor of the next (None on the last page)."""
+    if search.text and db.session.get_bind().dialect.name == "postgresql":
+        # Which plan is fast depends on the text: walking the primary key for text in many
+        # leads, the trigram indexes for text in few. psycopg prepares a query run often, and
+        # a prepared query may get one generic plan (the walk), which reads every lead when
+        # the text is rare. Planned anew for each search, for this transaction only.
+        db.session.execute(sa.text("SET LOCAL plan_cache_mode = force_custom_plan"))
     leads = list(db.session.scalars(page_statement(search, cursor, size)))
     more = len(leads) > size
     leads = leads[:size]
