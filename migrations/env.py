@@ -104,9 +104,11 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        if conf_args.get("include_object") is None:
-            conf_args["include_object"] = for_dialect(connection.dialect.name)
-        context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
+        # A copy: the filter is this connection's dialect's, and conf_args outlive it.
+        args = dict(conf_args)
+        if args.get("include_object") is None:
+            args["include_object"] = for_dialect(connection.dialect.name)
+        context.configure(connection=connection, target_metadata=get_metadata(), **args)
 
         with context.begin_transaction():
             context.run_migrations()
