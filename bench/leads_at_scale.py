@@ -1,10 +1,11 @@
 """Leads at scale: fills N leads in a database of its own, then times what grows with them.
 
-    .venv/bin/python bench/leads_at_scale.py [N] [POSTGRESQL_SERVER_URL]
+    .venv/bin/python bench/leads_at_scale.py [N] [POSTGRESQL_SERVER_URL] [--only PART ...]
 
-N defaults to 1,000,000. The database is created on the server (default: the local one),
-migrated with `leadgate db upgrade` as in production, filled with set-based SQL
-(generate_series, no ORM), measured, and dropped. Printed, one figure a line:
+N defaults to 1,000,000; `--only list decay` measures just those parts (of export, list,
+decay). The database is created on the server (default: the local one), migrated with
+`leadgate db upgrade` as in production, filled with set-based SQL (generate_series, no ORM),
+measured, and dropped. Printed, one figure a line:
 
 - `leadgate leads export --format csv|jsonl` of every lead, as a subprocess: rows/s, and its
   peak RSS from wait4's rusage (bars: >= 50,000 rows/s, <= 150 MB);
@@ -16,6 +17,7 @@ migrated with `leadgate db upgrade` as in production, filled with set-based SQL
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import secrets
@@ -162,7 +164,12 @@ def lead_list(app: Any, count: int) -> None:
         "form (2%)": f"form={slugs[-1]}",
         "partner": "partner=partner-3",
         "period (one week)": f"from={day}&to={day + timedelta(days=6)}",
-        "e-mail prefix": f"q={probe}",
+        "search e-mail (rare)": f"q={probe}",
+        "search domain (a third)": "q=firma.dk",
+        "search last name fragment": "q=last791",
+        "search company": f"q=Company+{count // 97 % 20011}",
+        "search, no match": "q=nobody-here",
+        "search, 2 characters": "q=zq",
         "stage+temperature+partner": "stage=mql&temperature=warm&partner=partner-2",
         "deep page, no filter": f"after={deep}",
         "deep page, stage customer": f"stage=customer&after={deep}",
@@ -245,9 +252,17 @@ def decay(env: dict[str, str]) -> None:
     print(f"decay: {leads} leads changed in {took:.1f} s", flush=True)
 
 
+PARTS = ("export", "list", "decay")
+
+
 def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
-    database = BenchDatabase(sys.argv[2] if len(sys.argv) > 2 else DEFAULT_SERVER)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("count", nargs="?", type=int, default=1_000_000)
+    parser.add_argument("server", nargs="?", default=DEFAULT_SERVER)
+    parser.add_argument("--only", nargs="+", choices=PARTS, default=PARTS)
+    options = parser.parse_args()
+    count = options.count
+    database = BenchDatabase(options.server)
     env = os.environ | {"DATABASE_URL": database.url_string, "SECRET_KEY": secrets.token_hex(32)}
     env.pop("LEADGATE_ENV", None)
     try:
@@ -260,12 +275,15 @@ def main() -> None:
                 save_spec(parse_definition(document))
             db.session.commit()
             fill(count)
-        lead_list(app, count)
+        if "list" in options.only:
+            lead_list(app, count)
         with app.app_context():
             db.engine.dispose()
-        export("csv", count, env)
-        export("jsonl", count, env)
-        decay(env)
+        if "export" in options.only:
+            export("csv", count, env)
+            export("jsonl", count, env)
+        if "decay" in options.only:
+            decay(env)
     finally:
         database.drop()
 

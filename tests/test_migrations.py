@@ -89,3 +89,26 @@ def test_migrated_postgresql_guards_the_consent_ledger_as_create_all_does(migrat
         ).all()
         db.session.rollback()
     assert triggers == ["consent_records_append_only"]
+
+
+def test_migrated_postgresql_has_the_search_trigram_indexes(migrated_app):
+    """`db check` compares an index's columns, not its kind: the migration must build the GIN
+    trigram indexes the search relies on, not plain B-trees."""
+    runner = migrated_app.test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    with migrated_app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("the trigram indexes are PostgreSQL's; set TEST_DATABASE_URL")
+        schema = db.session.scalar(sa.text("SELECT current_schema()"))
+        definitions = db.session.scalars(
+            sa.text(
+                "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema()"
+                " AND tablename = 'leads' AND indexname LIKE '%trgm' ORDER BY indexname"
+            )
+        ).all()
+        db.session.rollback()
+    assert definitions == [
+        f"CREATE INDEX ix_leads_{column}_trgm ON {schema}.leads"
+        f" USING gin ({column} public.gin_trgm_ops)"
+        for column in ("company", "email", "first_name", "last_name")
+    ]

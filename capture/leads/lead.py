@@ -14,6 +14,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from capture.db import Timestamped, db, new_public_id, utcnow
 from capture.leads.classify import Stage
 
+# The columns the back office's text search looks in (capture/backoffice/search.py).
+SEARCHED_COLUMNS = ("email", "first_name", "last_name", "company")
+
 # Lead columns a form field of the same name fills in.
 PROFILE_COLUMNS = (
     "first_name",
@@ -33,6 +36,21 @@ PROFILE_COLUMNS = (
 )
 
 
+def trigram_index(column: str) -> sa.Index:
+    """A GIN trigram index for `column ILIKE '%text%'` on PostgreSQL, where the search would
+    otherwise read every lead. One per column (not one over their concatenation) so a search
+    matches within a column only, as on SQLite. The operator class is schema-qualified: the
+    extension lives in `public` whatever the search_path (tests use a schema of their own).
+    SQLite gets none (its search reads every lead): `ddl_if` keeps create_all from making a
+    plain B-tree there, and migrations/env.py keeps `db check` from missing it."""
+    return sa.Index(
+        f"ix_leads_{column}_trgm",
+        column,
+        postgresql_using="gin",
+        postgresql_ops={column: "public.gin_trgm_ops"},
+    ).ddl_if(dialect="postgresql")
+
+
 class Lead(Timestamped, db.Model):
     __tablename__ = "leads"
     # The back office filters by period (created_at); stage and score have their own indexes
@@ -49,6 +67,7 @@ class Lead(Timestamped, db.Model):
             postgresql_where=sa.text("partner IS NOT NULL"),
             sqlite_where=sa.text("partner IS NOT NULL"),
         ),
+        *(trigram_index(name) for name in SEARCHED_COLUMNS),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -90,6 +109,20 @@ class Lead(Timestamped, db.Model):
     @property
     def stage(self) -> Stage:
         return Stage(self.lifecycle_stage)
+
+
+# pg_trgm is per database and trusted since PostgreSQL 13 (the database owner may create it).
+# Into `public`, which the indexes name. Concurrent create_all runs (test runs, each in a schema
+# of its own, share the database) may race to create it: the loser's error is harmless.
+TRIGRAM_EXTENSION = """
+DO $$ BEGIN
+  CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public;
+EXCEPTION WHEN unique_violation OR duplicate_object THEN NULL;
+END $$
+"""
+sa.event.listen(
+    Lead.__table__, "before_create", sa.DDL(TRIGRAM_EXTENSION).execute_if(dialect="postgresql")
+)
 
 
 class StageChange(db.Model):
