@@ -28,6 +28,7 @@ from aiosmtpd.controller import Controller
 from flask import Flask, g
 from flask.testing import FlaskClient, FlaskCliRunner
 from moto.server import ThreadedMotoServer
+from sites import Site
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from capture import embed
@@ -392,6 +393,14 @@ def smtp_server() -> Iterator[SMTPServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def partner_site() -> Iterator[Site]:
+    """A partner's page on `localhost` (the app runs on 127.0.0.1): another origin."""
+    site = Site("localhost")
+    yield site
+    site.close()
 
 
 @pytest.fixture

@@ -7,9 +7,7 @@ the back office, read its timeline and move it to SQL with a reason.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -45,44 +43,6 @@ consents:
 success:
   message: {{en: "Thanks, we will be in touch."}}
 """
-
-
-class PartnerSite:
-    """A partner's web site on its own loopback port: one page, whatever the test pastes in."""
-
-    def __init__(self) -> None:
-        site = self
-        self.html = ""
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = site.html.encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        # `localhost`, not the app's 127.0.0.1: another host, so another origin for the browser.
-        self.origin = f"http://localhost:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
-
-
-@pytest.fixture
-def partner_site() -> Iterator[PartnerSite]:
-    site = PartnerSite()
-    yield site
-    site.close()
 
 
 @pytest.fixture

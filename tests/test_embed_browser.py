@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
 
 import pytest
 import requests
 import sqlalchemy as sa
 from conftest import chromium
+from sites import Site
 
 from capture.db import db
 from capture.leads.lead import Lead
@@ -30,14 +28,6 @@ from magnets.magnet import Magnet
 
 pytestmark = pytest.mark.browser
 
-# Measures layout shift from the very start of the page (buffered), ignoring shifts that
-# follow the person's own input, as Cumulative Layout Shift does.
-CLS_PROBE = """<script>
-window.layoutShift = 0;
-new PerformanceObserver(function (list) {
-  list.getEntries().forEach(function (e) { if (!e.hadRecentInput) window.layoutShift += e.value; });
-}).observe({type: "layout-shift", buffered: true});
-</script>"""
 # The listener docs/embedding.md gives partners for the iframe mode, with its origin check.
 FRAME_LISTENER = """<script>
 addEventListener("message", function (e) {
@@ -47,59 +37,6 @@ addEventListener("message", function (e) {
 });
 </script>"""
 RESERVED = 640  # px; the partner reserves the form's height in its snippet
-
-
-class Site:
-    """A partner's web site: serves whatever page the test gives it, at any path."""
-
-    def __init__(self, host: str):
-        site = self
-        self.html = ""
-        self.scripts: dict[str, str] = {}
-        self.posts: list[dict[str, list[str]]] = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                script = site.scripts.get(self.path)
-                body = (script if script is not None else site.html).encode()
-                self.send_response(200)
-                kind = "text/javascript" if script is not None else "text/html; charset=utf-8"
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_POST(self) -> None:
-                """A CAPTCHA provider's siteverify, for the CAPTCHA test."""
-                length = int(self.headers["Content-Length"])
-                form = parse_qs(self.rfile.read(length).decode())
-                site.posts.append(form)
-                ok = form.get("response") == ["human:site-key-1"]
-                body = json.dumps({"success": ok}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.origin = f"http://{host}:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def page(self, body: str) -> None:
-        self.html = (
-            '<!doctype html><html lang="da"><head><meta charset="utf-8"><title>Partner</title>'
-            '<link rel="icon" href="data:,">'
-            "<style>body{font-family:Georgia,serif;font-size:18px;max-width:40rem}</style>"
-            f"{CLS_PROBE}</head><body>{body}</body></html>"
-        )
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def snippet(app_url: str, *forms: tuple[str, str]) -> str:
@@ -153,13 +90,6 @@ def tab(browser: Any) -> Iterator[Tab]:
 @pytest.fixture
 def page(tab: Tab, built_embed: None) -> Any:
     return tab.reset()
-
-
-@pytest.fixture
-def partner_site() -> Iterator[Site]:
-    site = Site("localhost")
-    yield site
-    site.close()
 
 
 @pytest.fixture
