@@ -159,8 +159,7 @@ def erasing(session: Session) -> Iterator[None]:
     _set_erasing(session, "on")
     try:
         yield
-    except BaseException:
+    finally:
         session.info.pop("erasing", None)
-        raise
-    session.info.pop("erasing", None)
+    # After a failure the rollback ends the exception anyway; after success, end it here.
     _set_erasing(session, "off")
