@@ -60,6 +60,23 @@ def test_a_good_post_gets_the_thank_you_page(client, demo_forms, rows):
     assert len(rows(ConversionEvent)) == 1
 
 
+def test_a_post_from_an_opaque_origin_elsewhere_is_refused(client, demo_forms, rows):
+    """A sandboxed frame on another site posts with `Origin: null` and `Sec-Fetch-Site:
+    cross-site`: refused. Our own page under a strict referrer policy also sends `null`, but
+    with `same-origin`, and is accepted."""
+    data = form_data(client, "newsletter", email="ane@firma.dk", consent_processing="y")
+    refused = client.post(
+        "/f/newsletter", data=data, headers={"Origin": "null", "Sec-Fetch-Site": "cross-site"}
+    )
+    assert refused.status_code == 403
+    assert rows(Submission) == [] and rows(Lead) == []
+    accepted = client.post(
+        "/f/newsletter", data=data, headers={"Origin": "null", "Sec-Fetch-Site": "same-origin"}
+    )
+    assert accepted.status_code == 200
+    assert [lead.email for lead in rows(Lead)] == ["ane@firma.dk"]
+
+
 @pytest.mark.parametrize("target", ["/tak", f"{PARTNER}/tak?from=form"])
 def test_a_post_is_redirected_303_when_the_form_says_so(client, make_form, rows, target):
     make_form(allowed_origins=[PARTNER], success={"redirect": target})

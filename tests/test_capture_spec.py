@@ -235,6 +235,18 @@ def test_origins_are_normalised_and_deduplicated():
     assert spec.allowed_origins == ("https://www.partner.example", "http://localhost:8080")
 
 
+def test_origins_are_normalised_as_browsers_send_them():
+    """IPv6 literals keep their brackets and Unicode hosts become punycode, as in `Origin`."""
+    spec = parse_definition(
+        document(allowed_origins=["http://[::1]:8080", "https://Blåbær.dk", "HTTPS://x.example"])
+    )
+    assert spec.allowed_origins == (
+        "http://[::1]:8080",
+        "https://xn--blbr-roah.dk",
+        "https://x.example",
+    )
+
+
 @pytest.mark.parametrize(
     ("name", "capacity"), [("company", 300), ("phone", 40), ("country", 2), ("website", 2048)]
 )

@@ -144,6 +144,31 @@ def test_submission_from_another_origin_is_refused_readably(client, form):
     assert count(Lead) == 0 and count(Submission) == 0
 
 
+@pytest.mark.parametrize("origin", ["null", "file://", "https://", "not an origin"])
+def test_an_opaque_or_unreadable_origin_is_not_taken_for_no_origin(client, form, origin):
+    """`Origin: null` comes from e.g. a sandboxed iframe on any site: refused like a stranger."""
+    response = client.post(
+        "/api/v1/forms/guide/submissions",
+        json=body(client),
+        headers={"Origin": origin, "Sec-Fetch-Site": "cross-site"},
+    )
+    assert response.status_code == 403
+    assert response.get_json()["error"]["code"] == "origin_not_allowed"
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert count(Lead) == 0 and count(Submission) == 0
+    preflight = client.options(
+        "/api/v1/forms/guide/submissions",
+        headers={"Origin": origin, "Access-Control-Request-Method": "POST"},
+    )
+    assert "Access-Control-Allow-Origin" not in preflight.headers
+
+
+def test_no_origin_at_all_is_a_server_to_server_post(client, form):
+    response = client.post("/api/v1/forms/guide/submissions", json=body(client))
+    assert response.status_code == 201
+    assert count(Lead) == 1
+
+
 def test_validation_errors_reach_the_allowed_origin(client, form):
     response = client.post(
         "/api/v1/forms/guide/submissions",

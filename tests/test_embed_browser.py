@@ -9,6 +9,7 @@ here also shows that nothing depends on cookies.
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import time
 from collections.abc import Iterator
@@ -235,6 +236,27 @@ def test_origin_not_allowed_gets_a_readable_refusal(page, live_server, forms, st
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Submission)) == 0
 
 
+def test_a_sandboxed_frame_on_a_stranger_site_is_refused_too(
+    page, live_server, forms, stranger_site
+):
+    """A sandboxed iframe has an opaque origin: the browser sends `Origin: null`, which must not
+    pass for a server-to-server post without an origin."""
+    inner = html.escape(snippet(live_server.url, ("guide", "en")), quote=True)
+    stranger_site.page(
+        f'<iframe id="box" sandbox="allow-scripts allow-forms" srcdoc="{inner}" '
+        'style="width:100%;height:900px;border:0"></iframe>'
+    )
+    page.goto(f"{stranger_site.origin}/wrapped")
+    host = page.frame_locator("#box").locator("[data-leadgate-form]")
+    host.get_by_label("E-mail").wait_for()
+    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        fill_in(host, page, "ane@firma.dk")
+    assert answer.value.request.all_headers()["origin"] == "null"
+    assert answer.value.status == 403
+    host.get_by_text("This form cannot be sent from this site.").wait_for()
+    assert leads() == []
+
+
 def test_flaky_network_gives_exactly_one_lead(page, tab, live_server, forms, partner_site):
     """First answer lost after the server stored it, second attempt cut, third goes through."""
     partner_site.page(snippet(live_server.url, ("guide", "en")))
@@ -306,14 +328,20 @@ def test_iframe_mode_sizes_itself_and_refuses_foreign_framing(
         'style="width:100%;border:0;height:50px"></iframe>'
     )
     listener = FRAME_LISTENER % {"app": live_server.url}
+    # The probe works first-party: the app's origin, opened on its own, keeps a cookie.
+    page.goto(f"{live_server.url}/healthz")
+    probe = "document.cookie = 'kept=1; SameSite=None; Secure'; document.cookie"
+    assert page.evaluate(probe) == "kept=1"
     partner_site.page(frame + listener)
     page.goto(f"{partner_site.origin}/with-frame")
     framed = page.frame_locator("#leadgate-frame")
     framed.get_by_label("E-mail").wait_for()
     page.wait_for_function("document.getElementById('leadgate-frame').offsetHeight > 200")
-    # Third-party cookies are blocked in this browser: the framed app cannot keep one.
+    # Third-party cookies are blocked in this browser: framed, the same origin can neither
+    # read the cookie it keeps first-party nor set one.
     inner = next(f for f in page.frames if f.url.startswith(live_server.url))
-    assert inner.evaluate("document.cookie = 'probe=1; SameSite=None'; document.cookie") == ""
+    assert inner.evaluate(probe) == ""
+    tab.context.clear_cookies()
     framed.get_by_label("E-mail").fill("frame@firma.dk")
     framed.get_by_label("Fornavn").fill("Fie")  # the guide form is Danish
     framed.get_by_text("Vi behandler det.").click()

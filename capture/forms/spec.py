@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import idna
+
 from capture.leads.classify import CONVERSION_KINDS
 
 LANGUAGES = ("da", "sv", "en")
@@ -222,11 +224,27 @@ def is_allowed_origin(value: str) -> bool:
 
 
 def normalise_origin(value: str) -> str:
+    """The origin as a browser serialises it in its `Origin` header, so the two compare equal.
+
+    Lower-case scheme and host, no default port, IPv6 literals in brackets, non-ASCII host names
+    in punycode (UTS #46, as browsers do). Raises ValueError for anything that is not an http(s)
+    origin, `null` included.
+    """
     parts = urlsplit(value.strip())
+    scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
-    default_port = {"http": 80, "https": 443}.get(parts.scheme)
+    if scheme not in {"http", "https"} or not host:
+        raise ValueError(f"not an http(s) origin: {value!r}")
+    if ":" in host:
+        host = f"[{host}]"
+    elif not host.isascii():
+        try:
+            host = idna.encode(host, uts46=True).decode("ascii")
+        except idna.IDNAError as error:
+            raise ValueError(f"not a host name: {host!r}") from error
+    default_port = {"http": 80, "https": 443}[scheme]
     port = f":{parts.port}" if parts.port and parts.port != default_port else ""
-    return f"{parts.scheme}://{host}{port}"
+    return f"{scheme}://{host}{port}"
 
 
 # Control characters (tab and line breaks aside) and lone surrogates: no database stores them

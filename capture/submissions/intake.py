@@ -163,14 +163,26 @@ def idempotency_key(from_body: Any = None) -> str | None:
     return key
 
 
+OPAQUE_ORIGIN = "null"
+
+
 def request_origin() -> str | None:
+    """The page's origin; None only when the request names none (server-to-server, curl).
+
+    A browser sends `Origin: null` from an opaque origin, e.g. a sandboxed iframe on a site
+    that is not allowed: that must not pass for "no origin", or any site could post our forms
+    by wrapping the snippet in one. It is allowed only for our own page posting to itself
+    (`Sec-Fetch-Site: same-origin`), which a strict referrer policy can also make "null".
+    """
     origin = request.headers.get("Origin")
-    if not origin or origin == "null":
+    if origin is None:
         return None
     try:
         return normalise_origin(origin)
     except ValueError:
-        return None
+        if request.headers.get("Sec-Fetch-Site") == "same-origin":
+            return None
+        return OPAQUE_ORIGIN
 
 
 def user_agent() -> str | None:
