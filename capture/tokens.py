@@ -6,6 +6,7 @@ download), even though all are signed with the same SECRET_KEY.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -70,8 +71,12 @@ class FormTokenCheck:
     age_seconds: float | None = None
 
 
-def issue_form_token(slug: str) -> str:
-    return sign(Purpose.FORM, {"f": slug})
+def issue_form_token(slug: str, unique: bool = False) -> str:
+    """`unique`: one token per rendered page, so a hosted post can be told from its double."""
+    payload = {"f": slug}
+    if unique:
+        payload["n"] = secrets.token_urlsafe(9)
+    return sign(Purpose.FORM, payload)
 
 
 def check_form_token(token: Any, slug: str) -> FormTokenCheck:

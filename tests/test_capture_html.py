@@ -222,3 +222,65 @@ def test_the_plain_page_may_not_be_framed(app, make_form):
     response = app.test_client().get("/f/test-form")
     assert response.headers["X-Frame-Options"] == "DENY"
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+
+
+def test_a_double_click_or_a_reload_records_one_submission(client, demo_forms, rows):
+    data = form_data(client, "newsletter", email="ane@firma.dk", consent_processing="y")
+    first = client.post("/f/newsletter", data=data)
+    again = client.post("/f/newsletter", data=data)  # the same page, posted twice
+    assert first.status_code == again.status_code == 200
+    assert page_of(again).find(class_="lg-success").get_text(strip=True) == (
+        "Tak for din tilmelding!"
+    )
+    assert len(rows(Submission)) == 1 and len(rows(ConversionEvent)) == 1
+
+
+def test_back_edit_and_send_under_the_same_page_is_a_new_submission(client, demo_forms, rows):
+    data = form_data(client, "newsletter", email="ane@firma.dk", consent_processing="y")
+    client.post("/f/newsletter", data=data)
+    client.post("/f/newsletter", data={**data, "first_name": "Ane"})
+    assert len(rows(Submission)) == 2
+    assert [lead.first_name for lead in rows(Lead)] == ["Ane"]
+
+
+def test_two_visitors_get_different_pages(client, demo_forms):
+    """Tokens are unique per page, so two people's identical posts are never taken for one."""
+    assert form_data(client, "newsletter")["token"] != form_data(client, "newsletter")["token"]
+
+
+def test_consent_records_the_page_and_the_referrer_of_a_hosted_post(client, demo_forms, rows):
+    page = "http://localhost/f/newsletter?utm_source=mail"
+    data = form_data(
+        client,
+        "newsletter",
+        "?utm_source=mail",
+        email="ane@firma.dk",
+        consent_processing="y",
+    )
+    assert "referrer" not in data  # no Referer, no field
+    data["referrer"] = "https://www.google.com/"  # what the page keeps from its own Referer
+    client.post("/f/newsletter", data=data, headers={"Referer": page})
+    [record] = rows(ConsentRecord)
+    assert record.page_url == page
+    [lead] = rows(Lead)
+    assert lead.first_touch["referrer"] == "https://www.google.com/"
+
+
+def test_the_page_keeps_its_referrer_for_attribution(client, demo_forms):
+    response = client.get("/f/newsletter", headers={"Referer": "https://www.google.com/"})
+    hidden = page_of(response).find("input", attrs={"name": "referrer"})
+    assert hidden["value"] == "https://www.google.com/"
+
+
+def test_a_quarantined_form_post_can_be_released(app, client, runner, demo_forms, rows):
+    """A ticked box posts "y": quarantine must keep it as given, or release is impossible."""
+    app.config["FORM_MIN_FILL_SECONDS"] = 60
+    data = form_data(client, "newsletter", email="ane@firma.dk", consent_processing="y")
+    assert client.post("/f/newsletter", data=data).status_code == 200
+    [held] = rows(Submission)
+    assert held.status == "quarantined" and rows(Lead) == []
+    result = runner.invoke(args=["quarantine", "release", held.public_id])
+    assert result.exit_code == 0, result.output
+    [lead] = rows(Lead)
+    assert lead.email == "ane@firma.dk"
+    assert [r.purpose for r in rows(ConsentRecord)] == ["processing"]

@@ -144,6 +144,19 @@ def test_submission_from_another_origin_is_refused_readably(client, form):
     assert count(Lead) == 0 and count(Submission) == 0
 
 
+def test_the_refusal_speaks_the_forms_language(client, make_form):
+    make_form(slug="dansk", language="da", allowed_origins=[PARTNER])
+    response = client.post(
+        "/api/v1/forms/dansk/submissions",
+        json=body(client, slug="dansk"),
+        headers={"Origin": STRANGER},
+    )
+    assert response.status_code == 403
+    assert response.get_json()["error"]["message"] == (
+        "Denne formular kan ikke sendes fra dette website."
+    )
+
+
 @pytest.mark.parametrize("origin", ["null", "file://", "https://", "not an origin"])
 def test_an_opaque_or_unreadable_origin_is_not_taken_for_no_origin(client, form, origin):
     """`Origin: null` comes from e.g. a sandboxed iframe on any site: refused like a stranger."""

@@ -6,6 +6,8 @@ protected by the signed form token, not by a session cookie.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from flask import Blueprint, current_app, g, redirect, render_template, request
@@ -77,7 +79,7 @@ def build_wtform(spec: FormSpec, language: str, formdata: MultiDict | None, hone
     )
     form = HostedForm(formdata=formdata)
     if formdata is None:
-        form.token.data = issue_form_token(spec.slug)
+        form.token.data = issue_form_token(spec.slug, unique=True)
         for field in spec.fields:
             if field.source == "query" and field.name in request.args:
                 form[field.name].data = request.args.get(field.name, "")[:200]
@@ -161,6 +163,8 @@ def post(slug: str) -> ResponseReturnValue:
         # A page elsewhere posting our form at us: the same rule as for the API.
         raise ApiError(403, "origin_not_allowed", _("This form cannot be sent from this site."))
     values, consents, context, token = read_form_post(request.form)
+    if not context.get("page_url") and request.referrer:
+        context["page_url"] = request.referrer  # the page the form was on, for the ledger
     intake = build_intake(
         form,
         "iframe" if embedded else "hosted",
@@ -169,6 +173,7 @@ def post(slug: str) -> ResponseReturnValue:
         consents,
         context,
         token,
+        *_replay_key(token),
         captcha=captcha_answer(request.form),
     )
     try:
@@ -176,7 +181,7 @@ def post(slug: str) -> ResponseReturnValue:
     except ValidationFailed as failed:
         db.session.rollback()
         wtform = build_wtform(form.spec, language, request.form, _honeypot())
-        wtform.token.data = issue_form_token(form.slug)
+        wtform.token.data = issue_form_token(form.slug, unique=True)
         for name, problems in failed.errors.items():
             target = f"consent_{name.split('.', 1)[1]}" if name.startswith("consents.") else name
             if target in wtform:
@@ -193,6 +198,18 @@ def post(slug: str) -> ResponseReturnValue:
         embedded=embedded,
         message=outcome.body.get("message") or success_message(form.spec, language),
     )
+
+
+def _replay_key(token: Any) -> tuple[str | None, str | None]:
+    """A double click or a reload posts the same body with the same one-page token: that is
+    one submission, answered again. Another body under the same token (back, edit, send) is
+    a new one, so the key covers both. Returns (digest, idempotency key)."""
+    if not isinstance(token, str) or not token:
+        return None, None
+    canonical = json.dumps(sorted(request.form.lists()), ensure_ascii=True)
+    digest = hashlib.sha256(canonical.encode()).hexdigest()[:32]
+    key = "page-" + hashlib.sha256(f"{token}|{digest}".encode()).hexdigest()[:40]
+    return digest, key
 
 
 def _honeypot() -> str:

@@ -142,9 +142,9 @@ def definition(slug: str) -> ResponseReturnValue:
 def submit(slug: str) -> ResponseReturnValue:
     origin = request_origin()
     form, origin_partner = _open_form_for(slug, origin)
+    language = visitor_language(form.language)  # first: the refusal below is in it too
     if not origin_allowed(form, origin):
         raise ApiError(403, "origin_not_allowed", _("This form cannot be sent from this site."))
-    language = visitor_language(form.language)
     payload = read_payload()
     key = idempotency_key(payload.idempotency_key)
     intake = build_intake(

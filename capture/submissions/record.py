@@ -302,15 +302,18 @@ def given_consents(intake: Intake, errors: Errors) -> list[str]:
     """
     given = []
     for consent in intake.form.spec.consents:
-        answer = intake.consents.get(consent.purpose)
-        agreed = answer is True or (
-            isinstance(answer, str) and answer.strip().lower() in {"true", "on", "1", "yes", "y"}
-        )
-        if agreed:
+        if agreed(intake.consents.get(consent.purpose)):
             given.append(consent.purpose)
         elif consent.required:
             errors[f"consents.{consent.purpose}"] = [_("You must accept this to send the form.")]
     return given
+
+
+def agreed(answer: Any) -> bool:
+    """A literal yes: JSON `true`, or what a ticked box posts (`y`, `on`, `true`, `1`, `yes`)."""
+    return answer is True or (
+        isinstance(answer, str) and answer.strip().lower() in {"true", "on", "1", "yes", "y"}
+    )
 
 
 def _refuse_disposable(values: dict[str, Any], errors: Errors) -> None:
@@ -358,7 +361,7 @@ def _quarantine(intake: Intake, values: dict[str, Any], reason: str) -> Outcome:
         status=SubmissionStatus.QUARANTINED,
         spam_reason=reason,
         fields=values,
-        consents={k: True for k, v in intake.consents.items() if v is True and k in purposes},
+        consents={k: True for k, v in intake.consents.items() if agreed(v) and k in purposes},
     )
     if isinstance(claimed, Outcome):
         return claimed
