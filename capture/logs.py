@@ -27,6 +27,9 @@ HEADER = "X-Request-ID"
 _SANE_ID = re.compile(r"[A-Za-z0-9._:+/=-]{1,128}")
 # Signed tokens in these paths are capabilities (download, confirm, unsubscribe).
 _SECRET_PATH = re.compile(r"^/([dcu])/[^/]+")
+# The same links inside any line (werkzeug's own request lines in development, a traceback):
+# download, confirmation and unsubscribe tokens are bearer secrets.
+_SECRET_LINK = re.compile(r"/([dcu])/[\w.-]{16,}")
 _EMAIL = re.compile(
     # Without / = ? & %, legal but rare in addresses: they delimit paths and query strings.
     r"(?P<first>[\w!#$'*+^`{|}~-])[\w.!#$'*+^`{|}~-]*(?P<at>@|%40)"
@@ -39,8 +42,11 @@ _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskN
 
 def mask(text: str) -> str:
     """`ane@firma.dk` -> `a***@firma.dk`; a visitor's IPv4 keeps its /24, IPv6 its /48, like
-    TRUNCATE_IP; loopback and private addresses (our own machines) stay whole."""
+    TRUNCATE_IP; loopback and private addresses (our own machines) stay whole; tokens in
+    `/d/`, `/c/` and `/u/` links are redacted."""
     # Cheap tests first: most lines (access lines) hold none of these.
+    if "/d/" in text or "/c/" in text or "/u/" in text:
+        text = _SECRET_LINK.sub(r"/\1/[redacted]", text)
     if "@" in text or "%40" in text:
         text = _EMAIL.sub(r"\g<first>***\g<at>\g<domain>", text)
     if "." in text and _IPV4.search(text):

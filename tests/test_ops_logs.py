@@ -160,6 +160,12 @@ def test_other_handlers_still_see_the_original_record(app, caplog, capsys):
         ("2001:db8:1234:5678::1 asked", "2001:db8:1234::x asked"),
         ("at 14:44:03 version 1.2.3", "at 14:44:03 version 1.2.3"),
         ("999.1.1.1 is no address", "999.1.1.1 is no address"),
+        (
+            '127.0.0.1 - - [23/Nov/2026] "GET /d/ImRsXzEyMyI.aSk3Zw.Qx-y_z HTTP/1.1" 302 -',
+            '127.0.0.1 - - [23/Nov/2026] "GET /d/[redacted] HTTP/1.1" 302 -',
+        ),
+        ("see https://x.example/c/eyJhbGciOiJIUzI1NiJ9.abc", "see https://x.example/c/[redacted]"),
+        ("/admin/d/leads and a/d/short", "/admin/d/leads and a/d/short"),
     ],
 )
 def test_mask(text, masked):
