@@ -41,7 +41,7 @@ UTM = [{"name": n, "type": "hidden", "source": "query"} for n in ("utm_source", 
 DEMO_FORMS: list[dict[str, Any]] = [
     {
         "slug": "newsletter",
-        "name": "Newsletter",
+        "name": "Nyhedsbrev",
         "conversion": "newsletter_signup",
         "language": "da",
         "fields": [
@@ -66,7 +66,7 @@ DEMO_FORMS: list[dict[str, Any]] = [
     },
     {
         "slug": "ebook-lead-scoring",
-        "name": "E-book: the lead scoring guide",
+        "name": "E-bog: guiden til lead scoring",
         "conversion": "ebook_download",
         "language": "da",
         "magnet": "lead-scoring-guide",
@@ -109,21 +109,57 @@ DEMO_FORMS: list[dict[str, Any]] = [
                 "name": "budget",
                 "type": "select",
                 "label": {"da": "Budget", "sv": "Budget", "en": "Budget"},
-                "options": ["< 50k DKK", "50k-250k DKK", "> 250k DKK", "Not decided"],
+                "options": [
+                    "< 50k DKK",
+                    "50k-250k DKK",
+                    "> 250k DKK",
+                    {
+                        "value": "Not decided",
+                        "label": {
+                            "da": "Ikke besluttet",
+                            "sv": "Inte bestämt",
+                            "en": "Not decided",
+                        },
+                    },
+                ],
             },
             {
                 "name": "authority",
                 "type": "radio",
                 "options": [
-                    {"value": "decision_maker", "label": {"da": "Jeg beslutter", "en": "I decide"}},
-                    {"value": "influencer", "label": {"da": "Jeg anbefaler", "en": "I recommend"}},
+                    {
+                        "value": "decision_maker",
+                        "label": {"da": "Jeg beslutter", "sv": "Jag beslutar", "en": "I decide"},
+                    },
+                    {
+                        "value": "influencer",
+                        "label": {
+                            "da": "Jeg anbefaler",
+                            "sv": "Jag rekommenderar",
+                            "en": "I recommend",
+                        },
+                    },
                 ],
             },
             {"name": "need", "type": "textarea"},
             {
                 "name": "timeline",
                 "type": "select",
-                "options": ["This quarter", "This year", "Later"],
+                "options": [
+                    {
+                        "value": "This quarter",
+                        "label": {
+                            "da": "Dette kvartal",
+                            "sv": "Detta kvartal",
+                            "en": "This quarter",
+                        },
+                    },
+                    {
+                        "value": "This year",
+                        "label": {"da": "I år", "sv": "I år", "en": "This year"},
+                    },
+                    {"value": "Later", "label": {"da": "Senere", "sv": "Senare", "en": "Later"}},
+                ],
             },
         ],
         "consents": [{"purpose": "processing", "required": True, "text": PROCESSING}],
