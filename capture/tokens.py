@@ -15,6 +15,8 @@ from typing import Any
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from capture.forms.spec import LANGUAGES
+
 
 class Purpose(StrEnum):
     FORM = "form"
@@ -71,12 +73,25 @@ class FormTokenCheck:
     age_seconds: float | None = None
 
 
-def issue_form_token(slug: str, unique: bool = False) -> str:
-    """`unique`: one token per rendered page, so a hosted post can be told from its double."""
+def issue_form_token(slug: str, unique: bool = False, language: str | None = None) -> str:
+    """`unique`: one token per rendered page, so a hosted post can be told from its double.
+    `language`: the language the form was shown in, for a client that posts without `?lang=`."""
     payload = {"f": slug}
     if unique:
         payload["n"] = secrets.token_urlsafe(9)
+    if language:
+        payload["l"] = language
     return sign(Purpose.FORM, payload)
+
+
+def token_language(token: Any) -> str | None:
+    """The language a form token says its form was shown in; None if it says none or is bad."""
+    try:
+        payload, _issued = verify(Purpose.FORM, token)
+    except InvalidToken:
+        return None
+    language = payload.get("l") if isinstance(payload, dict) else None
+    return language if language in LANGUAGES else None
 
 
 def check_form_token(token: Any, slug: str) -> FormTokenCheck:

@@ -155,6 +155,18 @@ def test_each_record_holds_the_text_shown_and_where_and_how(client, consent_form
     assert records["marketing"].language == "en"  # no Swedish text: the English one was shown
 
 
+def test_a_client_that_posts_without_lang_records_the_text_it_fetched(
+    client, consent_form, rows
+):
+    """The token remembers the language the definition was fetched in."""
+    token = client.get("/api/v1/forms/test-form?lang=sv").get_json()["token"]
+    body = {"fields": {"email": "ane@firma.dk"}, "consents": {"processing": True}, "token": token}
+    response = client.post("/api/v1/forms/test-form/submissions", json=body)
+    assert response.status_code == 201
+    [record] = rows(ConsentRecord)
+    assert (record.language, record.text) == ("sv", PROCESSING["sv"])
+
+
 def test_the_language_recorded_is_the_language_of_the_text_shown(client, make_form, rows):
     make_form(consents=[{"purpose": "processing", "required": True, "text": {"da": "Kun dansk."}}])
     assert send(client, {"processing": True}, lang="en").status_code == 201

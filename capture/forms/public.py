@@ -118,7 +118,7 @@ def public_definition(form: FormDefinition, language: str) -> dict[str, Any]:
             for c in spec.consents
         ],
         "honeypot": current_app.config["HONEYPOT_FIELD"],
-        "token": issue_form_token(spec.slug),
+        "token": issue_form_token(spec.slug, language=language),
         # Answers and errors come back in the language the form is shown in.
         "submit_url": public_url("forms_api.submit", slug=spec.slug, lang=language),
         "texts": ui_texts(),

@@ -39,6 +39,7 @@ from capture.submissions.intake import (
 )
 from capture.submissions.limits import submission_limits
 from capture.submissions.record import IdempotencyConflict, ValidationFailed, record_submission
+from capture.tokens import token_language
 
 bp = Blueprint("forms_api", __name__, url_prefix="/api/v1/forms")
 csrf.exempt(bp)  # protected by the signed form token, not a session: no cookies cross-site
@@ -146,6 +147,10 @@ def submit(slug: str) -> ResponseReturnValue:
     if not origin_allowed(form, origin):
         raise ApiError(403, "origin_not_allowed", _("This form cannot be sent from this site."))
     payload = read_payload()
+    shown_in = token_language(payload.token)
+    if shown_in and "lang" not in request.args:
+        # The consent text on record must be the one shown: the language the form was fetched in.
+        language = visitor_language(shown_in)
     key = idempotency_key(payload.idempotency_key)
     intake = build_intake(
         form,

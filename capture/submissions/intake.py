@@ -53,8 +53,10 @@ def _mapping(payload: dict[str, Any], key: str) -> dict[str, Any]:
     value = payload.get(key)
     if value is None:
         return {}
-    if not isinstance(value, dict) or len(value) > MAX_KEYS:
+    if not isinstance(value, dict):
         raise bad_request(_("`%(key)s` must be an object.", key=key))
+    if len(value) > MAX_KEYS:
+        raise bad_request(_("`%(key)s` has too many entries.", key=key))
     return value
 
 
