@@ -155,9 +155,7 @@ def test_each_record_holds_the_text_shown_and_where_and_how(client, consent_form
     assert records["marketing"].language == "en"  # no Swedish text: the English one was shown
 
 
-def test_a_client_that_posts_without_lang_records_the_text_it_fetched(
-    client, consent_form, rows
-):
+def test_a_client_that_posts_without_lang_records_the_text_it_fetched(client, consent_form, rows):
     """The token remembers the language the definition was fetched in."""
     token = client.get("/api/v1/forms/test-form?lang=sv").get_json()["token"]
     body = {"fields": {"email": "ane@firma.dk"}, "consents": {"processing": True}, "token": token}
