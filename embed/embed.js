@@ -265,6 +265,7 @@
           .then(function (response) {
             var wait = response.headers.get("Retry-After");
             if ((response.status === 429 || response.status === 503) && attempt < MAX_ATTEMPTS) {
+              say(texts.busy);
               return retry(wait && Math.min(wait * 1000, 60000));
             }
             return response.json().then(

@@ -24,6 +24,7 @@ from sites import Site
 from capture.db import db
 from capture.leads.lead import Lead
 from capture.partners import add_partner
+from capture.submissions.api import EXPOSED_HEADERS
 from capture.submissions.submission import Submission
 from magnets.magnet import Magnet
 
@@ -283,6 +284,38 @@ def test_flaky_network_gives_exactly_one_lead(page, tab, live_server, forms, par
     assert len(leads()) == 1
     db.session.expire_all()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Submission)) == 1
+
+
+def test_a_rate_limited_answer_is_retried_after_retry_after_and_said(
+    page, tab, live_server, forms, partner_site
+):
+    """A 429 (or 503) is waited out as Retry-After says, telling the person, then sent again."""
+    partner_site.page(snippet(live_server.url, ("guide", "en")))
+    attempts: list[float] = []
+
+    def limited(route: Any) -> None:
+        attempts.append(time.monotonic())
+        if len(attempts) == 1:
+            route.fulfill(
+                status=429,
+                headers={
+                    "Retry-After": "1",
+                    "Access-Control-Allow-Origin": partner_site.origin,
+                    "Access-Control-Expose-Headers": EXPOSED_HEADERS,  # as the app sends it
+                },
+                json={"error": {"code": "rate_limited", "message": "Too many requests."}},
+            )
+        else:
+            route.continue_()
+
+    page.route(lambda url: "/submissions" in url, limited)
+    page.goto(f"{partner_site.origin}/guide")
+    host = page.locator("[data-leadgate-form]")
+    fill_in(host, page, "ane@firma.dk")
+    host.get_by_text("Busy right now. We keep trying...").wait_for()
+    host.get_by_text("Thanks!").wait_for(timeout=10000)
+    assert len(attempts) == 2 and attempts[1] - attempts[0] >= 0.9
+    assert len(leads()) == 1
 
 
 def test_old_token_is_refreshed_before_sending(

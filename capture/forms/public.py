@@ -76,6 +76,7 @@ def ui_texts() -> dict[str, str]:
         "required": _("This field is required."),
         "failed": _("Oops! Something went wrong. Your message was not sent."),
         "offline": _("No connection. We keep trying..."),
+        "busy": _("Busy right now. We keep trying..."),
         "download": _("Download"),
         "check_email": _("Check your inbox to confirm your e-mail address."),
         "optional": _("optional"),
