@@ -9,6 +9,7 @@ refused: a file is served to people who trust us, so we only pass on what we can
 
 from __future__ import annotations
 
+import re
 import stat
 import struct
 import zipfile
@@ -47,6 +48,18 @@ MAX_ZIP_MEMBERS = 10_000
 PDF_ACTIVE = (b"/JavaScript", b"/JS", b"/Launch", b"/EmbeddedFile", b"/RichMedia")
 # Tags a browser would sniff as a document; none belongs near the start of a PDF or an image.
 MARKUP = (b"<script", b"<html", b"<body", b"<svg", b"<iframe", b"<!doctype", b"<object", b"<embed")
+# Markup looked for anywhere in a PDF or image (in lowercased bytes), so long and specific
+# that compressed, random-looking data does not hold it by chance; see `Scan`. Every pattern
+# starts with `<`, which keeps the search fast (1 MB in under a millisecond); matches are at
+# most 96 bytes long.
+MARKUP_ANYWHERE = re.compile(
+    rb"<(?:(?:script|iframe|object|embed)[\s/>]"
+    rb"|(?:html|body)[\s>]"
+    rb"|!doctype\s{1,16}html"
+    rb"|svg[\s/][^<>]{0,64}?(?:xmlns|on[a-z]{1,16}\s{0,4}=))"
+)
+SCRIPT_URL = b"javascript:"
+OVERLAP = 128  # bytes carried between pieces: longer than any marker or markup match
 PROGRAMS = (
     b"MZ",  # Windows PE, DOS
     b"\x7fELF",
@@ -78,9 +91,39 @@ class Refused(ValueError):
         self.status = status
 
 
-def active_markers(chunk: bytes) -> set[bytes]:
-    """Which PDF action markers occur in this piece of a file (callers overlap the pieces)."""
-    return {marker for marker in PDF_ACTIVE if _has_name(chunk, marker)}
+class Scan:
+    """What a file holds anywhere in it, gathered piece by piece as it is read.
+
+    Each piece is searched together with the last `OVERLAP` bytes of the one before, so a
+    marker split across two pieces is found; memory is one piece plus the overlap.
+
+    False positives: compressed PDF streams and image data look random, and a random byte
+    string contains a given case-insensitive n-letter tag with probability about
+    size x 2^-(8 + 7n). The markup patterns are therefore whole tags with their delimiter
+    (`<script` then a space, `/` or `>`; `<html` then a space or `>`), `<!doctype html`,
+    `<svg` only with `xmlns` or an event handler in the same tag, and `javascript:`; the
+    shortest, `<html>`/`<body>`, is expected about once in 2^41 random bytes (a 250 MB PDF of
+    compressed streams: about 1 in 8,000; a 10 MB one: about 1 in 200,000). Text in an
+    uncompressed PDF stream that quotes such a tag (a web development guide) is refused too;
+    exporting with compression fixes that. Bare `<svg`, `<body`, `<object` without a
+    delimiter are only looked for in the first 4 KB (`MARKUP`), where chance matches are rare.
+    """
+
+    def __init__(self) -> None:
+        self.active: set[bytes] = set()
+        self.markup: bytes | None = None
+        self._carry = b""
+
+    def feed(self, piece: bytes) -> None:
+        window = self._carry + piece
+        self.active |= {marker for marker in PDF_ACTIVE if _has_name(window, marker)}
+        if self.markup is None:
+            lowered = window.lower()  # ASCII only, as HTML tag names are
+            if found := MARKUP_ANYWHERE.search(lowered):
+                self.markup = found.group()
+            elif SCRIPT_URL in lowered:
+                self.markup = SCRIPT_URL
+        self._carry = window[-OVERLAP:]
 
 
 def _has_name(data: bytes, name: bytes) -> bool:
@@ -94,16 +137,19 @@ def _has_name(data: bytes, name: bytes) -> bool:
     return False
 
 
-def identify(file: IO[bytes], head: bytes, size: int, markers: set[bytes], purpose: Purpose) -> str:
-    """The content type of `file` (seekable; `head` is its start), or `Refused` saying why."""
+def identify(file: IO[bytes], head: bytes, size: int, scan: Scan, purpose: Purpose) -> str:
+    """The content type of `file` (seekable; `head` is its start, `scan` fed all of it), or
+    `Refused` saying why. Markup found by `scan` refuses PDFs and images, not archives: EPUB and
+    Office files hold XHTML and XML by design, stored or deflated, and a browser sniffing an
+    archive sees `PK` at its start (markup there is refused, as is data before the archive)."""
     if size == 0:
         raise Refused(_("The file is empty."), 400)
     _refuse_programs_and_markup(head)
     guess = filetype.guess_mime(head)
     if purpose is Purpose.COVER:
-        return _image(file, head, size, guess)
+        return _image(file, head, size, guess, scan)
     if guess == PDF and head.startswith(b"%PDF-"):
-        return _pdf(file, head, size, markers)
+        return _pdf(file, head, scan)
     if guess in ZIP_FAMILY or head.startswith(b"PK\x03\x04"):
         return _archive(file)
     raise Refused(
@@ -135,12 +181,12 @@ def _tail(file: IO[bytes], length: int = 2048) -> bytes:
     return file.read()
 
 
-def _pdf(file: IO[bytes], head: bytes, size: int, markers: set[bytes]) -> str:
+def _pdf(file: IO[bytes], head: bytes, scan: Scan) -> str:
     if b"%%EOF" not in _tail(file):
         raise Refused(_("The PDF is damaged or incomplete (no end-of-file marker)."))
-    if _markup_near_start(head) or zipfile.is_zipfile(file):
+    if _markup_near_start(head) or scan.markup or zipfile.is_zipfile(file):
         raise Refused(_("The file is a PDF and another format at once; upload a plain PDF."))
-    if markers:
+    if scan.active:
         raise Refused(
             _("The PDF contains scripts, launch actions or embedded files; export it without them.")
         )
@@ -209,10 +255,10 @@ def _archive_type(archive: zipfile.ZipFile, names: set[str]) -> str:
     return ZIP
 
 
-def _image(file: IO[bytes], head: bytes, size: int, guess: str | None) -> str:
+def _image(file: IO[bytes], head: bytes, size: int, guess: str | None, scan: Scan) -> str:
     if guess not in {PNG, JPEG, WEBP}:
         raise Refused(_("Upload the cover as a PNG, JPEG or WebP image.") + _unknown(guess))
-    if _markup_near_start(head) or zipfile.is_zipfile(file):
+    if _markup_near_start(head) or scan.markup or zipfile.is_zipfile(file):
         raise Refused(_("The image is also another format at once; export a plain image."))
     tail = _tail(file, 64)
     if guess == PNG:

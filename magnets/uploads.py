@@ -20,13 +20,12 @@ from flask import current_app
 from flask_babel import gettext as _
 
 from capture.db import db
-from magnets.filetypes import EXTENSIONS, Purpose, Refused, active_markers, identify, matches_name
+from magnets.filetypes import EXTENSIONS, Purpose, Refused, Scan, identify, matches_name
 from magnets.magnet import Magnet, MagnetFile
 from magnets.storage import storage
 
 CHUNK = 1024 * 1024
 HEAD = 64 * 1024
-OVERLAP = 32  # bytes kept between chunks so a marker split across two is still seen
 MAX_NAME = 200
 
 
@@ -71,7 +70,7 @@ def receive(stream: IO[bytes], filename: str | None, purpose: Purpose) -> Iterat
     limit = limit_for(purpose)
     with tempfile.TemporaryFile(prefix="leadgate-upload-") as spool:
         digest = hashlib.sha256()
-        size, head, carry, markers = 0, b"", b"", set()
+        size, head, scan = 0, b"", Scan()
         while chunk := stream.read(CHUNK):
             size += len(chunk)
             if size > limit:
@@ -82,10 +81,9 @@ def receive(stream: IO[bytes], filename: str | None, purpose: Purpose) -> Iterat
             spool.write(chunk)
             if len(head) < HEAD:
                 head += chunk[: HEAD - len(head)]
-            markers |= active_markers(carry + chunk)
-            carry = chunk[-OVERLAP:]
+            scan.feed(chunk)
         spool.flush()
-        content_type = identify(spool, head, size, markers, purpose)
+        content_type = identify(spool, head, size, scan, purpose)
         if not matches_name(content_type, name):
             # The content decides; the name only gains the extension that tells the truth.
             name = name + EXTENSIONS[content_type][0]

@@ -95,6 +95,22 @@ SVG = (
     b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg">'
     b"<script>alert(1)</script></svg>"
 )
+# A PDF comment line of filler: what follows lies past the first 4 KB the start check reads.
+_FILLER = b"%" + b"p" * 5000 + b"\n"
+# Markup anywhere in a PDF (after %%EOF, past the first 4 KB), in upper or lower case.
+PDF_HTML_AFTER_EOF = (
+    PDF[:15] + _FILLER + PDF[15:] + b"<html><script>alert(document.cookie)</script></html>\n"
+)
+PDF_SCRIPT_AT_5000 = PDF[:15] + _FILLER + b"<SCRIPT>alert(1)</SCRIPT>\n" + PDF[15:]
+PDF_DOCTYPE_DEEP = PDF[:15] + _FILLER + b"<!DOCTYPE html>\n" + PDF[15:]
+PDF_SVG_DEEP = PDF[:15] + _FILLER + b'<svg xmlns="http://www.w3.org/2000/svg"/>\n' + PDF[15:]
+PDF_IFRAME_DEEP = PDF[:15] + _FILLER + b"<iframe src=//evil.example></iframe>\n" + PDF[15:]
+PDF_JAVASCRIPT_URL = PDF[:15] + _FILLER + b"(JavaScript:alert(1))\n" + PDF[15:]
+# A PNG with a text chunk holding a script past the first 4 KB (the CRC is not checked).
+_TEXT = b"Comment\x00" + b"x" * 5000 + b"<script>alert(1)</script>"
+PNG_SCRIPT_DEEP = (
+    PNG[:33] + struct.pack(">I", len(_TEXT)) + b"tEXt" + _TEXT + b"\0\0\0\0" + PNG[33:]
+)
 # name -> (content, purpose): every one must be refused with a 4xx and leave nothing stored.
 HOSTILE_MAGNETS: dict[str, tuple[str, bytes]] = {
     "html-as-pdf": ("guide.pdf", HTML),
@@ -108,6 +124,12 @@ HOSTILE_MAGNETS: dict[str, tuple[str, bytes]] = {
     "script-then-pdf": ("guide.pdf", b"<script>alert(1)</script>\n" + PDF),
     "pdf-then-zip": ("guide.pdf", PDF + ZIP),
     "pdf-with-html-near-start": ("guide.pdf", PDF[:15] + b"<html><script>x()</script>" + PDF[15:]),
+    "pdf-with-html-after-eof": ("guide.pdf", PDF_HTML_AFTER_EOF),
+    "pdf-with-script-at-5000": ("guide.pdf", PDF_SCRIPT_AT_5000),
+    "pdf-with-doctype-deep": ("guide.pdf", PDF_DOCTYPE_DEEP),
+    "pdf-with-svg-deep": ("guide.pdf", PDF_SVG_DEEP),
+    "pdf-with-iframe-deep": ("guide.pdf", PDF_IFRAME_DEEP),
+    "pdf-with-javascript-url": ("guide.pdf", PDF_JAVASCRIPT_URL),
     "pdf-javascript": (
         "guide.pdf",
         _pdf_with(b"/OpenAction << /S /JavaScript /JS (app.alert(1)) >>"),
@@ -139,6 +161,7 @@ HOSTILE_COVERS: dict[str, tuple[str, bytes]] = {
     "png-then-zip": ("cover.png", PNG + ZIP),
     "png-truncated": ("cover.png", PNG[:-12]),
     "png-with-script-near-start": ("cover.png", PNG[:33] + b"<script>alert(1)</script>" + PNG[33:]),
+    "png-with-script-deep": ("cover.png", PNG_SCRIPT_DEEP),
     "jpeg-with-trailer": ("cover.jpg", JPEG + HTML),
     "webp-with-appended-data": ("cover.webp", WEBP + b"<html>"),
 }

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import io
+import random
+import zipfile
 from typing import Any
 
 import pytest
 from flask import Flask
 from magnet_samples import GOOD_COVERS, GOOD_MAGNETS, HOSTILE_COVERS, HOSTILE_MAGNETS, PDF, PNG
 
-from magnets.filetypes import Purpose, Refused
-from magnets.uploads import receive
+from magnets.filetypes import EPUB, Purpose, Refused
+from magnets.uploads import CHUNK, receive
 from wsgi import create_app
 
 
@@ -85,6 +87,46 @@ def test_hostile_covers_are_refused(app: Flask, case: str) -> None:
 def test_a_magnet_file_is_not_a_cover_nor_the_other_way_round(app: Flask) -> None:
     assert refusal(app, "cover.png", PNG, Purpose.MAGNET).status == 415
     assert refusal(app, "guide.pdf", PDF, Purpose.COVER).status == 415
+
+
+SPLIT_MARKUP = [
+    b"<script>alert(1)</script>",
+    b"<!doctype   html>",
+    b'<svg width="1" height="1" version="1.1" xmlns="http://www.w3.org/2000/svg"/>',
+    b"javascript:alert(1)",
+]
+
+
+@pytest.mark.parametrize("markup", SPLIT_MARKUP)
+def test_markup_split_across_read_chunks_is_found(app: Flask, markup: bytes) -> None:
+    """The file is read 1 MB at a time; markup cut in two by a chunk edge is still seen."""
+    for cut in (1, len(markup) // 2, len(markup) - 1):
+        filler = b"%" + b"p" * (CHUNK - 15 - 2 - cut) + b"\n"
+        data = PDF[:15] + filler + markup + b"\n" + PDF[15:]
+        assert data[CHUNK - cut : CHUNK + len(markup) - cut] == markup
+        assert refusal(app, "guide.pdf", data, Purpose.MAGNET).status == 415, (markup, cut)
+
+
+def test_random_compressed_looking_streams_are_not_taken_for_markup(app: Flask) -> None:
+    """8 MB of random bytes (what deflated PDF streams look like) hold none of the markers."""
+    noise = random.Random(2025).randbytes(8 * CHUNK)
+    data = PDF[:15] + b"%" + noise + b"\n" + PDF[15:]
+    assert received(app, "guide.pdf", data, Purpose.MAGNET)[1] == "application/pdf"
+
+
+def test_epub_chapters_stored_uncompressed_are_accepted(app: Flask) -> None:
+    """EPUB and Office files hold XHTML by design; markup inside an archive is not refused."""
+    chapter = (
+        b'<?xml version="1.0"?>\n<!DOCTYPE html>\n<html xmlns="http://www.w3.org/1999/xhtml">'
+        b"<head><script>var x = 1;</script></head><body><p>Kapitel 1</p></body></html>"
+    )
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("mimetype", b"application/epub+zip")
+        archive.writestr("META-INF/container.xml", b"<container/>")
+        archive.writestr("OEBPS/chapter1.xhtml", chapter)
+    assert chapter in out.getvalue()
+    assert received(app, "book.epub", out.getvalue(), Purpose.MAGNET)[1] == EPUB
 
 
 def test_oversize_is_refused_while_reading(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
