@@ -192,7 +192,11 @@ def submit(slug: str) -> ResponseReturnValue:
 def cors_on_errors(response: Response) -> Response:
     """Errors must carry CORS headers too, or the embed cannot read the 422 it should show."""
     slug = (request.view_args or {}).get("slug", "")
-    if "Access-Control-Allow-Origin" not in response.headers and SLUG_RE.match(slug):
+    if "Access-Control-Allow-Origin" in response.headers:
+        return response
+    if request_origin() is None:  # no page to answer to (curl, servers): no form to look up
+        return _cors(response, None)
+    if SLUG_RE.match(slug):
         try:
             form = get_form(slug)
         except SQLAlchemyError:
