@@ -8,6 +8,7 @@ a link and a lifetime change never needs a new signature scheme.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, lazyload, mapped_column, relationship
@@ -15,8 +16,10 @@ from sqlalchemy.orm import Mapped, lazyload, mapped_column, relationship
 from capture import metrics
 from capture.db import db, new_public_id, utcnow
 from capture.leads.lead import Lead
+from capture.leads.score import score_activity
 from capture.tokens import Purpose, sign
 from capture.urls import public_url
+from magnets.engagement import ACTIVITY, download_points, scored_touch
 from magnets.magnet import Magnet, MagnetFile
 
 DOWNLOADS = "leadgate_downloads"
@@ -135,34 +138,67 @@ def find_grant(public_id: str, *, with_lead: bool = True) -> DownloadGrant | Non
 def record_download(
     grant: DownloadGrant, file: MagnetFile, ip: str | None, user_agent: str | None
 ) -> None:
-    """Note the download and count it as activity on the lead, without loading the lead.
+    """Note the download and count it as activity on the lead (the `download` scoring rule).
 
-    On PostgreSQL one statement (the lead's UPDATE in a CTE of the INSERT), so it is atomic
-    on its own and a download can run in autocommit (see `links.download`); elsewhere two.
+    On PostgreSQL one statement (the lead's UPDATE, its score history and the INSERT, as CTEs),
+    so it is atomic on its own and a download can run in autocommit (see `links.download`).
+    When the points could move the lead's stage (whose hooks run in Python), or elsewhere, the
+    lead is loaded and scored by `score_activity` in one transaction.
     """
     now = utcnow()
-    insert = sa.insert(Download).values(
-        public_id=new_public_id("dl"),
-        grant_id=grant.id,
-        lead_id=grant.lead_id,
-        magnet_id=grant.magnet_id,
-        file_id=file.id,
-        ip=ip,
-        user_agent=user_agent,
-        created_at=now,
-    )
+    slug = grant.magnet.slug
+    lead_id = grant.lead_id
+    row = {
+        "public_id": new_public_id("dl"),
+        "grant_id": grant.id,
+        "lead_id": lead_id,
+        "magnet_id": grant.magnet_id,
+        "file_id": file.id,
+        "ip": ip,
+        "user_agent": user_agent,
+        "created_at": now,
+    }
+    points = download_points()
+    event = f"magnet {slug} download {row['public_id']}"
     touch = (
         sa.update(Lead)
-        .where(Lead.id == grant.lead_id)
+        .where(Lead.id == lead_id)
         .values(last_activity_at=now, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    if db.session.get_bind().dialect.name == "postgresql":
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        _record_in_transaction(row, touch, points, event)
+    elif not points:
+        insert = sa.insert(Download).values(**row)
         db.session.execute(insert.add_cte(touch.returning(Lead.id).cte("touched")))
     else:
-        db.session.execute(insert)
+        touched, history = scored_touch(lead_id, now, points, event)
+        values = sa.select(*(sa.literal(v, Download.__table__.c[k].type) for k, v in row.items()))
+        insert = (
+            sa.insert(Download)
+            .from_select(list(row), values.where(sa.exists(sa.select(touched.c.id))))
+            .add_cte(history)
+            .returning(Download.id)
+        )
+        if db.session.execute(insert).first() is None:
+            # A stage move could be due: nothing was written; redo it all in a transaction.
+            if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+                db.session.rollback()  # the next statement begins a real transaction
+            _record_in_transaction(row, touch, points, event)
+    metrics.count(DOWNLOADS, magnet=slug)
+
+
+def _record_in_transaction(row: dict[str, Any], touch: Any, points: int, event: str) -> None:
+    db.session.execute(sa.insert(Download).values(**row))
+    if not points:
         db.session.execute(touch)
-    metrics.count(DOWNLOADS, magnet=grant.magnet.slug)
+        return
+    lead = db.session.get(Lead, row["lead_id"], with_for_update=True, populate_existing=True)
+    if lead is None:
+        return
+    lead.last_activity_at = row["created_at"]
+    score_activity(lead, ACTIVITY, event=event)
 
 
 def renewals_since(grant: DownloadGrant, since: datetime) -> int:
