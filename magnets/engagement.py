@@ -9,7 +9,6 @@ Python path in a transaction.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -56,14 +55,20 @@ def _may_move(rules: ScoringRules, old: Any, after: Any) -> Any:
     return sa.and_(stage != Stage.DISQUALIFIED.value, sa.or_(target_rank > stage_rank, bant))
 
 
-def scored_touch(lead_id: int, now: datetime, points: int, event: str) -> tuple[sa.CTE, sa.CTE]:
-    """PostgreSQL CTE: lock the lead, add the download's points after the decay owed, record
+def scored_touch(rules: ScoringRules, points: int) -> tuple[sa.CTE, sa.CTE]:
+    """PostgreSQL CTEs: lock the lead, add the download's points after the decay owed, record
     the score changes. `touched` has the lead's id, or no row when a stage move could be due;
-    `history` must be added to the statement (`add_cte`) for the score rows to be written."""
-    rules = current_rules()
+    `history` must be added to the statement (`add_cte`) for the score rows to be written.
+
+    Built once per rule set with bound parameters `p_lead`, `p_at` and `p_event` (named unlike
+    any column, which Core would add to the UPDATE's SET): the construct is
+    large, and building it per download would cost more than running it.
+    """
     leads = Lead.__table__
     c = leads.c
-    moment = sa.literal(now, UTCDateTime())
+    lead_id = sa.bindparam("p_lead", type_=sa.Integer())
+    moment = sa.bindparam("p_at", type_=UTCDateTime())
+    event = sa.bindparam("p_event", type_=sa.String())
     old = (
         sa.select(
             c.id,
@@ -103,10 +108,10 @@ def scored_touch(lead_id: int, now: datetime, points: int, event: str) -> tuple[
         sa.update(leads)
         .where(c.id == calc.c.id, sa.not_(calc.c.may_move))
         .values(
-            last_activity_at=now,
-            updated_at=now,
+            last_activity_at=moment,
+            updated_at=moment,
             engagement_score=calc.c.engagement,
-            engagement_at=now,
+            engagement_at=moment,
             score=calc.c.after,
             temperature=calc.c.temperature,
         )
@@ -123,7 +128,7 @@ def scored_touch(lead_id: int, now: datetime, points: int, event: str) -> tuple[
                 sa.select(t.id, sa.literal("decay"), sa.literal("inactivity"), t.before, t.decayed)
                 .add_columns(moment)
                 .where(t.decayed != t.before),
-                sa.select(t.id, sa.literal(RULE), sa.literal(event), t.decayed, t.after)
+                sa.select(t.id, sa.literal(RULE), event, t.decayed, t.after)
                 .add_columns(moment)
                 .where(t.after != t.decayed),
             ),

@@ -11,18 +11,20 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.orm import Mapped, lazyload, mapped_column, relationship
 
 from capture import metrics
 from capture.db import db, new_public_id, utcnow
 from capture.leads.lead import Lead
-from capture.leads.score import score_activity
+from capture.leads.score import current_rules, score_activity
 from capture.tokens import Purpose, sign
 from capture.urls import public_url
 from magnets.engagement import ACTIVITY, download_points, scored_touch
 from magnets.magnet import Magnet, MagnetFile
 
 DOWNLOADS = "leadgate_downloads"
+SCORED_INSERT = "magnets.scored_download_insert"
 
 
 class GrantSource:
@@ -173,20 +175,36 @@ def record_download(
         insert = sa.insert(Download).values(**row)
         db.session.execute(insert.add_cte(touch.returning(Lead.id).cte("touched")))
     else:
-        touched, history = scored_touch(lead_id, now, points, event)
-        values = sa.select(*(sa.literal(v, Download.__table__.c[k].type) for k, v in row.items()))
-        insert = (
-            sa.insert(Download)
-            .from_select(list(row), values.where(sa.exists(sa.select(touched.c.id))))
-            .add_cte(history)
-            .returning(Download.id)
-        )
-        if db.session.execute(insert).first() is None:
+        params = {f"p_{name}": value for name, value in row.items()}
+        params |= {"p_lead": lead_id, "p_at": now, "p_event": event}
+        if db.session.execute(_scored_insert(points), params).first() is None:
             # A stage move could be due: nothing was written; redo it all in a transaction.
             if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
                 db.session.rollback()  # the next statement begins a real transaction
             _record_in_transaction(row, touch, points, event)
     metrics.count(DOWNLOADS, magnet=slug)
+
+
+def _scored_insert(points: int) -> sa.Insert:
+    """The download's one statement on PostgreSQL, built once per rule set (see scored_touch)."""
+    rules = current_rules()
+    cache = current_app.extensions.setdefault(SCORED_INSERT, {})
+    key = (id(rules), points)
+    if key not in cache:
+        touched, history = scored_touch(rules, points)
+        table = Download.__table__
+        names = ["public_id", "grant_id", "lead_id", "magnet_id", "file_id", "ip", "user_agent"]
+        values = sa.select(
+            *(sa.bindparam(f"p_{name}", type_=table.c[name].type) for name in names),
+            sa.bindparam("p_created_at", type_=table.c.created_at.type),
+        ).where(sa.exists(sa.select(touched.c.id)))
+        cache[key] = (
+            sa.insert(table)
+            .from_select([*names, "created_at"], values)
+            .add_cte(history)
+            .returning(table.c.id)
+        )
+    return cache[key]
 
 
 def _record_in_transaction(row: dict[str, Any], touch: Any, points: int, event: str) -> None:
