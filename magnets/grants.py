@@ -207,7 +207,8 @@ def _scored_insert(points: int) -> sa.Insert:
     return cache[key]
 
 
-def _record_in_transaction(row: dict[str, Any], touch: Any, points: int, event: str) -> None:
+def _record_in_transaction(row: dict[str, Any], touch: sa.Update, points: int, event: str) -> None:
+    """The download and its scoring through the ORM, in the caller's transaction."""
     db.session.execute(sa.insert(Download).values(**row))
     if not points:
         db.session.execute(touch)
