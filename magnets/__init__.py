@@ -7,10 +7,11 @@ import os
 from flask import Flask
 
 from capture import metrics
+from capture.backoffice.timeline import on_timeline
 from capture.demo import on_demo
 from capture.optin import on_confirm
 from capture.submissions.record import on_accept
-from magnets import admin, demo, gating, grants, landing, links, storage
+from magnets import admin, demo, gating, grants, landing, links, storage, timeline
 from magnets.cli import magnets_cli
 
 MB = 1024 * 1024
@@ -36,4 +37,5 @@ def init_app(app: Flask) -> None:
     on_accept(app, gating.gate)
     on_confirm(app, gating.deliver_confirmed)
     on_demo(app, demo.fill_magnets)
+    on_timeline(app, timeline.downloads)
     app.cli.add_command(magnets_cli)

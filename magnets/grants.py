@@ -8,18 +8,23 @@ a link and a lifetime change never needs a new signature scheme.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.orm import Mapped, lazyload, mapped_column, relationship
 
 from capture import metrics
 from capture.db import db, new_public_id, utcnow
 from capture.leads.lead import Lead
+from capture.leads.score import current_rules, score_activity
 from capture.tokens import Purpose, sign
 from capture.urls import public_url
+from magnets.engagement import ACTIVITY, download_points, scored_touch
 from magnets.magnet import Magnet, MagnetFile
 
 DOWNLOADS = "leadgate_downloads"
+SCORED_INSERT = "magnets.scored_download_insert"
 
 
 class GrantSource:
@@ -135,34 +140,84 @@ def find_grant(public_id: str, *, with_lead: bool = True) -> DownloadGrant | Non
 def record_download(
     grant: DownloadGrant, file: MagnetFile, ip: str | None, user_agent: str | None
 ) -> None:
-    """Note the download and count it as activity on the lead, without loading the lead.
+    """Note the download and count it as activity on the lead (the `download` scoring rule).
 
-    On PostgreSQL one statement (the lead's UPDATE in a CTE of the INSERT), so it is atomic
-    on its own and a download can run in autocommit (see `links.download`); elsewhere two.
+    On PostgreSQL one statement (the lead's UPDATE, its score history and the INSERT, as CTEs),
+    so it is atomic on its own and a download can run in autocommit (see `links.download`).
+    When the points could move the lead's stage (whose hooks run in Python), or elsewhere, the
+    lead is loaded and scored by `score_activity` in one transaction.
     """
     now = utcnow()
-    insert = sa.insert(Download).values(
-        public_id=new_public_id("dl"),
-        grant_id=grant.id,
-        lead_id=grant.lead_id,
-        magnet_id=grant.magnet_id,
-        file_id=file.id,
-        ip=ip,
-        user_agent=user_agent,
-        created_at=now,
-    )
+    slug = grant.magnet.slug
+    lead_id = grant.lead_id
+    row = {
+        "public_id": new_public_id("dl"),
+        "grant_id": grant.id,
+        "lead_id": lead_id,
+        "magnet_id": grant.magnet_id,
+        "file_id": file.id,
+        "ip": ip,
+        "user_agent": user_agent,
+        "created_at": now,
+    }
+    points = download_points()
+    event = f"magnet {slug} download {row['public_id']}"
     touch = (
         sa.update(Lead)
-        .where(Lead.id == grant.lead_id)
+        .where(Lead.id == lead_id)
         .values(last_activity_at=now, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    if db.session.get_bind().dialect.name == "postgresql":
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        _record_in_transaction(row, touch, points, event)
+    elif not points:
+        insert = sa.insert(Download).values(**row)
         db.session.execute(insert.add_cte(touch.returning(Lead.id).cte("touched")))
     else:
-        db.session.execute(insert)
+        params = {f"p_{name}": value for name, value in row.items()}
+        params |= {"p_lead": lead_id, "p_at": now, "p_event": event}
+        if db.session.execute(_scored_insert(points), params).first() is None:
+            # A stage move could be due: nothing was written; redo it all in a transaction.
+            if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+                db.session.rollback()  # the next statement begins a real transaction
+            _record_in_transaction(row, touch, points, event)
+    metrics.count(DOWNLOADS, magnet=slug)
+
+
+def _scored_insert(points: int) -> sa.Insert:
+    """The download's one statement on PostgreSQL, built once per rule set (see scored_touch)."""
+    rules = current_rules()
+    cache = current_app.extensions.setdefault(SCORED_INSERT, {})
+    key = (id(rules), points)
+    if key not in cache:
+        touched, history = scored_touch(rules, points)
+        table = Download.__table__
+        names = ["public_id", "grant_id", "lead_id", "magnet_id", "file_id", "ip", "user_agent"]
+        values = sa.select(
+            *(sa.bindparam(f"p_{name}", type_=table.c[name].type) for name in names),
+            sa.bindparam("p_created_at", type_=table.c.created_at.type),
+        ).where(sa.exists(sa.select(touched.c.id)))
+        cache[key] = (
+            sa.insert(table)
+            .from_select([*names, "created_at"], values)
+            .add_cte(history)
+            .returning(table.c.id)
+        )
+    return cache[key]
+
+
+def _record_in_transaction(row: dict[str, Any], touch: sa.Update, points: int, event: str) -> None:
+    """The download and its scoring through the ORM, in the caller's transaction."""
+    db.session.execute(sa.insert(Download).values(**row))
+    if not points:
         db.session.execute(touch)
-    metrics.count(DOWNLOADS, magnet=grant.magnet.slug)
+        return
+    lead = db.session.get(Lead, row["lead_id"], with_for_update=True, populate_existing=True)
+    if lead is None:
+        return
+    lead.last_activity_at = row["created_at"]
+    score_activity(lead, ACTIVITY, event=event)
 
 
 def renewals_since(grant: DownloadGrant, since: datetime) -> int:

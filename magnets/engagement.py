@@ -1,0 +1,139 @@
+"""Downloads as engagement: the download scoring rule applied inside the download's statement.
+
+`capture.leads.score.score_activity` is the reference; this is the same arithmetic in SQL (decay
+catch-up, points, rounding half away from zero, temperature, one history row per changed total)
+so that on PostgreSQL a download stays one statement in autocommit. A stage move runs hooks in
+Python, so the statement refuses to write when one could be due, and the caller then takes the
+Python path in a transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from capture.db import UTCDateTime
+from capture.leads.classify import FUNNEL, Stage, rank
+from capture.leads.lead import Lead
+from capture.leads.score import ScoreChange, current_rules
+from capture.leads.scoring import ScoringRules
+
+ACTIVITY = "download"
+RULE = f"activity: {ACTIVITY}"
+
+
+def download_points() -> int:
+    """The rule's points; 0 when the rules in force have no (or a zero) download rule."""
+    return current_rules().activities.get(ACTIVITY, 0)
+
+
+def _rounded(value: Any) -> Any:
+    # round(numeric) breaks ties away from zero, as `scoring.round_half_away`; round(float)
+    # would go to even.
+    return sa.cast(sa.func.round(sa.cast(value, sa.Numeric)), sa.Integer)
+
+
+def _may_move(rules: ScoringRules, old: Any, after: Any) -> Any:
+    """True when `qualify` could move the lead: a threshold reached above its stage, or maybe
+    BANT met (counted generously, every non-blank answer, so a doubt takes the Python path)."""
+    stage = old.c.lifecycle_stage
+    stage_rank = sa.case({s.value: rank(s) for s in FUNNEL}, value=stage, else_=-1)
+    target_rank = sa.case(
+        (after >= rules.sql_threshold, rank(Stage.SQL)),
+        (after >= rules.mql_threshold, rank(Stage.MQL)),
+        else_=-1,
+    )
+    answered = sum(
+        (
+            sa.case((sa.func.coalesce(sa.func.trim(getattr(old.c, name)), "") != "", 1), else_=0)
+            for name in rules.bant.require
+        ),
+        sa.literal(0),
+    )
+    bant = sa.and_(stage_rank < rank(Stage.SQL), answered >= rules.bant.minimum)
+    return sa.and_(stage != Stage.DISQUALIFIED.value, sa.or_(target_rank > stage_rank, bant))
+
+
+def scored_touch(rules: ScoringRules, points: int) -> tuple[sa.CTE, sa.CTE]:
+    """PostgreSQL CTEs: lock the lead, add the download's points after the decay owed, record
+    the score changes. `touched` has the lead's id, or no row when a stage move could be due;
+    `history` must be added to the statement (`add_cte`) for the score rows to be written.
+
+    Built once per rule set with bound parameters `p_lead`, `p_at` and `p_event` (named unlike
+    any column, which Core would add to the UPDATE's SET): the construct is
+    large, and building it per download would cost more than running it.
+    """
+    leads = Lead.__table__
+    c = leads.c
+    lead_id = sa.bindparam("p_lead", type_=sa.Integer())
+    moment = sa.bindparam("p_at", type_=UTCDateTime())
+    event = sa.bindparam("p_event", type_=sa.String())
+    old = (
+        sa.select(
+            c.id,
+            c.score,
+            c.engagement_score,
+            c.engagement_at,
+            c.fit_score,
+            c.lifecycle_stage,
+            *(getattr(c, name) for name in rules.bant.require),
+        )
+        .where(c.id == lead_id)
+        .with_for_update()
+        .cte("old")
+    )
+    engagement = sa.func.coalesce(old.c.engagement_score, 0.0)
+    idle = sa.func.greatest(
+        0.0,
+        sa.extract("epoch", moment - sa.func.coalesce(old.c.engagement_at, moment)) / 86400.0,
+    )
+    left = engagement * sa.func.power(0.5, idle / rules.half_life_days)
+    caught_up = sa.case((sa.func.abs(left) < 0.5, 0.0), else_=left)
+    fit = sa.func.coalesce(old.c.fit_score, 0)
+    decayed = _rounded(caught_up) + fit
+    after = _rounded(caught_up + points) + fit
+    calc = sa.select(
+        old.c.id,
+        sa.func.coalesce(old.c.score, 0).label("before"),
+        decayed.label("decayed"),
+        after.label("after"),
+        (caught_up + points).label("engagement"),
+        sa.case(
+            (after >= rules.hot_from, "hot"), (after >= rules.warm_from, "warm"), else_="cold"
+        ).label("temperature"),
+        _may_move(rules, old, after).label("may_move"),
+    ).cte("calc")
+    touched = (
+        sa.update(leads)
+        .where(c.id == calc.c.id, sa.not_(calc.c.may_move))
+        .values(
+            last_activity_at=moment,
+            updated_at=moment,
+            engagement_score=calc.c.engagement,
+            engagement_at=moment,
+            score=calc.c.after,
+            temperature=calc.c.temperature,
+        )
+        .returning(c.id, calc.c.before, calc.c.decayed, calc.c.after)
+        .cte("touched")
+    )
+    columns = ["lead_id", "rule", "event", "before", "after", "created_at"]
+    t = touched.c
+    history = (
+        sa.insert(ScoreChange.__table__)
+        .from_select(
+            columns,
+            sa.union_all(
+                sa.select(t.id, sa.literal("decay"), sa.literal("inactivity"), t.before, t.decayed)
+                .add_columns(moment)
+                .where(t.decayed != t.before),
+                sa.select(t.id, sa.literal(RULE), event, t.decayed, t.after)
+                .add_columns(moment)
+                .where(t.after != t.decayed),
+            ),
+        )
+        .returning(ScoreChange.__table__.c.id)
+        .cte("history")
+    )
+    return touched, history
