@@ -284,3 +284,12 @@ def test_a_quarantined_form_post_can_be_released(app, client, runner, demo_forms
     [lead] = rows(Lead)
     assert lead.email == "ane@firma.dk"
     assert [r.purpose for r in rows(ConsentRecord)] == ["processing"]
+
+
+@pytest.mark.parametrize("path", ["/f/newsletter", "/admin/login", "/demo/partner"])
+def test_pages_name_an_icon_that_exists(client, demo_forms, path):
+    """Else every page view costs a 404 for /favicon.ico and a console error on partner pages."""
+    icon = page_of(client.get(path)).find("link", rel="icon")
+    response = client.get(icon["href"])
+    response.close()  # a static file: its handle stays open until the response is closed
+    assert response.status_code == 200 and response.mimetype == "image/svg+xml"
