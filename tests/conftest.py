@@ -13,12 +13,14 @@ import io
 import os
 import re
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -38,6 +40,7 @@ from capture.db import db
 from capture.demo import DEMO_FORMS
 from capture.forms.spec import parse_definition
 from capture.forms.store import FormDefinition, save_spec
+from capture.leads.consent import erasing
 from magnets.demo import guide_pdf
 from magnets.filetypes import Purpose
 from magnets.magnet import Magnet
@@ -119,8 +122,42 @@ def app_config(database_url: str, tmp_path: Any, request: pytest.FixtureRequest)
     }
 
 
+def empty_postgres_tables() -> None:
+    """Every table emptied and its ids restarting at 1, as TRUNCATE ... RESTART IDENTITY would,
+    at a tenth of its cost on tables this small (TRUNCATE makes new files for each table and
+    index: ~100 ms a test). The consent ledger's trigger lets only erasure delete: this is one."""
+    session = db.session
+    with erasing(session()):
+        for table in reversed(db.metadata.sorted_tables):
+            session.execute(table.delete())
+    sequences = session.scalars(
+        sa.text(
+            "SELECT quote_ident(sequencename) FROM pg_sequences WHERE schemaname = current_schema()"
+        )
+    ).all()
+    if sequences:
+        restarts = ", ".join(f"setval('{name}', 1, false)" for name in sequences)
+        session.execute(sa.text(f"SELECT {restarts}"))
+    session.commit()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite database with every table, made once per run: copying it into each test's
+    file costs well under a millisecond, `create_all` about 170 ms (two minutes a run)."""
+    path = tmp_path_factory.mktemp("schema") / "template.sqlite3"
+    engine = sa.create_engine(f"sqlite:///{path}")
+    db.metadata.create_all(engine)
+    engine.dispose()
+    return path
+
+
 @pytest.fixture
-def app(app_config: dict[str, Any], database_url: str) -> Iterator[Flask]:
+def app(app_config: dict[str, Any], database_url: str, sqlite_template: Path) -> Iterator[Flask]:
+    url = app_config["SQLALCHEMY_DATABASE_URI"]
+    copied = url.startswith("sqlite:///") and not os.path.exists(url.removeprefix("sqlite:///"))
+    if copied:
+        shutil.copyfile(sqlite_template, url.removeprefix("sqlite:///"))
     app = create_app(app_config)
 
     @app.teardown_request
@@ -131,13 +168,13 @@ def app(app_config: dict[str, Any], database_url: str) -> Iterator[Flask]:
             g.pop(name)
 
     with app.app_context():
-        if database_url.startswith("sqlite") or database_url not in _schema_ready:
+        if copied:
+            pass
+        elif database_url.startswith("sqlite") or database_url not in _schema_ready:
             db.create_all()
             _schema_ready.add(database_url)
         else:
-            tables = ", ".join(t.name for t in db.metadata.sorted_tables)
-            db.session.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-            db.session.commit()
+            empty_postgres_tables()
         yield app
         db.session.remove()
         if ON_POSTGRES:
