@@ -101,3 +101,8 @@ def test_admins_see_the_scoring_rules_in_force_and_can_reuse_them(staff, runner)
     printed = runner.invoke(args=["scoring", "rules"])
     assert printed.exit_code == 0 and yaml.safe_load(printed.output) == document
     assert parse_rules(document) == current_rules()
+
+
+def test_the_page_title_is_only_its_name(staff):
+    page = staff("admin").get("/admin/settings/").get_data(as_text=True)
+    assert re.search(r"<title>(.*?)</title>", page, re.S)[1] == "Settings · Leadgate"
