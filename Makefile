@@ -47,6 +47,7 @@ demo: build
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/bandit -q -c pyproject.toml -r capture magnets wsgi.py gunicorn.conf.py
 
 # The slow fault tests start their own PostgreSQL whatever the pass: run them once, in the

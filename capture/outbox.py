@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from capture import mail
-from capture.db import db, new_public_id, utcnow
+from capture.db import Model, db, new_public_id, utcnow
 
 
 class OutboxStatus(StrEnum):
@@ -28,7 +28,7 @@ class OutboxStatus(StrEnum):
     DEAD = "dead"  # gave up: `last_error` says why
 
 
-class OutboxMessage(db.Model):
+class OutboxMessage(Model):
     __tablename__ = "outbox_messages"
     __table_args__ = (
         # The worker's only question: which pending rows are due? Sent rows stay out of it.

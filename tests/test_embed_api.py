@@ -74,6 +74,13 @@ def test_embed_script_is_sent_gzipped_when_asked(client, built_embed):
     assert gzip.decompress(response.data) == embed.BUILT.read_bytes()
 
 
+@pytest.mark.parametrize("accepted", ["gzip;q=0, br", "identity", "*;q=0"])
+def test_embed_script_is_not_gzipped_when_gzip_is_refused(client, built_embed, accepted):
+    response = client.get("/embed.js", headers={"Accept-Encoding": accepted})
+    assert "Content-Encoding" not in response.headers
+    assert response.data == embed.BUILT.read_bytes()
+
+
 # The definition
 
 

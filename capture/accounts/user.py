@@ -17,7 +17,7 @@ from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column
 
-from capture.db import db, new_public_id, utcnow
+from capture.db import Model, db, new_public_id, utcnow
 from capture.forms.values import normalise_email
 
 PASSWORD_MIN_LENGTH = 12
@@ -51,7 +51,7 @@ class AccountError(ValueError):
     """A user cannot be created as asked; the message says why, for the person at the CLI."""
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -71,7 +71,7 @@ class User(UserMixin, db.Model):
         return self.public_id
 
     @property
-    def is_active(self) -> bool:  # type: ignore[override]
+    def is_active(self) -> bool:
         return self.active
 
     @property

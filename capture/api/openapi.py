@@ -47,7 +47,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
 
 AUTH_READ = _errors(401, 403, 503)
 AUTH_WRITE = _errors(400, 401, 403, 415, 422, 503)
-SECURED = [{"bearer": []}]
+SECURED: list[dict[str, list[str]]] = [{"bearer": []}]
 LEAD_ID = {"name": "lead_id", "in": "path", "required": True, "schema": {"type": "string"}}
 SLUG = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
 IDEMPOTENCY = {

@@ -5,6 +5,8 @@ Sales and marketing both work here; exports live in `exports` (marketing and adm
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -80,7 +82,7 @@ def index() -> ResponseReturnValue:
         sa.select(FormDefinition.slug, FormDefinition.name).order_by(FormDefinition.name)
     ).all()
     partners = db.session.scalars(known_partners()).all()
-    query = request.args.to_dict(flat=False)
+    query: dict[str, Any] = request.args.to_dict(flat=False)
     query.pop("after", None)
     return render_template(
         "backoffice/leads.html",

@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
 import idna
@@ -272,7 +272,7 @@ def _unstorable_texts(document: dict[str, Any]) -> list[str]:
     return sorted(set(found))
 
 
-def _is_one_of(value: Any, choices: Collection[str]) -> bool:
+def _is_one_of(value: Any, choices: Collection[str]) -> TypeGuard[str]:
     """A membership test that YAML lists and mappings (unhashable) cannot crash."""
     return isinstance(value, str) and value in choices
 
@@ -519,6 +519,7 @@ def parse_definition(raw: Any) -> FormSpec:
     success_message = reader.texts(success.get("message"), "success.message")
     if reader.problems:
         raise DefinitionError(reader.problems)
+    assert isinstance(slug, str) and isinstance(name, str) and isinstance(conversion, str)
     return FormSpec(
         slug=slug,
         name=name.strip(),

@@ -8,10 +8,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from capture.db import db, new_public_id, utcnow
+from capture.db import Model, new_public_id, utcnow
 
 
-class ConversionEvent(db.Model):
+class ConversionEvent(Model):
     __tablename__ = "conversion_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -11,7 +11,7 @@ from flask import Flask, current_app
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
-from capture.db import Timestamped, db, new_public_id, utcnow
+from capture.db import Model, Timestamped, db, new_public_id, utcnow
 from capture.leads.classify import Stage
 
 # The columns the back office's text search looks in (capture/backoffice/search.py).
@@ -51,7 +51,7 @@ def trigram_index(column: str) -> sa.Index:
     ).ddl_if(dialect="postgresql")
 
 
-class Lead(Timestamped, db.Model):
+class Lead(Timestamped, Model):
     __tablename__ = "leads"
     # The back office filters by period (created_at); stage and score have their own indexes
     # below. Partner: (partner, id) walks one partner's leads in list order, and only the one
@@ -125,7 +125,7 @@ sa.event.listen(
 )
 
 
-class StageChange(db.Model):
+class StageChange(Model):
     """One move along the lifecycle, with who or what made it and why."""
 
     __tablename__ = "stage_changes"

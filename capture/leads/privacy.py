@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from sqlalchemy.orm import Mapped, mapped_column
 
-from capture.db import db, utcnow
+from capture.db import Model, db, utcnow
 from capture.forms.store import FormDefinition
 from capture.leads.consent import ConsentRecord, erasing
 from capture.leads.conversion import ConversionEvent
@@ -32,7 +32,7 @@ ExportHook = Callable[[Lead], dict[str, Any]]
 EraseHook = Callable[[Lead, str], None]
 
 
-class Suppression(db.Model):
+class Suppression(Model):
     """What is left of an erased person: a hash of the address, recognised on return."""
 
     __tablename__ = "suppressions"
@@ -50,9 +50,10 @@ def email_hash(email: str) -> str:
 def was_erased(email: str) -> bool:
     """True when this address belonged to a person who asked to be erased."""
     digest = email_hash(email)
-    return db.session.scalar(
+    count = db.session.scalar(
         sa.select(sa.func.count(Suppression.id)).where(Suppression.email_sha256 == digest)
-    ) > 0  # fmt: skip
+    )
+    return bool(count)
 
 
 def on_export(app: Flask, hook: ExportHook) -> None:
@@ -167,7 +168,7 @@ def erase(lead: Lead, actor: str) -> Suppression:
         .values(reason=ERASED_REASON)
         .execution_options(synchronize_session=False)
     )
-    with erasing(db.session):
+    with erasing(db.session()):
         for record in _rows(ConsentRecord, ConsentRecord.lead_id == lead.id):
             db.session.delete(record)
         db.session.flush()

@@ -21,7 +21,7 @@ from flask import Flask, current_app
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, mapped_column
 
-from capture.db import UTCDateTime, db, utcnow
+from capture.db import Model, UTCDateTime, db, table_of, utcnow
 from capture.leads.classify import Stage, automatic_move
 from capture.leads.conversion import ConversionEvent
 from capture.leads.lead import PROFILE_COLUMNS, Lead, StageChange, move_stage
@@ -41,7 +41,7 @@ EXTENSION = "leadgate.scoring"
 ACTOR = "system:scoring"
 
 
-class ScoreChange(db.Model):
+class ScoreChange(Model):
     """One change of a lead's score: which rule, on what event, from what to what."""
 
     __tablename__ = "score_changes"
@@ -230,7 +230,7 @@ def decay_all(now: datetime | None = None) -> int:
     rules = current_rules()
     now = now or utcnow()
     dialect = db.session.get_bind().dialect.name
-    leads = Lead.__table__
+    leads = table_of(Lead)
     c = leads.c
     moment = sa.literal(now, UTCDateTime())
     factor = sa.func.power(0.5, _elapsed_days(c.engagement_at, now, dialect) / rules.half_life_days)
@@ -241,7 +241,7 @@ def decay_all(now: datetime | None = None) -> int:
     changing = sa.and_(due, new_score != c.score)
     # rowcount of INSERT ... SELECT is not reliable across drivers: count in the database.
     changed = db.session.scalar(sa.select(sa.func.count()).select_from(leads).where(changing))
-    history = sa.insert(ScoreChange.__table__).from_select(
+    history = sa.insert(table_of(ScoreChange)).from_select(
         ["lead_id", "rule", "event", "before", "after", "created_at"],
         sa.select(
             c.id,

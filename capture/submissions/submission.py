@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from capture.db import db, utcnow
+from capture.db import Model, utcnow
 
 
 class SubmissionStatus(StrEnum):
@@ -19,7 +19,7 @@ class SubmissionStatus(StrEnum):
     DISCARDED = "discarded"  # was quarantined; a marketer threw it away
 
 
-class Submission(db.Model):
+class Submission(Model):
     __tablename__ = "submissions"
     __table_args__ = (sa.UniqueConstraint("form_id", "idempotency_key"),)
 
