@@ -149,7 +149,9 @@ def test_one_lead_has_the_contract_fields(client, make_form, submit, read):
     assert client.get("/api/v1/leads/lead_nope", headers=read).status_code == 404
 
 
-def test_people_move_stages_back_and_out_with_a_reason(client, make_form, submit, write):
+def test_people_move_stages_back_and_out_with_a_reason(
+    app_context, client, make_form, submit, write
+):
     lead_id = _people(make_form, submit, 1)[0]
     url = f"/api/v1/leads/{lead_id}/stage"
     response = client.post(url, json={"to": "lead", "reason": "recycle"}, headers=write)
@@ -231,7 +233,9 @@ def _leaks():
     ]
 
 
-def test_erasure_leaves_no_personal_data_anywhere(client, make_form, submit, write, read):
+def test_erasure_leaves_no_personal_data_anywhere(
+    app_context, client, make_form, submit, write, read
+):
     make_form(fields=[{"name": n, "type": "email" if n == "email" else "text"} for n in PERSON])
     lead_id = submit(
         "test-form",

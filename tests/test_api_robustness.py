@@ -2,7 +2,7 @@
 
 import pytest
 import sqlalchemy as sa
-from conftest import ON_POSTGRES
+from helpers import ON_POSTGRES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import requests
 import sqlalchemy as sa
-from conftest import ON_POSTGRES
 from flask import Flask
+from helpers import ON_POSTGRES
 
 from capture.db import db, utcnow
 from capture.leads.lead import Lead, StageChange
@@ -60,7 +60,7 @@ def history(of: Lead) -> list[tuple[str, int, int]]:
 
 
 def test_a_download_is_on_the_timeline_and_scores_the_rule(
-    app: Flask, client: Any, staff: Any, link: str
+    app_context: None, app: Flask, client: Any, staff: Any, link: str
 ) -> None:
     assert lead().score == 20
     download(client, link)
@@ -76,7 +76,7 @@ def test_a_download_is_on_the_timeline_and_scores_the_rule(
 
 @pytest.mark.app_config(SCORING_RULES=json.dumps({"activities": {"download": 0}}))
 def test_without_a_download_rule_a_download_changes_no_score(
-    app: Flask, client: Any, link: str
+    app_context: None, app: Flask, client: Any, link: str
 ) -> None:
     before = lead()
     touched_at = before.last_activity_at
@@ -93,7 +93,7 @@ QUALIFYING = json.dumps({"thresholds": {"mql": 30, "sql": 40}})
 
 @pytest.mark.app_config(SCORING_RULES=QUALIFYING)
 def test_every_download_scores_and_a_threshold_moves_the_stage(
-    app: Flask, client: Any, link: str
+    app_context: None, app: Flask, client: Any, link: str
 ) -> None:
     for _ in range(3):
         download(client, link)
@@ -116,7 +116,7 @@ def test_every_download_scores_and_a_threshold_moves_the_stage(
 
 @pytest.mark.app_config(SCORING_RULES=json.dumps({"decay": {"half_life_days": 30}}))
 def test_the_decay_owed_is_caught_up_first_as_score_activity_does(
-    app: Flask, client: Any, link: str
+    app_context: None, app: Flask, client: Any, link: str
 ) -> None:
     ane = lead()
     ane.engagement_at = utcnow() - timedelta(days=30)
@@ -130,7 +130,7 @@ def test_the_decay_owed_is_caught_up_first_as_score_activity_does(
 
 @pytest.mark.app_config(SCORING_RULES=QUALIFYING)
 def test_over_http_downloads_score_and_qualify_in_their_own_requests(
-    app: Flask, live_server: Any, link: str
+    app_context: None, app: Flask, live_server: Any, link: str
 ) -> None:
     """Through a real server a request starts without a transaction: on PostgreSQL the
     autocommit path, and its fallback to a transaction when the MQL threshold is reached."""

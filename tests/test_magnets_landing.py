@@ -96,7 +96,7 @@ def test_the_page_shows_headline_sanitised_body_and_the_form(
     assert "noindex" not in page
 
 
-def test_meta_and_open_graph(app: Flask, client: Any, landing: Any) -> None:
+def test_meta_and_open_graph(app_context: None, app: Flask, client: Any, landing: Any) -> None:
     add_cover(app, "guide")
     page = client.get("/p/guide").get_data(as_text=True)
     meta = dict(re.findall(r'<meta (?:property|name)="([^"]+)" content="([^"]*)"', page))
@@ -110,7 +110,7 @@ def test_meta_and_open_graph(app: Flask, client: Any, landing: Any) -> None:
     assert '<link rel="canonical" href="http://localhost/p/guide">' in page
 
 
-def test_noindex_is_honoured(app: Flask, client: Any, landing: Any) -> None:
+def test_noindex_is_honoured(app_context: None, app: Flask, client: Any, landing: Any) -> None:
     landing.noindex = True
     db.session.commit()
     response = client.get("/p/guide")
@@ -118,7 +118,9 @@ def test_noindex_is_honoured(app: Flask, client: Any, landing: Any) -> None:
     assert '<meta name="robots" content="noindex">' in response.get_data(as_text=True)
 
 
-def test_the_cover_is_served_as_an_inert_image(app: Flask, client: Any, landing: Any) -> None:
+def test_the_cover_is_served_as_an_inert_image(
+    app_context: None, app: Flask, client: Any, landing: Any
+) -> None:
     add_cover(app, "guide")
     magnet = get_magnet("guide")
     response = client.get(f"/p/guide/cover?v={magnet.cover_sha256[:12]}")
@@ -147,7 +149,7 @@ def test_the_form_in_the_asked_language_is_chosen(
 
 
 def test_drafts_are_not_found_and_archived_magnets_gone(
-    app: Flask, client: Any, landing: Any
+    app_context: None, app: Flask, client: Any, landing: Any
 ) -> None:
     landing.status = "draft"
     db.session.commit()
@@ -166,7 +168,7 @@ def test_a_page_without_a_gating_form_still_renders(app: Flask, client: Any, mak
 
 
 def test_submitting_the_landing_form_shows_the_download(
-    app: Flask, client: Any, landing: Any
+    app_context: None, app: Flask, client: Any, landing: Any
 ) -> None:
     page = client.get("/p/guide?utm_source=linkedin").get_data(as_text=True)
     token = re.search(r'name="token" type="hidden" value="([^"]+)"', page).group(1)
