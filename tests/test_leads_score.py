@@ -74,6 +74,7 @@ def test_thresholds_never_move_a_lead_back_or_out_of_disqualified(app_context, m
     submit("test-form", {"email": "bo@firma.dk"})
     lead = lead_by("bo@firma.dk")
     move_stage(lead, Stage.CUSTOMER, reason="signed", actor="test")
+    db.session.commit()
     other = submit("test-form", {"email": "cy@firma.dk"}) and lead_by("cy@firma.dk")
     move_stage(other, Stage.DISQUALIFIED, reason="competitor", actor="test")
     db.session.commit()
