@@ -246,7 +246,9 @@ def test_the_ledger_is_append_only(app_context, client, consent_form, rows):
 
 
 @pytest.mark.skipif(not ON_POSTGRES, reason="the trigger is PostgreSQL's; set TEST_DATABASE_URL")
-def test_postgresql_refuses_raw_sql_that_rewrites_the_ledger(client, consent_form, rows):
+def test_postgresql_refuses_raw_sql_that_rewrites_the_ledger(
+    app_context, client, consent_form, rows
+):
     """psql, a script or another code path bypass the ORM: the database itself says no."""
     assert send(client, {"processing": True, "marketing": True}).status_code == 201
     before = [(r.id, r.status, r.text) for r in rows(ConsentRecord)]

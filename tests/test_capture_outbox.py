@@ -184,7 +184,7 @@ def test_registered_senders_get_the_row(app_context, app):
 
 @pytest.mark.postgres
 @pytest.mark.skipif(not ON_POSTGRES, reason="needs PostgreSQL (TEST_DATABASE_URL)")
-def test_two_workers_on_postgres_deliver_each_row_once(app, smtp_server):
+def test_two_workers_on_postgres_deliver_each_row_once(app_context, app, smtp_server):
     queue_emails(app, 40)
     smtp_server.delay = 0.02  # each send takes a moment, so the workers overlap
     start = threading.Barrier(2)

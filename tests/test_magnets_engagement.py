@@ -154,7 +154,7 @@ def test_over_http_downloads_score_and_qualify_in_their_own_requests(
 
 @pytest.mark.skipif(not ON_POSTGRES, reason="the one-statement path is PostgreSQL's")
 def test_on_postgresql_a_scored_download_is_still_one_statement_in_autocommit(
-    app: Flask, live_server: Any, link: str
+    app_context: None, app: Flask, live_server: Any, link: str
 ) -> None:
     db.session.commit()
     db.session.close()
