@@ -178,7 +178,10 @@ class S3Storage:
 
     def open(self, key: str) -> IO[bytes]:
         try:
-            return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
+            body = self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
+            # botocore's StreamingBody is no IO subclass, but has what send_file and our
+            # callers use of a binary file: read(), iteration and close().
+            return body  # type: ignore[return-value]
         except (BotoCoreError, ClientError) as exc:
             raise StorageUnavailable(f"cannot read {key}: {exc}") from exc
 
