@@ -127,7 +127,8 @@ def table_of(model: type[Any]) -> sa.Table:
     """A model's table, typed as the `Table` it is (declarative types `__table__` as any
     FromClause, which `insert()` and `update()` do not take)."""
     table = model.__table__
-    assert isinstance(table, sa.Table)
+    if not isinstance(table, sa.Table):  # pragma: no cover - every model here maps a table
+        raise TypeError(f"{model.__name__} is not mapped to a table")
     return table
 
 

@@ -519,7 +519,8 @@ def parse_definition(raw: Any) -> FormSpec:
     success_message = reader.texts(success.get("message"), "success.message")
     if reader.problems:
         raise DefinitionError(reader.problems)
-    assert isinstance(slug, str) and isinstance(name, str) and isinstance(conversion, str)
+    if not (isinstance(slug, str) and isinstance(name, str) and isinstance(conversion, str)):
+        raise TypeError("checked above: a problem was recorded for each")  # pragma: no cover
     return FormSpec(
         slug=slug,
         name=name.strip(),

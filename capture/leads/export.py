@@ -145,7 +145,8 @@ def _pg_copy_csv(where: Filter, names: list[str], batch: int) -> Iterator[list[b
     )
     sql = f"COPY ({compiled.string}) TO STDOUT (FORMAT csv)"
     driver = connection.connection.driver_connection
-    assert driver is not None  # a checked-out connection always has its driver's
+    if driver is None:  # pragma: no cover - a checked-out connection always has its driver's
+        raise RuntimeError("no driver connection")
     with driver.cursor() as cursor, cursor.copy(sql, compiled.construct_params()) as copy:
         records: list[bytes] = []
         for record in copy:  # PostgreSQL sends one CSV record per COPY message, LF-terminated
