@@ -105,12 +105,25 @@ def test_upload_publish_and_list(
     assert NAME in detail and magnet.current_file.sha256[:12] in detail
 
 
+# A hostile file is refused for its content (415); these as empty or for their name (400), or by the
+# form parser, which drops a file whose name has a newline (the file is then missing: 422).
+REFUSED_WITH = {
+    "empty": 400,
+    "traversal-name": 400,
+    "folder-name": 400,
+    "control-character-name": 400,
+    "newline-name": 422,
+    "bidi-override-name": 400,
+    "hidden-name": 400,
+}
+
+
 def test_hostile_uploads_are_refused_and_nothing_is_stored(
     app_context: None, app: Flask, marketer: Any, bucket_keys: Any
 ) -> None:
     for case, (name, data) in HOSTILE_MAGNETS.items():
         response = upload(marketer, data, name=name, slug="hostile")
-        assert 400 <= response.status_code < 500, case
+        assert response.status_code == REFUSED_WITH.get(case, 415), case
         assert 'class="status-error"' in response.get_data(as_text=True), case
         assert counts() == (0, 0), case
         assert bucket_keys() == [], case
@@ -202,7 +215,7 @@ def test_covers_are_checked_and_replaced(
             data={"csrf_token": token(marketer, path), "cover": (io.BytesIO(data), name)},
             content_type="multipart/form-data",
         )
-        assert 400 <= refused.status_code < 500, case
+        assert refused.status_code == 415, case  # every hostile cover is refused for its content
     assert len(bucket_keys()) == 2
     replaced = marketer.post(
         f"{path}/cover",
