@@ -113,14 +113,24 @@ def captcha_answer(form: Any) -> str | None:
     return None
 
 
-def read_form_post(form: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], Any]:
-    """Split a flat form post into fields, consents (`consent_<purpose>`), context and token."""
+def read_form_post(
+    form: Any, single: frozenset[str] | set[str] = frozenset()
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], Any]:
+    """Split a flat form post into fields, consents (`consent_<purpose>`), context and token.
+
+    A name posted twice becomes a list, which a field refuses ("Enter a single value"). For
+    names the visitor cannot see, a refusal would be an error nobody can correct, and dropping
+    the value loses it silently: the attribution keys and the fields named in `single` (the
+    form's hidden fields) keep their first non-empty value instead.
+    """
     fields: dict[str, Any] = {}
     consents: dict[str, Any] = {}
     context: dict[str, Any] = {}
     for key in form:
         values = form.getlist(key)
         value = values[0] if len(values) == 1 else values
+        if len(values) > 1 and (key in TOUCH_KEYS or key in single):
+            value = next((v for v in values if isinstance(v, str) and v.strip()), values[0])
         prefix = next((p for p in CONSENT_PREFIXES if key.startswith(p)), None)
         if prefix:
             consents[key[len(prefix) :].rstrip("]")] = value
