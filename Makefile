@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-sqlite test-postgres install build translations messages embed lint bench
+.PHONY: demo test test-sqlite test-postgres install build translations messages embed lint check-built bench
 
 $(BIN)/leadgate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,10 +44,23 @@ demo: build
 	$(BIN)/leadgate demo
 	LEADGATE_DRAIN_OUTBOX_IN_PROCESS=1 $(BIN)/leadgate run --port 5000
 
-lint: install
+lint: install check-built
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/bandit -q -c pyproject.toml -r capture magnets wsgi.py gunicorn.conf.py
+	$(BIN)/bandit -q -c pyproject.toml -r capture magnets wsgi.py gunicorn.conf.py leadgate_gunicorn.py
+
+## The compiled catalogues and the minified embed are committed, so `pip install .` needs no
+## build step (README, "Production deployment"). Rebuild them aside and fail on any difference.
+## Runs in `make lint`, before `make build` rewrites them.
+check-built: install
+	$(BIN)/python embed/build.py --check
+	@for locale in $(LOCALES); do \
+	  $(BIN)/pybabel -q compile -i $(CATALOGUES)/$$locale/LC_MESSAGES/messages.po \
+	    -o $(VENV)/check-$$locale.mo && \
+	  cmp -s $(VENV)/check-$$locale.mo $(CATALOGUES)/$$locale/LC_MESSAGES/messages.mo || \
+	  { echo "$(CATALOGUES)/$$locale/LC_MESSAGES/messages.mo is not the compiled messages.po:" \
+	    "run \`make translations\` and commit it" >&2; exit 1; }; \
+	done
 
 # The slow fault tests start their own PostgreSQL whatever the pass: run them once, in the
 # PostgreSQL pass when there is one.

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -23,6 +21,7 @@ from capture import (
     optin,
     outbox,
     partners,
+    paths,
     worker,
 )
 from capture import api as authenticated_api
@@ -35,8 +34,6 @@ from capture.leads import score
 from capture.submissions import api, quarantine
 from capture.webhooks import init_app as init_webhooks
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-
 
 def init_app(app: Flask) -> None:
     logs.init_app(app)  # first: its request hooks must wrap all the others
@@ -47,7 +44,7 @@ def init_app(app: Flask) -> None:
     migrate.init_app(
         app,
         db,
-        directory=str(MIGRATIONS),
+        directory=str(paths.MIGRATIONS),
         render_as_batch=True,
         render_item=render_migration_item,
         compare_type=True,
