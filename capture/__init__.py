@@ -17,7 +17,7 @@ from capture import (
     headers,
     health,
     i18n,
-    liveness,  # noqa: F401  (registers the pool's checkout check)
+    liveness,
     logs,
     metrics,
     optin,
@@ -26,6 +26,7 @@ from capture import (
     worker,
 )
 from capture import api as authenticated_api
+from capture.backoffice import search
 from capture.db import db, render_migration_item
 from capture.db import init_app as init_db
 from capture.extensions import csrf, limiter, migrate
@@ -44,6 +45,7 @@ def init_app(app: Flask) -> None:
     if count:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
     init_db(app)
+    search.init_app(app)  # SQLite's lower() made to fold every letter, as PostgreSQL does
     migrate.init_app(
         app,
         db,
@@ -58,7 +60,7 @@ def init_app(app: Flask) -> None:
     headers.init_app(app)
     errors.init_app(app)
     metrics.init_app(app)
-    # First on_accept hook, so hooks registered later (outbox) see scoring's stage changes.
+    liveness.init_app(app)
     score.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)

@@ -18,10 +18,9 @@ from typing import Any
 import sqlalchemy as sa
 import yaml
 from flask import Flask, current_app
-from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, mapped_column
 
-from capture.db import UTCDateTime, db, utcnow
+from capture.db import UTCDateTime, db, on_connect, utcnow
 from capture.leads.classify import Stage, automatic_move
 from capture.leads.conversion import ConversionEvent
 from capture.leads.lead import PROFILE_COLUMNS, Lead, StageChange, move_stage
@@ -35,7 +34,6 @@ from capture.leads.scoring import (
     threshold_stage,
     total,
 )
-from capture.submissions.record import Accepted, on_accept
 
 EXTENSION = "leadgate.scoring"
 ACTOR = "system:scoring"
@@ -286,21 +284,13 @@ def _power(base: float, exponent: float) -> float | None:
         return None
 
 
-@sa.event.listens_for(Engine, "connect")
 def _sqlite_power(dbapi_connection: Any, connection_record: Any) -> None:
     """SQLite builds may lack math functions; decay needs power() on every backend."""
     if isinstance(dbapi_connection, sqlite3.Connection):
         dbapi_connection.create_function("power", 2, _power, deterministic=True)
 
 
-def _score_submission(accepted: Accepted) -> None:
-    """Runs inside the submission transaction, after classification moved the stage."""
-    scored = score_conversion(accepted.lead, accepted.conversion, flush=False)
-    accepted.stage_changes.extend(scored.stage_changes)
-    accepted.answer["lifecycle_stage"] = accepted.lead.lifecycle_stage
-
-
 def init_app(app: Flask) -> None:
     """Read the rules once at start (bad rules stop the app with every problem listed)."""
     app.extensions[EXTENSION] = load_rules(app.config.get("SCORING_RULES"))
-    on_accept(app, _score_submission)
+    on_connect(app, _sqlite_power)

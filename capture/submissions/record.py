@@ -8,7 +8,6 @@ same everywhere.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +17,9 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql, sqlite
 
+from capture import extension_points
 from capture.db import db, new_public_id, utcnow
+from capture.extension_points import Quarantined
 from capture.forms.spec import language_for, text_for
 from capture.forms.store import FormDefinition
 from capture.forms.values import Errors, clean_values
@@ -33,6 +34,7 @@ from capture.leads.classify import (
 from capture.leads.consent import ConsentMethod, ConsentRecord, ConsentStatus, text_hash
 from capture.leads.conversion import ConversionEvent
 from capture.leads.lead import Lead, StageChange, apply_profile, move_stage, upsert_lead
+from capture.leads.score import score_conversion
 from capture.submissions.captcha import captcha_problem
 from capture.submissions.submission import Submission, SubmissionStatus
 from capture.tokens import check_form_token
@@ -70,7 +72,7 @@ class Intake:
 
 @dataclass
 class Accepted:
-    """What one accepted submission produced; handed to the hooks other packages register."""
+    """What one accepted submission produced; the payload of `submission_accepted`."""
 
     intake: Intake
     submission: Submission
@@ -103,20 +105,6 @@ class ValidationFailed(Exception):
 
 class IdempotencyConflict(Exception):
     """The key was used before with another body."""
-
-
-AcceptHook = Callable[[Accepted], None]
-QuarantineHook = Callable[[Intake, Submission], None]
-
-
-def on_accept(app: Any, hook: AcceptHook) -> None:
-    """Run `hook` inside the transaction of every accepted submission (gates, outbox rows)."""
-    app.extensions.setdefault("leadgate.on_accept", []).append(hook)
-
-
-def on_quarantine(app: Any, hook: QuarantineHook) -> None:
-    """Run `hook` inside the transaction of every submission held in quarantine (counters)."""
-    app.extensions.setdefault("leadgate.on_quarantine", []).append(hook)
 
 
 def conversion_overrides() -> dict[str, Classification]:
@@ -212,8 +200,12 @@ def accept(
     accepted.answer = _answer(
         intake, submission.public_id, lead.public_id, classification, lead.stage
     )
-    for hook in current_app.extensions.get("leadgate.on_accept", []):
-        hook(accepted)
+    # Scoring is part of the write path, not a receiver: every receiver sees the scored stage.
+    scored = score_conversion(lead, conversion, flush=False)
+    accepted.stage_changes.extend(scored.stage_changes)
+    accepted.answer["lifecycle_stage"] = lead.lifecycle_stage
+    for fields in extension_points.submission_accepted.send(accepted):
+        accepted.answer.update(fields or {})
     return accepted
 
 
@@ -374,8 +366,7 @@ def _quarantine(intake: Intake, values: dict[str, Any], reason: str) -> Outcome:
         stage_for(classification),
     )
     db.session.flush()
-    for hook in current_app.extensions.get("leadgate.on_quarantine", []):
-        hook(intake, claimed)
+    extension_points.submission_quarantined.send(Quarantined(intake, claimed))
     return Outcome(submission=claimed, body=claimed.response)
 
 
