@@ -32,7 +32,7 @@ from capture.db import init_app as init_db
 from capture.extensions import csrf, limiter, migrate
 from capture.forms import page
 from capture.leads import commands as lead_commands
-from capture.leads import score
+from capture.leads import scoring
 from capture.submissions import api, quarantine
 from capture.webhooks import init_app as init_webhooks
 
@@ -61,7 +61,7 @@ def init_app(app: Flask) -> None:
     errors.init_app(app)
     metrics.init_app(app)
     liveness.init_app(app)
-    score.init_app(app)
+    scoring.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(page.bp)

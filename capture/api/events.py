@@ -22,7 +22,7 @@ from capture.forms.values import normalise_email
 from capture.leads.classify import CONVERSION_KINDS, automatic_move, classify, stage_for
 from capture.leads.conversion import ConversionEvent
 from capture.leads.lead import apply_profile, move_stage, upsert_lead
-from capture.leads.score import score_conversion
+from capture.leads.scoring import score_conversion
 from capture.submissions.intake import clean_context, idempotency_key
 from capture.submissions.record import conversion_overrides
 

@@ -20,7 +20,7 @@ from capture.forms.store import FormDefinition
 from capture.leads.consent import ConsentRecord
 from capture.leads.conversion import ConversionEvent
 from capture.leads.lead import Lead, StageChange
-from capture.leads.score import ScoreChange
+from capture.leads.scoring import ScoreChange
 from capture.submissions.submission import Submission
 
 

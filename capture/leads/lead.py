@@ -97,7 +97,7 @@ class Lead(Timestamped, db.Model):
     first_touch: Mapped[dict[str, Any]] = mapped_column(default=dict)
     last_touch: Mapped[dict[str, Any]] = mapped_column(default=dict)
     last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # The score's two parts (capture.leads.score): engagement decays with idle time and is
+    # The score's two parts (capture.leads.scoring): engagement decays with idle time and is
     # stored as a float so repeated decay passes do not lose points to rounding; `score` is
     # round(engagement) + fit. `engagement_at` is the moment the engagement value refers to.
     engagement_score: Mapped[float] = mapped_column(sa.Float, default=0.0)

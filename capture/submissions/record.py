@@ -34,7 +34,7 @@ from capture.leads.classify import (
 from capture.leads.consent import ConsentMethod, ConsentRecord, ConsentStatus, text_hash
 from capture.leads.conversion import ConversionEvent
 from capture.leads.lead import Lead, StageChange, apply_profile, move_stage, upsert_lead
-from capture.leads.score import score_conversion
+from capture.leads.scoring import score_conversion
 from capture.submissions.captcha import captcha_problem
 from capture.submissions.submission import Submission, SubmissionStatus
 from capture.tokens import check_form_token

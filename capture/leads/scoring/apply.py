@@ -1,81 +1,30 @@
-"""Scores on leads: applying the rules of `capture.leads.scoring`, recording every change and why.
+"""Scores on leads: applying the rules, recording every change and why.
 
-Each change is a `ScoreChange` row (rule, event, before, after, time) for the lead's timeline.
 Helpers add and flush; the caller commits. Other packages add points through `score_activity`
 (magnets: `score_activity(lead, "download", event="magnet ...")`).
 """
 
 from __future__ import annotations
 
-import json
-import math
-import sqlite3
-from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
-from typing import Any
 
-import sqlalchemy as sa
-import yaml
-from flask import Flask, current_app
-from sqlalchemy.orm import Mapped, mapped_column
-
-from capture.db import UTCDateTime, db, on_connect, utcnow
+from capture.db import db, utcnow
 from capture.leads.classify import Stage, automatic_move
 from capture.leads.conversion import ConversionEvent
 from capture.leads.lead import PROFILE_COLUMNS, Lead, StageChange, move_stage
-from capture.leads.scoring import (
+from capture.leads.scoring.decay import decayed
+from capture.leads.scoring.history import ScoreChange, Scored
+from capture.leads.scoring.rules import (
     ScoringRules,
     conversion_points,
-    decayed,
+    current_rules,
     fit_points,
-    parse_rules,
     temperature,
     threshold_stage,
     total,
 )
 
-EXTENSION = "leadgate.scoring"
 ACTOR = "system:scoring"
-
-
-class ScoreChange(db.Model):
-    """One change of a lead's score: which rule, on what event, from what to what."""
-
-    __tablename__ = "score_changes"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    lead_id: Mapped[int] = mapped_column(sa.ForeignKey("leads.id", ondelete="CASCADE"), index=True)
-    rule: Mapped[str] = mapped_column(sa.String(120))
-    event: Mapped[str] = mapped_column(sa.String(300))
-    before: Mapped[int]
-    after: Mapped[int]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-@dataclass
-class Scored:
-    """What one scoring step changed, so callers can report it (answers, webhooks)."""
-
-    score_changes: list[ScoreChange] = field(default_factory=list)
-    stage_changes: list[StageChange] = field(default_factory=list)
-
-
-def load_rules(setting: str | None) -> ScoringRules:
-    """`LEADGATE_SCORING_RULES`: inline JSON, or the path of a .json/.yaml/.yml file."""
-    if not setting or not setting.strip():
-        return parse_rules()
-    text = setting.strip()
-    if not text.startswith("{"):
-        path = Path(text)
-        text = path.read_text(encoding="utf-8")
-        if path.suffix in {".yaml", ".yml"}:
-            return parse_rules(yaml.safe_load(text))
-    return parse_rules(json.loads(text))
-
-
-def current_rules() -> ScoringRules:
-    return current_app.extensions[EXTENSION]
 
 
 def _idle_days(since: datetime, now: datetime) -> float:
@@ -208,89 +157,3 @@ def score_activity(lead: Lead, activity: str, *, event: str) -> Scored:
     scored = add_engagement(lead, points, rule=f"activity: {activity}", event=event)
     db.session.flush()
     return scored
-
-
-def _elapsed_days(column: Any, now: datetime, dialect: str) -> Any:
-    moment = sa.literal(now, UTCDateTime())
-    if dialect == "postgresql":
-        return sa.extract("epoch", moment - column) / 86400.0
-    return sa.func.julianday(moment) - sa.func.julianday(column)
-
-
-def decay_all(now: datetime | None = None) -> int:
-    """Materialise inactivity decay for every lead: one INSERT ... SELECT for the history rows
-    and one set-based UPDATE of the table itself, so a million leads never pass through Python.
-    Returns the number of leads whose score changed. The caller commits.
-
-    The UPDATE reads only the row it changes (no join of `leads` with itself): at a million
-    leads the cost is writing the rows, so nothing else is added to it.
-    """
-    rules = current_rules()
-    now = now or utcnow()
-    dialect = db.session.get_bind().dialect.name
-    leads = Lead.__table__
-    c = leads.c
-    moment = sa.literal(now, UTCDateTime())
-    factor = sa.func.power(0.5, _elapsed_days(c.engagement_at, now, dialect) / rules.half_life_days)
-    raw = c.engagement_score * factor
-    engagement = sa.case((sa.func.abs(raw) < 0.5, 0.0), else_=raw)
-    new_score = sa.cast(sa.func.round(engagement), sa.Integer) + c.fit_score
-    due = sa.and_(c.engagement_score != 0, c.engagement_at < now, c.erased_at.is_(None))
-    changing = sa.and_(due, new_score != c.score)
-    # rowcount of INSERT ... SELECT is not reliable across drivers: count in the database.
-    changed = db.session.scalar(sa.select(sa.func.count()).select_from(leads).where(changing))
-    history = sa.insert(ScoreChange.__table__).from_select(
-        ["lead_id", "rule", "event", "before", "after", "created_at"],
-        sa.select(
-            c.id,
-            sa.literal("decay"),
-            sa.literal(f"inactivity (half-life {rules.half_life_days:g} days)"),
-            c.score,
-            new_score,
-            moment,
-        ).where(changing),
-    )
-    db.session.execute(history)
-    band = sa.case(
-        (new_score >= rules.hot_from, "hot"),
-        (new_score >= rules.warm_from, "warm"),
-        else_="cold",
-    )
-    # Only rows whose score, band or (snapped to 0) engagement changes are written: decay
-    # composes (half-lives multiply), so a row left alone still decays from its own
-    # `engagement_at` to the same value later. A daily pass then rewrites only the leads whose
-    # rounded score moved, not every lead. Every right-hand side reads the row as it was
-    # before this UPDATE (SQL semantics).
-    visible = sa.or_(new_score != c.score, band != c.temperature, sa.func.abs(raw) < 0.5)
-    update = (
-        sa.update(leads)
-        .where(due, visible)
-        .values(
-            engagement_score=engagement,
-            score=new_score,
-            temperature=band,
-            engagement_at=now,
-            updated_at=sa.case((new_score != c.score, moment), else_=c.updated_at),
-        )
-    )
-    db.session.execute(update.execution_options(synchronize_session=False))
-    return max(int(changed or 0), 0)
-
-
-def _power(base: float, exponent: float) -> float | None:
-    try:
-        return math.pow(base, exponent)
-    except (TypeError, ValueError, OverflowError):
-        return None
-
-
-def _sqlite_power(dbapi_connection: Any, connection_record: Any) -> None:
-    """SQLite builds may lack math functions; decay needs power() on every backend."""
-    if isinstance(dbapi_connection, sqlite3.Connection):
-        dbapi_connection.create_function("power", 2, _power, deterministic=True)
-
-
-def init_app(app: Flask) -> None:
-    """Read the rules once at start (bad rules stop the app with every problem listed)."""
-    app.extensions[EXTENSION] = load_rules(app.config.get("SCORING_RULES"))
-    on_connect(app, _sqlite_power)
