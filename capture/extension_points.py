@@ -62,7 +62,8 @@ if TYPE_CHECKING:  # the payloads' types only: importing them at run time would 
     from capture.leads.conversion import ConversionEvent
     from capture.leads.lead import Lead, StageChange
     from capture.outbox import Sender
-    from capture.submissions.record import Accepted, Intake
+    from capture.submissions.intake import Intake
+    from capture.submissions.record import Accepted
     from capture.submissions.submission import Submission
 
 P = TypeVar("P")

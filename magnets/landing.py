@@ -25,7 +25,7 @@ from capture.errors import respond
 from capture.forms.page import build_wtform
 from capture.forms.store import FormDefinition
 from capture.i18n import visitor_language
-from capture.submissions.record import TOUCH_KEYS
+from capture.submissions.intake import TOUCH_KEYS
 from capture.urls import public_url
 from magnets.magnet import Magnet, MagnetStatus, get_magnet
 from magnets.storage import StorageUnavailable, content_disposition, storage

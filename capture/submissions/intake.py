@@ -21,9 +21,39 @@ from capture.forms.spec import normalise_origin
 from capture.forms.store import FormDefinition
 from capture.forms.values import is_clean_text
 from capture.submissions.captcha import RESPONSE_FIELDS
-from capture.submissions.record import TOUCH_KEYS, Intake
 
 MAX_KEYS = 200
+
+
+TOUCH_KEYS = (
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "referrer",
+    "page_url",
+)
+
+
+@dataclass
+class Intake:
+    """A submission as read from a request, before any check."""
+
+    form: FormDefinition
+    fields: dict[str, Any]
+    consents: dict[str, Any]
+    context: dict[str, str]
+    token: Any
+    channel: str
+    language: str
+    ip: str | None = None
+    user_agent: str | None = None
+    origin: str | None = None
+    partner: str | None = None
+    idempotency_key: str | None = None
+    request_digest: str | None = None
+    captcha: Any = None
 
 
 class Unread:
