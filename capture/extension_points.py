@@ -36,8 +36,8 @@ submission write path (`capture.submissions.record.accept`) before `submission_a
 every receiver sees the scored stage and the answer carries it.
 
 A dispatch table, not a signal: `outbox_senders` maps an outbox row's kind to the one
-function that delivers it ("email": capture.delivery mail, "webhook": capture.webhooks). Exactly
-one sender per kind, and the worker needs its exception to retry or give up.
+function that delivers it ("email": capture.outbox, "webhook": capture.webhooks).
+Exactly one sender per kind, and the worker needs its exception to retry or give up.
 
 Being replaced by the privacy map (another change): `capture.leads.privacy.on_export`,
 `on_erase` and `on_lead_erased` (export and erasure of what other packages keep: API
