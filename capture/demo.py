@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -13,6 +14,7 @@ from flask.cli import with_appcontext
 from flask.typing import ResponseReturnValue
 
 from capture import extension_points
+from capture.accounts.user import Role, create_user
 from capture.db import db
 from capture.forms.spec import parse_definition
 from capture.forms.store import FormDefinition, get_form, save_spec
@@ -215,6 +217,19 @@ def partner_page() -> ResponseReturnValue:
     return response
 
 
+DEMO_ADMIN_EMAIL = "admin@example.com"
+
+
+def demo_admin() -> list[str]:
+    """The demo's only account, with a random password printed once: no default accounts."""
+    password = secrets.token_urlsafe(12)
+    create_user(DEMO_ADMIN_EMAIL, Role.ADMIN, password)
+    return [
+        f"Back office:                    {base_url()}/admin/",
+        f"  admin login: {DEMO_ADMIN_EMAIL}  password: {password}",
+    ]
+
+
 def fill_forms() -> list[str]:
     for document in DEMO_FORMS:
         save_spec(parse_definition(document))
@@ -235,7 +250,8 @@ def demo_command() -> None:
         return
     lines = fill_forms()
     lines.extend(fill_partner())
-    # Sorted: receivers come in no order, the printed lines should (the admin first).
+    lines.extend(demo_admin())
+    # Sorted: receivers come in no order, the printed lines should not.
     for added in sorted(extension_points.demo_filling.send(None)):
         lines.extend(added)
     db.session.commit()

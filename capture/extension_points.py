@@ -22,7 +22,7 @@ transaction and adds rows, never commits):
 `timeline_events` (`Lead`): a lead's timeline is shown. Fired by backoffice.timeline.
     Receivers: magnets.timeline (downloads).
 `demo_filling` (`None`): `leadgate demo` fills an empty database. Fired by the demo
-    command. Receivers: accounts (the admin), magnets (the e-book).
+    command (which adds the forms, a partner and the admin itself). Receivers: magnets.
 
 Receivers that change the outcome return a value instead of reaching into shared state:
 `submission_accepted` receivers may return a dict of answer fields (magnets gating returns

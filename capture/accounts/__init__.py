@@ -14,7 +14,6 @@ from capture.accounts.user import (
     authenticate,
     create_user,
 )
-from capture.extension_points import demo_filling
 from capture.extensions import login_manager
 
 __all__ = [
@@ -39,4 +38,3 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["may_open"] = may_open
     app.register_blueprint(login.bp)
     app.cli.add_command(cli.users_cli)
-    demo_filling.connect(app, lambda _nothing: cli.demo_admin())
