@@ -48,6 +48,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/bandit -q -c pyproject.toml -r capture magnets wsgi.py gunicorn.conf.py
+	$(BIN)/lint-imports --no-cache  # package layers and no import cycles ([tool.importlinter])
 
 # The slow fault tests start their own PostgreSQL whatever the pass: run them once, in the
 # PostgreSQL pass when there is one.
