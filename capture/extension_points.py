@@ -8,21 +8,29 @@ Notifications (blinker signals, Flask's convention; every one runs inside the ca
 transaction and adds rows, never commits):
 
 `submission_accepted` (`Accepted`): an accepted submission, classified and scored.
-    Fired by submissions.record.accept. Receivers: metrics (count), optin (hold delivery,
-    queue the confirmation e-mail), webhooks (lead.created, conversion.recorded),
-    magnets.gating (issue the download grant).
-`submission_quarantined` (`Quarantined`): a submission held as spam. Fired by
-    submissions.record. Receivers: metrics.
-`optin_confirmed` (`Confirmed`): a double opt-in confirmed, once per submission. Fired by
-    optin.confirmation. Receivers: magnets.gating (e-mails the download link).
-`stage_moved` (`StageMoved`): a lead changed stage, whoever moved it. Fired by
-    leads.lead.move_stage. Receivers: webhooks (stage.changed, notice to sales).
+    fired by: capture.submissions.record.accept
+    heard by: capture.metrics (counts it)
+              capture.optin.confirmation (holds delivery, mails the link)
+              capture.webhooks (lead.created, conversion.recorded)
+              magnets.gating (issues the download grant)
+`submission_quarantined` (`Quarantined`): a submission held as spam.
+    fired by: capture.submissions.record
+    heard by: capture.metrics
+`optin_confirmed` (`Confirmed`): a double opt-in confirmed, once per submission.
+    fired by: capture.optin.confirmation.confirm_submission
+    heard by: magnets.gating (mails the download link)
+`stage_moved` (`StageMoved`): a lead changed stage, whoever moved it.
+    fired by: capture.leads.lead.move_stage
+    heard by: capture.webhooks (stage.changed, notice to sales)
 `offline_conversion` (`OfflineConversion`): `POST /api/v1/events` recorded a conversion.
-    Fired by api.events. Receivers: webhooks.
-`timeline_events` (`Lead`): a lead's timeline is shown. Fired by backoffice.timeline.
-    Receivers: magnets.timeline (downloads).
-`demo_filling` (`None`): `leadgate demo` fills an empty database. Fired by the demo
-    command (which adds the forms, a partner and the admin itself). Receivers: magnets.
+    fired by: capture.api.events
+    heard by: capture.webhooks
+`timeline_events` (`Lead`): a lead's timeline is shown.
+    fired by: capture.backoffice.timeline.events
+    heard by: magnets.timeline (downloads)
+`demo_filling` (`None`): `leadgate demo` fills an empty database.
+    fired by: capture.demo (which adds forms, a partner and the admin itself)
+    heard by: magnets.demo (the e-book)
 
 Receivers that change the outcome return a value instead of reaching into shared state:
 `submission_accepted` receivers may return a dict of answer fields (magnets gating returns
@@ -44,8 +52,8 @@ Being replaced by the privacy map (another change): `capture.leads.privacy.on_ex
 idempotency keys, webhook rows). `capture.api.openapi.add_paths` is left to the OpenAPI work.
 
 Blinker signals are process globals and tests build many apps: every receiver is connected
-with `sender=app` and fired with the current app, so one app never hears another's, and the
-receivers of an app go away with it (blinker holds senders weakly).
+with `sender=app` and fired with the current app, so one app never hears another's (blinker
+holds senders weakly: an app that is collected takes its receivers with it).
 """
 
 from __future__ import annotations
