@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import current_app, request
+from flask import request
 from flask_babel import gettext as _
 
 from capture.errors import ApiError
 from capture.forms.spec import normalise_origin
 from capture.forms.store import FormDefinition
 from capture.forms.values import is_clean_text
+from capture.partners import partner_for_origin
 from capture.submissions.captcha import RESPONSE_FIELDS
 
 MAX_KEYS = 200
@@ -269,9 +270,8 @@ def attributed_partner(
         if origin_partner and origin in form.spec.allowed_origins:
             return origin_partner
         return form.partner
-    resolver = current_app.extensions.get("leadgate.partner_for_origin")
-    if resolver and origin:
-        partner = resolver(form, origin)
+    if origin:
+        partner = partner_for_origin(form, origin)
         if partner:
             return partner
     return form.partner
