@@ -48,6 +48,7 @@ lint: install check-built
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/bandit -q -c pyproject.toml -r capture magnets wsgi.py gunicorn.conf.py leadgate_gunicorn.py
+	$(BIN)/lint-imports --no-cache  # package layers and no import cycles ([tool.importlinter])
 
 ## The compiled catalogues and the minified embed are committed, so `pip install .` needs no
 ## build step (README, "Production deployment"). Rebuild them aside and fail on any difference.

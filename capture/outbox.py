@@ -18,7 +18,7 @@ from flask import Flask, current_app
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from capture import mail
+from capture import extension_points, mail
 from capture.db import db, new_public_id, utcnow
 
 
@@ -75,12 +75,14 @@ Sender = Callable[[Delivery], None]
 
 
 def register_sender(app: Flask, kind: str, fn: Sender) -> None:
-    """`fn` delivers rows of `kind`; it raises to fail (retried) or `PermanentFailure` (dead)."""
-    app.extensions.setdefault("leadgate.senders", {})[kind] = fn
+    """`fn` delivers rows of `kind`; it raises to fail (retried) or `PermanentFailure` (dead).
+
+    The table is `capture.extension_points.outbox_senders`."""
+    extension_points.outbox_senders.register(app, kind, fn)
 
 
 def sender_for(kind: str) -> Sender | None:
-    return current_app.extensions.get("leadgate.senders", {}).get(kind)
+    return extension_points.outbox_senders.get(kind)
 
 
 def enqueue(kind: str, payload: dict[str, Any], *, dedupe_key: str | None = None) -> OutboxMessage:

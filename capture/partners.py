@@ -131,6 +131,4 @@ def list_command() -> None:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["leadgate.partner_for_origin"] = partner_for_origin
-    app.extensions["leadgate.partner_of_origin"] = partner_of_origin
     app.cli.add_command(partners_cli)

@@ -1,6 +1,6 @@
 """Downloads as engagement: the download scoring rule applied inside the download's statement.
 
-`capture.leads.score.score_activity` is the reference; this is the same arithmetic in SQL (decay
+`capture.leads.scoring.score_activity` is the reference; this is the same arithmetic in SQL (decay
 catch-up, points, rounding half away from zero, temperature, one history row per changed total)
 so that on PostgreSQL a download stays one statement in autocommit. A stage move runs hooks in
 Python, so the statement refuses to write when one could be due, and the caller then takes the
@@ -16,8 +16,7 @@ import sqlalchemy as sa
 from capture.db import UTCDateTime
 from capture.leads.classify import FUNNEL, Stage, rank
 from capture.leads.lead import Lead
-from capture.leads.score import ScoreChange, current_rules
-from capture.leads.scoring import ScoringRules
+from capture.leads.scoring import ScoreChange, ScoringRules, current_rules
 
 ACTIVITY = "download"
 RULE = f"activity: {ACTIVITY}"

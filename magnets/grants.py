@@ -17,7 +17,7 @@ from sqlalchemy.orm import Mapped, lazyload, mapped_column, relationship
 from capture import metrics
 from capture.db import db, new_public_id, utcnow
 from capture.leads.lead import Lead
-from capture.leads.score import current_rules, score_activity
+from capture.leads.scoring import current_rules, score_activity
 from capture.tokens import Purpose, sign
 from capture.urls import public_url
 from magnets.engagement import ACTIVITY, download_points, scored_touch

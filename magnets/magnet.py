@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from capture.db import Timestamped, db, new_public_id, utcnow
-from capture.forms.spec import LANGUAGES, SLUG_RE
+from capture.forms.spec import SLUG_RE
+from capture.i18n import LANGUAGES
 
 DEFAULT_LINK_LIFETIME_DAYS = 7
 MAX_LINK_LIFETIME_DAYS = 365

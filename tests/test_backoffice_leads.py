@@ -12,8 +12,8 @@ import pytest
 import sqlalchemy as sa
 from conftest import csrf_token_in
 
-from capture.api.signals import on_stage_change
 from capture.db import db
+from capture.extension_points import stage_moved
 from capture.leads.lead import Lead, StageChange
 
 
@@ -147,7 +147,7 @@ def test_export_follows_the_filter_and_is_for_marketing(staff, leads):
 def test_stage_change_reaches_the_stage_hooks(app, staff, leads):
     """Webhooks and notifications to sales hear of moves made in the back office too."""
     heard = []
-    on_stage_change(app, lambda lead, change: heard.append((lead.email, change.to_stage)))
+    stage_moved.connect(app, lambda moved: heard.append((moved.lead.email, moved.change.to_stage)))
     sales = staff("sales")
     lead = db.session.scalar(sa.select(Lead).where(Lead.email == "ane@firma.dk"))
     url = f"/admin/leads/{lead.public_id}"

@@ -13,8 +13,7 @@ from conftest import STAFF_PASSWORD, csrf_token_in
 from capture.accounts import User
 from capture.api.token import ApiToken
 from capture.db import db
-from capture.leads.score import current_rules
-from capture.leads.scoring import parse_rules
+from capture.leads.scoring import current_rules, parse_rules
 
 
 def test_create_user_then_deactivate_logs_them_out(staff):

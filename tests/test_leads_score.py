@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from capture.db import db, utcnow
 from capture.leads.classify import Stage
 from capture.leads.lead import Lead, StageChange, move_stage
-from capture.leads.score import ScoreChange, decay_all, score_activity
+from capture.leads.scoring import ScoreChange, decay_all, score_activity
 
 BANT = [
     {"name": n, "type": "text"} for n in ("job_title", "budget", "authority", "need", "timeline")

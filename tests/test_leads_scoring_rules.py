@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from capture.leads.score import load_rules
 from capture.leads.scoring import (
     DEFAULTS,
     ScoringRulesError,
@@ -17,6 +16,7 @@ from capture.leads.scoring import (
     conversion_points,
     decayed,
     fit_points,
+    load_rules,
     parse_rules,
     round_half_away,
     temperature,

@@ -16,7 +16,7 @@ from flask import Flask
 
 from capture.db import db, utcnow
 from capture.leads.lead import Lead, StageChange
-from capture.leads.score import ScoreChange
+from capture.leads.scoring import ScoreChange
 from magnets.grants import Download
 
 TITLE = "Guiden <b>før</b> & efter"

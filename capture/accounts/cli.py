@@ -6,7 +6,6 @@ piped (scripts, secrets managers); never from an argument, which would land in s
 
 from __future__ import annotations
 
-import secrets
 import sys
 
 import click
@@ -14,11 +13,8 @@ from flask.cli import AppGroup
 
 from capture.accounts.user import AccountError, Role, create_user
 from capture.db import db
-from capture.demo import base_url
 
 users_cli = AppGroup("users", help="Manage back-office accounts.")
-
-DEMO_ADMIN_EMAIL = "admin@example.com"
 
 
 def _read_password() -> str:
@@ -47,13 +43,3 @@ def create_command(email: str, role: str) -> None:
         raise SystemExit(1) from None
     db.session.commit()
     click.echo(f"created {user.role} user {user.email} ({user.public_id})")
-
-
-def demo_admin() -> list[str]:
-    """The demo's only account, with a random password printed once: no default accounts."""
-    password = secrets.token_urlsafe(12)
-    create_user(DEMO_ADMIN_EMAIL, Role.ADMIN, password)
-    return [
-        f"Back office:                    {base_url()}/admin/",
-        f"  admin login: {DEMO_ADMIN_EMAIL}  password: {password}",
-    ]

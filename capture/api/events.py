@@ -11,17 +11,18 @@ from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
+from capture import extension_points
 from capture.api import idempotency
 from capture.api.body import invalid, json_object, moment, text
-from capture.api.signals import OfflineConversion, offline_conversion
 from capture.api.token import current_token, protect
 from capture.db import db, utcnow
+from capture.extension_points import OfflineConversion
 from capture.extensions import csrf
 from capture.forms.values import normalise_email
 from capture.leads.classify import CONVERSION_KINDS, automatic_move, classify, stage_for
 from capture.leads.conversion import ConversionEvent
 from capture.leads.lead import apply_profile, move_stage, upsert_lead
-from capture.leads.score import score_conversion
+from capture.leads.scoring import score_conversion
 from capture.submissions.intake import clean_context, idempotency_key
 from capture.submissions.record import conversion_overrides
 
@@ -142,7 +143,7 @@ def _record(event: dict[str, Any], actor: str) -> tuple[OfflineConversion, dict[
         )
     scored = score_conversion(lead, conversion, event["percent"])
     recorded.stage_changes.extend(scored.stage_changes)
-    offline_conversion(recorded)
+    extension_points.offline_conversion.send(recorded)
     body = {
         "event": conversion.public_id,
         "lead": lead.public_id,

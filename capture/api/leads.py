@@ -8,7 +8,6 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from capture.api.body import integer, invalid, json_object, moment, text
-from capture.api.signals import stage_changed
 from capture.api.token import current_token, protect
 from capture.db import db
 from capture.errors import ApiError
@@ -102,7 +101,6 @@ def change_stage(lead_id: str) -> ResponseReturnValue:
         raise invalid({"reason": [_("This field is required.")]})
     change = move_stage(lead, Stage(target), reason=reason, actor=current_token().actor)
     db.session.flush()
-    stage_changed(lead, change)
     body = {
         "lead": lead_payload(lead),
         "stage_change": {

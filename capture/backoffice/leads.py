@@ -17,7 +17,6 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from capture.accounts import Role, allows, protect
-from capture.api.signals import stage_changed
 from capture.backoffice import search, timeline
 from capture.db import db
 from capture.forms.store import FormDefinition
@@ -105,9 +104,7 @@ def show(lead_id: str) -> ResponseReturnValue:
         if target.value == lead.lifecycle_stage:
             form.to.errors = [_("The lead is already in this stage.")]
         else:
-            change = move_stage(lead, target, reason=form.reason.data.strip(), actor=actor())
-            db.session.flush()
-            stage_changed(lead, change)
+            move_stage(lead, target, reason=form.reason.data.strip(), actor=actor())
             db.session.commit()
             flash(_("Stage changed to %(stage)s.", stage=target.value))
             return redirect(url_for(".show", lead_id=lead.public_id), 303)

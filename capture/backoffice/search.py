@@ -13,10 +13,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from flask import Flask
 from werkzeug.datastructures import MultiDict
 
-from capture.db import db
+from capture.db import db, on_connect
 from capture.leads.classify import Stage
 from capture.leads.lead import SEARCHED_COLUMNS, Lead
 from capture.leads.listing import InvalidCursor, LeadFilter, decode_cursor, encode_cursor
@@ -73,7 +73,6 @@ def text_pattern(text: str) -> str:
     return escaped + "%" if len(text) < MIN_CONTAINS else "%" + escaped + "%"
 
 
-@sa.event.listens_for(Engine, "connect")
 def _sqlite_lower(dbapi_connection: Any, connection_record: Any) -> None:
     """SQLite's own lower() folds ASCII only, so searching "ærø" would miss "Ærø" there;
     PostgreSQL folds every letter. Python's str.lower makes SQLite agree."""
@@ -149,3 +148,7 @@ def page(
     more = len(leads) > size
     leads = leads[:size]
     return leads, encode_cursor(leads[-1].id) if more and leads else None
+
+
+def init_app(app: Flask) -> None:
+    on_connect(app, _sqlite_lower)

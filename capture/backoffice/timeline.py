@@ -1,29 +1,27 @@
 """A lead's history in time order: submissions, conversions, consents, stages, scores.
 
 One query per kind of event (never one per event). Other packages add their own kinds with
-`on_timeline(app, provider)`; magnets adds downloads that way, since capture never imports it.
+`extension_points.timeline_events`; magnets adds downloads that way, since capture never
+imports it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
 from flask_babel import gettext as _
 
+from capture import extension_points
 from capture.db import db
 from capture.forms.store import FormDefinition
 from capture.leads.consent import ConsentRecord
 from capture.leads.conversion import ConversionEvent
 from capture.leads.lead import Lead, StageChange
-from capture.leads.score import ScoreChange
+from capture.leads.scoring import ScoreChange
 from capture.submissions.submission import Submission
-
-EXTENSION = "leadgate.on_timeline"
 
 
 @dataclass(frozen=True)
@@ -34,13 +32,6 @@ class Event:
     kind: str  # submission, conversion, consent, stage, score, or what a provider adds
     title: str
     details: tuple[tuple[str, Any], ...] = ()
-
-
-Provider = Callable[[Lead], list[Event]]
-
-
-def on_timeline(app: Any, provider: Provider) -> None:
-    app.extensions.setdefault(EXTENSION, []).append(provider)
 
 
 def _forms(ids: set[int | None]) -> dict[int, FormDefinition]:
@@ -128,7 +119,7 @@ def events(lead: Lead) -> list[Event]:
                 (("rule", score.rule), ("event", score.event)),
             )
         )
-    for provider in current_app.extensions.get(EXTENSION, []):
-        found.extend(provider(lead))
+    for added in extension_points.timeline_events.send(lead):
+        found.extend(added)
     # Stable: events of one moment keep the order above (submission before its conversion).
     return sorted(found, key=lambda event: event.at)

@@ -17,9 +17,9 @@ from urllib.parse import urlsplit
 
 import idna
 
+from capture.i18n import LANGUAGES
 from capture.leads.classify import CONVERSION_KINDS
 
-LANGUAGES = ("da", "sv", "en")
 FIELD_TYPES = frozenset(
     {
         "text",

@@ -12,8 +12,7 @@ from capture.db import db
 from capture.leads.classify import Stage
 from capture.leads.export import export_chunks
 from capture.leads.listing import LeadFilter, count
-from capture.leads.score import current_rules, decay_all
-from capture.leads.scoring import rules_yaml
+from capture.leads.scoring import current_rules, decay_all, rules_yaml
 
 leads_cli = AppGroup("leads", help="Work with leads.")
 scoring_cli = AppGroup("scoring", help="Lead scoring.")

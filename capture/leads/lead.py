@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, current_app
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
+from capture import extension_points
 from capture.db import Timestamped, db, new_public_id, utcnow
+from capture.extension_points import StageMoved
 from capture.leads.classify import Stage
 
 # The columns the back office's text search looks in (capture/backoffice/search.py).
@@ -97,7 +97,7 @@ class Lead(Timestamped, db.Model):
     first_touch: Mapped[dict[str, Any]] = mapped_column(default=dict)
     last_touch: Mapped[dict[str, Any]] = mapped_column(default=dict)
     last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # The score's two parts (capture.leads.score): engagement decays with idle time and is
+    # The score's two parts (capture.leads.scoring): engagement decays with idle time and is
     # stored as a float so repeated decay passes do not lose points to rounding; `score` is
     # round(engagement) + fit. `engagement_at` is the moment the engagement value refers to.
     engagement_score: Mapped[float] = mapped_column(sa.Float, default=0.0)
@@ -201,7 +201,7 @@ def move_stage(
     conversion_id: int | None = None,
 ) -> StageChange:
     """The one place a lead's stage changes, so every change lands in its history and every
-    `on_stage_moved` hook (webhooks, notices to sales) hears of it, whoever made it."""
+    `stage_moved` receiver (webhooks, notices to sales) hears of it, whoever made it."""
     change = StageChange(
         lead_id=lead.id,
         from_stage=lead.lifecycle_stage,
@@ -213,14 +213,5 @@ def move_stage(
     )
     lead.lifecycle_stage = to.value
     db.session.add(change)
-    for hook in current_app.extensions.get(STAGE_MOVED, []):
-        hook(lead, change)
+    extension_points.stage_moved.send(StageMoved(lead, change))
     return change
-
-
-STAGE_MOVED = "leadgate.on_stage_moved"
-
-
-def on_stage_moved(app: Flask, hook: Callable[[Lead, StageChange], None]) -> None:
-    """Run `hook(lead, change)` inside the transaction of every stage change (any path)."""
-    app.extensions.setdefault(STAGE_MOVED, []).append(hook)

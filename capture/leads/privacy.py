@@ -24,7 +24,7 @@ from capture.leads.consent import ConsentRecord, erasing
 from capture.leads.conversion import ConversionEvent
 from capture.leads.lead import PROFILE_COLUMNS, Lead, StageChange
 from capture.leads.listing import lead_payload
-from capture.leads.score import ScoreChange
+from capture.leads.scoring import ScoreChange
 from capture.submissions.submission import Submission
 
 ERASED_REASON = "[erased]"

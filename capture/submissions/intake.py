@@ -13,17 +13,48 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import current_app, request
+from flask import request
 from flask_babel import gettext as _
 
 from capture.errors import ApiError
 from capture.forms.spec import normalise_origin
 from capture.forms.store import FormDefinition
 from capture.forms.values import is_clean_text
+from capture.partners import partner_for_origin
 from capture.submissions.captcha import RESPONSE_FIELDS
-from capture.submissions.record import TOUCH_KEYS, Intake
 
 MAX_KEYS = 200
+
+
+TOUCH_KEYS = (
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "referrer",
+    "page_url",
+)
+
+
+@dataclass
+class Intake:
+    """A submission as read from a request, before any check."""
+
+    form: FormDefinition
+    fields: dict[str, Any]
+    consents: dict[str, Any]
+    context: dict[str, str]
+    token: Any
+    channel: str
+    language: str
+    ip: str | None = None
+    user_agent: str | None = None
+    origin: str | None = None
+    partner: str | None = None
+    idempotency_key: str | None = None
+    request_digest: str | None = None
+    captcha: Any = None
 
 
 class Unread:
@@ -249,9 +280,8 @@ def attributed_partner(
         if origin_partner and origin in form.spec.allowed_origins:
             return origin_partner
         return form.partner
-    resolver = current_app.extensions.get("leadgate.partner_for_origin")
-    if resolver and origin:
-        partner = resolver(form, origin)
+    if origin:
+        partner = partner_for_origin(form, origin)
         if partner:
             return partner
     return form.partner

@@ -15,7 +15,9 @@ from flask.cli import AppGroup
 from capture.db import db
 from capture.forms.store import FormDefinition
 from capture.forms.values import clean_values
-from capture.submissions.record import Accepted, Intake, accept, given_consents
+from capture.submissions.consents import given_consents
+from capture.submissions.intake import Intake
+from capture.submissions.record import Accepted, accept
 from capture.submissions.submission import Submission, SubmissionStatus
 
 

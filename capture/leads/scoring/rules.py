@@ -1,24 +1,29 @@
-"""Pure scoring rules: points for behaviour, fit on profile values, decay, thresholds, BANT.
+"""Pure scoring rules: points for behaviour, fit on profile values, thresholds, BANT.
 
 Rules are data (`ScoringRules`, read from a JSON or YAML document merged over `DEFAULTS`), so a
-team changes them without code. No Flask and no database here: everything takes plain values and
-returns plain values, and `capture.leads.score` applies the results to leads.
+team changes them without code. No database here: everything takes plain values and returns
+plain values, and `capture.leads.scoring.apply` applies the results to leads.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 import yaml
+from flask import current_app
 
 from capture.leads.classify import CONVERSION_KINDS
+from capture.leads.scoring.defaults import BANT_FIELDS, DEFAULTS
 
-BANT_FIELDS = ("budget", "authority", "need", "timeline")
 FIT_FIELDS = frozenset({"job_title", "company_size", "industry", "country"})
+
+
 MATCHES = frozenset({"contains", "equals"})
 
 
@@ -26,64 +31,6 @@ class Temperature(StrEnum):
     COLD = "cold"
     WARM = "warm"
     HOT = "hot"
-
-
-# The sources' example: page views +5, pricing or contact page +15, forms, downloads and webinars
-# more; idle time takes points away (half-life decay of the engagement part).
-DEFAULTS: dict[str, Any] = {
-    "conversions": {
-        "newsletter_signup": 10,
-        "whitepaper_download": 20,
-        "ebook_download": 20,
-        "content_download": 15,
-        "webinar_registration": 20,
-        "webinar_attendance": 30,
-        "video_view": 10,
-        "contact_request": 30,
-        "demo_request": 40,
-        "phone_call": 30,
-        "sales_email": 25,
-        "assessment_request": 40,
-    },
-    "activities": {
-        "page_view": 5,
-        "blog_view": 5,
-        "pricing_page_view": 15,
-        "contact_page_view": 15,
-        "download": 10,
-        "email_open": 2,
-        "email_click": 5,
-    },
-    "fit": [
-        {
-            "name": "senior title",
-            "field": "job_title",
-            "match": "contains",
-            "values": ["ceo", "cto", "cfo", "cmo", "founder", "owner", "director", "direktør",
-                       "head of", "vp", "chef", "partner"],
-            "points": 15,
-        },
-        {"name": "manager title", "field": "job_title", "match": "contains",
-         "values": ["manager", "leder", "ansvarlig", "ansvarig"], "points": 5},
-        {"name": "target company size", "field": "company_size", "match": "equals",
-         "values": ["51-200", "201+"], "points": 10},
-        {"name": "very small company", "field": "company_size", "match": "equals",
-         "values": ["1-10"], "points": -5},
-        {"name": "nordic country", "field": "country", "match": "equals",
-         "values": ["DK", "SE", "NO", "FI", "IS"], "points": 5},
-        {"name": "target industry", "field": "industry", "match": "contains",
-         "values": ["software", "saas", "it", "tech"], "points": 5},
-    ],
-    "decay": {"half_life_days": 60},
-    "thresholds": {"mql": 40, "sql": 100},
-    "temperature": {"warm": 30, "hot": 70},
-    "bant": {
-        "require": list(BANT_FIELDS),
-        "minimum": 4,
-        "negative": ["no", "none", "unknown", "n/a", "na", "-", "not sure", "don't know",
-                     "nej", "ingen", "ved ikke", "vet ej", "vet inte", "ukendt", "okänt"],
-    },
-}  # fmt: skip
 
 
 class ScoringRulesError(ValueError):
@@ -293,16 +240,6 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def decayed(engagement: float, idle_days: float, half_life_days: float) -> float:
-    """Engagement left after `idle_days` without activity: halves every `half_life_days`.
-
-    The same formula runs in SQL (`capture.leads.score.decay_all`); this is its reference.
-    """
-    if idle_days <= 0:
-        return engagement
-    return engagement * math.pow(0.5, idle_days / half_life_days)
-
-
 def round_half_away(value: float) -> int:
     """SQL's round(): halves go away from zero (Python's round() goes to even)."""
     return int(math.copysign(math.floor(abs(value) + 0.5), value))
@@ -332,3 +269,23 @@ def threshold_stage(rules: ScoringRules, score: int) -> str | None:
 def rules_yaml(rules: ScoringRules) -> str:
     """The rules in force as a complete document, ready to copy into LEADGATE_SCORING_RULES."""
     return yaml.safe_dump(rules.document, allow_unicode=True, sort_keys=False, width=100)
+
+
+EXTENSION = "leadgate.scoring"
+
+
+def load_rules(setting: str | None) -> ScoringRules:
+    """`LEADGATE_SCORING_RULES`: inline JSON, or the path of a .json/.yaml/.yml file."""
+    if not setting or not setting.strip():
+        return parse_rules()
+    text = setting.strip()
+    if not text.startswith("{"):
+        path = Path(text)
+        text = path.read_text(encoding="utf-8")
+        if path.suffix in {".yaml", ".yml"}:
+            return parse_rules(yaml.safe_load(text))
+    return parse_rules(json.loads(text))
+
+
+def current_rules() -> ScoringRules:
+    return current_app.extensions[EXTENSION]

@@ -1,0 +1,36 @@
+"""What scoring changed: a `ScoreChange` row per change (rule, event, before, after, time) for
+the lead's timeline, and `Scored`, what one step changed, for its caller.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from capture.db import db, utcnow
+from capture.leads.lead import StageChange
+
+
+class ScoreChange(db.Model):
+    """One change of a lead's score: which rule, on what event, from what to what."""
+
+    __tablename__ = "score_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(sa.ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    rule: Mapped[str] = mapped_column(sa.String(120))
+    event: Mapped[str] = mapped_column(sa.String(300))
+    before: Mapped[int]
+    after: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+@dataclass
+class Scored:
+    """What one scoring step changed, so callers can report it (answers, webhooks)."""
+
+    score_changes: list[ScoreChange] = field(default_factory=list)
+    stage_changes: list[StageChange] = field(default_factory=list)
