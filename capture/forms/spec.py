@@ -252,12 +252,24 @@ def normalise_origin(value: str) -> str:
 _UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
+# More values than any form needs (a hundred fields in three languages use a few thousand).
+# A bound on the walk, so a document whose parts are shared (YAML aliases from a loader that
+# keeps them, a dictionary built in code) cannot expand to billions of values as it is read.
+MAX_VALUES = 20_000
+
+
 def _unstorable_texts(document: dict[str, Any]) -> list[str]:
-    """Paths of the texts (keys included) in a document that cannot be stored as written."""
+    """Paths of the texts (keys included) in a document that cannot be stored as written.
+
+    Raises `DefinitionError` for a document of more than `MAX_VALUES` values."""
     found: list[str] = []
     pending: list[tuple[str, Any]] = [("", document)]
+    seen = 0
     while pending:  # a loop, not recursion: a document may nest as deep as JSON allows
         path, value = pending.pop()
+        seen += 1
+        if seen > MAX_VALUES:
+            raise DefinitionError([f"definition: too large (more than {MAX_VALUES} values)"])
         if isinstance(value, str):
             if _UNSTORABLE.search(value):
                 found.append(path)

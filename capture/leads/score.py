@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-import yaml
 from flask import Flask, current_app
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, mapped_column
 
+from capture import safeyaml
 from capture.db import UTCDateTime, db, utcnow
 from capture.leads.classify import Stage, automatic_move
 from capture.leads.conversion import ConversionEvent
@@ -72,7 +72,7 @@ def load_rules(setting: str | None) -> ScoringRules:
         path = Path(text)
         text = path.read_text(encoding="utf-8")
         if path.suffix in {".yaml", ".yml"}:
-            return parse_rules(yaml.safe_load(text))
+            return parse_rules(safeyaml.load(text))
     return parse_rules(json.loads(text))
 
 
