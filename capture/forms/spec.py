@@ -8,6 +8,7 @@ them pass through `parse_definition`, which either returns a `FormSpec` or raise
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import re
 from collections.abc import Collection
@@ -208,43 +209,71 @@ def text_for(texts: Texts, language: str) -> str:
 
 
 def is_allowed_origin(value: str) -> bool:
+    """Whether `value` is an http(s) origin (see `normalise_origin`), and nothing more."""
     try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises ValueError for a port that is no number or out of range
+        normalise_origin(value)
     except ValueError:
         return False
-    return (
-        parts.scheme in {"http", "https"}
-        and bool(parts.hostname)
-        and parts.path in {"", "/"}
-        and not parts.query
-        and not parts.fragment
-        and not parts.username
-    )
+    return True
+
+
+# scheme://host[:port][/], nothing else: no user, path, query, fragment, space or `;`. The
+# host is checked below; this only takes the value apart.
+_ORIGIN = re.compile(
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<host>\[[0-9A-Fa-f:.]+\]|[^\[\]:/?#@\s;,'\"\\]+)"
+    r"(?::(?P<port>[0-9]{1,5}))?/?"
+)
+# A DNS label as CSP's host-source and browsers take it: letters, digits, inner hyphens.
+_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
 
 def normalise_origin(value: str) -> str:
     """The origin as a browser serialises it in its `Origin` header, so the two compare equal.
 
-    Lower-case scheme and host, no default port, IPv6 literals in brackets, non-ASCII host names
-    in punycode (UTS #46, as browsers do). Raises ValueError for anything that is not an http(s)
-    origin, `null` included.
+    Only an origin is taken: http or https, a host name (labels of letters, digits and inner
+    hyphens), an IPv4 or a bracketed IPv6 address, an optional port, an optional final `/`.
+    Wildcards, paths, spaces, `;` and anything else a CSP header would read as more than one
+    origin are refused. Lower-case scheme and host, no default port, IPv6 in its short form,
+    non-ASCII host names in punycode (UTS #46, as browsers do). Raises ValueError for
+    anything that is not an http(s) origin, `null` included.
     """
-    parts = urlsplit(value.strip())
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    if scheme not in {"http", "https"} or not host:
+    match = _ORIGIN.fullmatch(value.strip())
+    if match is None:
         raise ValueError(f"not an http(s) origin: {value!r}")
-    if ":" in host:
-        host = f"[{host}]"
-    elif not host.isascii():
+    scheme = match["scheme"].lower()
+    if scheme not in {"http", "https"}:
+        raise ValueError(f"not an http(s) origin: {value!r}")
+    host = _host(match["host"])
+    port = int(match["port"]) if match["port"] else None
+    if port is not None and not 1 <= port <= 65535:
+        raise ValueError(f"not a port: {port}")
+    default_port = {"http": 80, "https": 443}[scheme]
+    suffix = f":{port}" if port and port != default_port else ""
+    return f"{scheme}://{host}{suffix}"
+
+
+def _host(raw: str) -> str:
+    if raw.startswith("["):
+        try:
+            return f"[{ipaddress.IPv6Address(raw[1:-1]).compressed}]"
+        except ValueError as error:
+            raise ValueError(f"not an IPv6 address: {raw!r}") from error
+    host = raw.lower()
+    if not host.isascii():
         try:
             host = idna.encode(host, uts46=True).decode("ascii")
         except idna.IDNAError as error:
-            raise ValueError(f"not a host name: {host!r}") from error
-    default_port = {"http": 80, "https": 443}[scheme]
-    port = f":{parts.port}" if parts.port and parts.port != default_port else ""
-    return f"{scheme}://{host}{port}"
+            raise ValueError(f"not a host name: {raw!r}") from error
+    labels = host.split(".")
+    if len(host) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
+        raise ValueError(f"not a host name: {raw!r}")
+    return host
+
+
+def origin_of(url: str) -> str:
+    """The normalised origin of an http(s) URL (its path and query left aside)."""
+    parts = urlsplit(url)
+    return normalise_origin(f"{parts.scheme}://{parts.netloc}")
 
 
 # Control characters (tab and line breaks aside) and lone surrogates: no database stores them
@@ -514,7 +543,9 @@ def parse_definition(raw: Any) -> FormSpec:
     for i, origin in enumerate(raw_origins):
         if not isinstance(origin, str) or not is_allowed_origin(origin):
             reader.problem(
-                f"allowed_origins[{i}]", "must be an origin like https://www.example.com"
+                f"allowed_origins[{i}]",
+                "must be an origin like https://www.example.com (scheme, host, optional port;"
+                " no wildcards, paths, spaces or ;)",
             )
         else:
             origins.append(normalise_origin(origin))
@@ -557,6 +588,6 @@ def _safe_redirect(target: Any, origins: list[str]) -> bool:
     if target.startswith("/") and not target.startswith("//"):
         return True
     try:
-        return urlsplit(target).scheme in {"http", "https"} and normalise_origin(target) in origins
+        return urlsplit(target).scheme in {"http", "https"} and origin_of(target) in origins
     except ValueError:  # "https://[::1", a port out of range: not a place to send people
         return False
