@@ -26,7 +26,13 @@ from capture.headers import allow_framing
 from capture.i18n import visitor_language
 from capture.submissions.api import origin_allowed
 from capture.submissions.captcha import page_widget
-from capture.submissions.intake import build_intake, captcha_answer, read_form_post, request_origin
+from capture.submissions.intake import (
+    build_intake,
+    captcha_answer,
+    check_form_encoding,
+    read_form_post,
+    request_origin,
+)
 from capture.submissions.limits import submission_limits
 from capture.submissions.record import ValidationFailed, record_submission
 from capture.tokens import issue_form_token
@@ -162,6 +168,7 @@ def post(slug: str) -> ResponseReturnValue:
     if not origin_allowed(form, request_origin()):
         # A page elsewhere posting our form at us: the same rule as for the API.
         raise ApiError(403, "origin_not_allowed", _("This form cannot be sent from this site."))
+    check_form_encoding()
     values, consents, context, token = read_form_post(request.form)
     if not context.get("page_url") and request.referrer:
         context["page_url"] = request.referrer  # the page the form was on, for the ledger
