@@ -155,7 +155,7 @@ def _pg_csv_cell(column: sa.Column[Any]) -> Any:
     """The column's CSV cell as text, never NULL: with FORCE_QUOTE every cell is quoted, as
     csv.writer quotes every cell (COPY would leave NULL unquoted)."""
     if isinstance(column.type, UTCDateTime):
-        return _pg_iso(column)  # never starts with a trigger
+        return sa.func.coalesce(_pg_iso(column), "")  # never starts with a trigger
     if isinstance(column.type, sa.Float):
         text = sa.cast(sa.func.round(sa.cast(column, sa.Numeric), 2), sa.Text)
     elif isinstance(column.type, sa.String):
@@ -165,11 +165,11 @@ def _pg_csv_cell(column: sa.Column[Any]) -> Any:
     # `neutralise` in SQL: the same patterns (PostgreSQL's regular expressions take them as
     # written; text there never holds NUL). A leading `'` by a CASE, as an empty match at the
     # start and a separator there would be chosen differently by the two regex engines.
-    text = sa.func.coalesce(text, "")
+    cell = sa.func.coalesce(text, "")
     ahead = _TRIGGER_AHEAD.replace("\0", "")
     breaks = f"([{CELL_BREAKS}])(?={ahead})"
-    inner = sa.func.regexp_replace(text, sa.literal(breaks), sa.literal("\\1'"), sa.literal("g"))
-    starts = text.regexp_match(sa.literal("^" + ahead))
+    inner = sa.func.regexp_replace(cell, sa.literal(breaks), sa.literal("\\1'"), sa.literal("g"))
+    starts = cell.regexp_match(sa.literal("^" + ahead))
     return sa.case((starts, sa.literal("'") + inner), else_=inner)
 
 
