@@ -11,7 +11,8 @@ from flask.cli import AppGroup
 
 from capture import demo, safeyaml
 from capture.db import db
-from capture.forms.spec import DefinitionError, parse_definition
+from capture.forms.definition import parse_definition
+from capture.forms.spec import DefinitionError
 from capture.forms.store import get_form, save_spec
 
 forms_cli = AppGroup("forms", help="Import and export form definitions as YAML.")

@@ -14,7 +14,7 @@ from flask.cli import with_appcontext
 from flask.typing import ResponseReturnValue
 
 from capture.db import db
-from capture.forms.spec import parse_definition
+from capture.forms.definition import parse_definition
 from capture.forms.store import FormDefinition, get_form, save_spec
 from capture.partners import add_partner
 

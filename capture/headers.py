@@ -9,7 +9,7 @@ import secrets
 from flask import Flask, Response, g
 
 log = logging.getLogger(__name__)
-# An origin as `capture.forms.spec.normalise_origin` writes it. Only such values go into the
+# An origin as `capture.forms.origins.normalise_origin` writes it. Only such values go into the
 # CSP header: anything else (`*`, a space, a `;`) would add sources or whole directives.
 SERIALISED_ORIGIN = re.compile(
     r"https?://(?:[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?|\[[0-9a-f:.]{2,45}\])(?::[0-9]{1,5})?"

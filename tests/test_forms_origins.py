@@ -14,12 +14,9 @@ import sqlalchemy as sa
 import yaml
 
 from capture.db import db
-from capture.forms.spec import (
-    DefinitionError,
-    is_allowed_origin,
-    normalise_origin,
-    parse_definition,
-)
+from capture.forms.definition import parse_definition
+from capture.forms.origins import is_allowed_origin, normalise_origin
+from capture.forms.spec import DefinitionError
 from capture.forms.store import FormDefinition, get_form
 
 BAD = [

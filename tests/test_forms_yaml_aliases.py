@@ -15,7 +15,8 @@ import yaml
 
 from capture import safeyaml
 from capture.db import db
-from capture.forms.spec import MAX_VALUES, DefinitionError, parse_definition
+from capture.forms.definition import MAX_VALUES, parse_definition
+from capture.forms.spec import DefinitionError
 from capture.forms.store import FormDefinition
 
 

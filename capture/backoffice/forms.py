@@ -23,8 +23,9 @@ from wtforms.validators import DataRequired, Length, Optional
 from capture import safeyaml
 from capture.accounts import Role, protect
 from capture.db import db
+from capture.forms.definition import parse_definition
 from capture.forms.page import build_wtform
-from capture.forms.spec import LANGUAGES, DefinitionError, parse_definition
+from capture.forms.spec import LANGUAGES, DefinitionError
 from capture.forms.store import FormDefinition, get_form, save_spec
 from capture.leads.classify import CONVERSION_KINDS
 from capture.submissions.submission import Submission, SubmissionStatus

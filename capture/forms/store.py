@@ -8,7 +8,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from capture.db import Timestamped, db
-from capture.forms.spec import DefinitionError, FormSpec, is_allowed_origin, parse_definition
+from capture.forms.definition import parse_definition
+from capture.forms.origins import is_allowed_origin
+from capture.forms.spec import DefinitionError, FormSpec
 
 
 class FormDefinition(Timestamped, db.Model):

@@ -17,7 +17,7 @@ from flask import current_app, request
 from flask_babel import gettext as _
 
 from capture.errors import ApiError
-from capture.forms.spec import normalise_origin
+from capture.forms.origins import normalise_origin
 from capture.forms.store import FormDefinition
 from capture.forms.values import is_clean_text, strip_format_characters
 from capture.submissions.captcha import RESPONSE_FIELDS
