@@ -28,7 +28,7 @@ from bench.server import Gunicorn, free_port, server_env
 from bench.submissions import Paired, Settings
 from bench.table import Row, number, verdict
 from capture.db import db
-from capture.forms.spec import parse_definition
+from capture.forms.definition import parse_definition
 from capture.forms.store import save_spec
 from magnets.demo import guide_pdf
 from wsgi import create_app

@@ -16,7 +16,7 @@ from flask.typing import ResponseReturnValue
 from capture import extension_points
 from capture.accounts.user import Role, create_user
 from capture.db import db
-from capture.forms.spec import parse_definition
+from capture.forms.definition import parse_definition
 from capture.forms.store import FormDefinition, get_form, save_spec
 from capture.partners import add_partner
 

@@ -16,7 +16,8 @@ from flask.cli import AppGroup
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from capture.db import Timestamped, db
-from capture.forms.spec import SLUG_RE, is_allowed_origin, normalise_origin
+from capture.forms.origins import is_allowed_origin, normalise_origin
+from capture.forms.spec import SLUG_RE
 from capture.forms.store import FormDefinition
 
 

@@ -38,7 +38,7 @@ from capture.accounts import Role, create_user
 from capture.api.token import Scope, create_token
 from capture.db import db
 from capture.demo import DEMO_FORMS
-from capture.forms.spec import parse_definition
+from capture.forms.definition import parse_definition
 from capture.forms.store import FormDefinition, save_spec
 from capture.leads.consent import erasing
 from magnets.demo import guide_pdf

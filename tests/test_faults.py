@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from processes import GunicornServer, PrivatePostgres, ServiceMissing
 
 from capture.db import db
-from capture.forms.spec import parse_definition
+from capture.forms.definition import parse_definition
 from capture.forms.store import save_spec
 from wsgi import create_app
 

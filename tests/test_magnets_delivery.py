@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from flask import Flask
 
 from capture.db import db, utcnow
-from capture.forms.spec import DefinitionError, parse_definition
+from capture.forms.definition import parse_definition
+from capture.forms.spec import DefinitionError
 from capture.outbox import OutboxMessage
 from capture.tokens import Purpose, sign
 from magnets.demo import guide_pdf

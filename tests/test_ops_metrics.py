@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from capture.config import UnsafeConfiguration
 from capture.db import db
-from capture.forms.spec import parse_definition
+from capture.forms.definition import parse_definition
 from capture.forms.store import save_spec
 from capture.worker import drain
 from wsgi import create_app

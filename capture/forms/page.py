@@ -20,13 +20,19 @@ from capture.db import db
 from capture.errors import ApiError
 from capture.extensions import csrf
 from capture.forms.public import AUTOCOMPLETE, field_label, field_options, success_message
-from capture.forms.spec import LANGUAGES, FieldSpec, FormSpec, text_for
+from capture.forms.spec import FieldSpec, FormSpec, text_for
 from capture.forms.store import FormDefinition, get_form
 from capture.headers import allow_framing
-from capture.i18n import visitor_language
+from capture.i18n import LANGUAGES, visitor_language
 from capture.submissions.api import origin_allowed
 from capture.submissions.captcha import page_widget
-from capture.submissions.intake import build_intake, captcha_answer, read_form_post, request_origin
+from capture.submissions.intake import (
+    build_intake,
+    captcha_answer,
+    check_form_encoding,
+    read_form_post,
+    request_origin,
+)
 from capture.submissions.limits import submission_limits
 from capture.submissions.record import TOUCH_KEYS, ValidationFailed, record_submission
 from capture.tokens import issue_form_token
@@ -207,6 +213,7 @@ def post(slug: str) -> ResponseReturnValue:
         # A page elsewhere posting our form at us: the same rule as for the API.
         raise ApiError(403, "origin_not_allowed", _("This form cannot be sent from this site."))
     hidden = {field.name for field in form.spec.fields if field.type == "hidden"}
+    check_form_encoding()
     values, consents, context, token = read_form_post(request.form, hidden)
     if not context.get("page_url") and request.referrer:
         context["page_url"] = request.referrer  # the page the form was on, for the ledger

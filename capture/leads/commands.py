@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
+import tempfile
 from datetime import UTC, datetime
 
 import click
@@ -10,7 +13,7 @@ from flask.cli import AppGroup
 
 from capture.db import db
 from capture.leads.classify import Stage
-from capture.leads.export import export_chunks
+from capture.leads.export import TooManyRows, export_chunks, guarded, write_xlsx
 from capture.leads.listing import LeadFilter, count
 from capture.leads.scoring import current_rules, decay_all, rules_yaml
 
@@ -44,7 +47,7 @@ class _Progress:
 
 
 @leads_cli.command("export")
-@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "xlsx"]), default="csv")
 @click.option(
     "--stage",
     "stages",
@@ -60,14 +63,40 @@ def export_leads(
 ) -> None:
     """Stream leads to stdout in constant memory; progress goes to stderr.
 
-    CSV cells that a spreadsheet would run as a formula are prefixed with `'`.
+    CSV cells that a spreadsheet would run as a formula are prefixed with `'`; xlsx cells are
+    all text. An export that fails part-way ends with a line saying so and exits with 1.
     """
     where = LeadFilter(stages=stages, since=_since(since), partner=partner, form=form)
     progress = _Progress(count(where))
-    for chunk in export_chunks(where, fmt, progress):
-        click.echo(chunk, nl=False)
+    try:
+        if fmt == "xlsx":
+            _xlsx(where, progress)
+        else:
+            for chunk in guarded(export_chunks(where, fmt, progress), fmt):
+                click.echo(chunk, nl=False)
+    except TooManyRows as error:
+        click.echo(f"cannot export as xlsx: {error}; use --format csv", err=True)
+        raise SystemExit(1) from None
+    except Exception as error:
+        # After the marker line on stdout: the output is incomplete, and the exit code says so.
+        click.echo(f"export FAILED after {progress.done} leads: {error}", err=True)
+        raise SystemExit(1) from None
+    finally:
+        db.session.rollback()
     click.echo(f"exported {progress.done} leads", err=True)
-    db.session.rollback()
+
+
+def _xlsx(where: LeadFilter, progress: _Progress) -> None:
+    """The workbook to stdout (binary), built in a temporary file first; never to a terminal."""
+    stdout = sys.stdout.buffer
+    if stdout.isatty():
+        click.echo("an .xlsx file is binary: redirect stdout to a file (> leads.xlsx)", err=True)
+        raise SystemExit(1)
+    with tempfile.TemporaryFile() as spool:
+        write_xlsx(where, spool, progress)
+        spool.seek(0)
+        shutil.copyfileobj(spool, stdout)
+    stdout.flush()
 
 
 @scoring_cli.command("decay")

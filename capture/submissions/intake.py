@@ -11,15 +11,15 @@ import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote_to_bytes, urlsplit
 
 from flask import request
 from flask_babel import gettext as _
 
 from capture.errors import ApiError
-from capture.forms.spec import normalise_origin
+from capture.forms.origins import normalise_origin
 from capture.forms.store import FormDefinition
-from capture.forms.values import is_clean_text
+from capture.forms.values import is_clean_text, strip_format_characters
 from capture.partners import partner_for_origin
 from capture.submissions.captcha import RESPONSE_FIELDS
 
@@ -80,6 +80,26 @@ def load_json(raw: bytes) -> Any:
         raise bad_request(_("The body is not valid JSON.")) from exc
 
 
+def check_form_encoding() -> None:
+    """Refuse a form post whose text is not UTF-8, before any of it is read.
+
+    Werkzeug keeps undecodable bytes of a url-encoded body as their `%FF` escapes and turns
+    those of a multipart body into U+FFFD: either way the visitor's name would be stored as
+    something they did not type. Checked on the raw body, as percent-decoded bytes.
+    """
+    if request.mimetype == "application/x-www-form-urlencoded":
+        raw = request.get_data(cache=True, parse_form_data=False)
+        for part in raw.split(b"&"):
+            try:
+                unquote_to_bytes(part.replace(b"+", b" ")).decode("utf-8")
+            except UnicodeDecodeError:
+                raise bad_request(_("The form is not valid UTF-8.")) from None
+    elif request.mimetype == "multipart/form-data":
+        request.get_data(cache=True, parse_form_data=False)
+        if any("\ufffd" in text for item in request.form.items(multi=True) for text in item):
+            raise bad_request(_("The form is not valid UTF-8."))
+
+
 def _mapping(payload: dict[str, Any], key: str) -> dict[str, Any]:
     value = payload.get(key)
     if value is None:
@@ -121,7 +141,7 @@ def read_payload() -> Payload:
         context, token = _mapping(payload, "context"), payload.get("token")
         captcha, key = payload.get("captcha"), payload.get("idempotency_key")
     elif mimetype in {"application/x-www-form-urlencoded", "multipart/form-data"}:
-        request.get_data(cache=True, parse_form_data=False)
+        check_form_encoding()
         fields, consents, context, token = read_form_post(request.form)
         captcha, key = captcha_answer(request.form), request.form.get("idempotency_key")
         fields.pop("idempotency_key", None)
@@ -182,7 +202,10 @@ def clean_context(raw: dict[str, Any]) -> dict[str, str]:
         value = raw.get(key)
         if not isinstance(value, str) or not value.strip() or not is_clean_text(value):
             continue
-        value = value.strip()[: 2048 if key in {"page_url", "referrer"} else 200]
+        value = strip_format_characters(value).strip()
+        if not value:
+            continue
+        value = value[: 2048 if key in {"page_url", "referrer"} else 200]
         if key in {"page_url", "referrer"}:
             try:
                 if urlsplit(value).scheme not in {"http", "https"}:

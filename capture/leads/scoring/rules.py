@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 from flask import current_app
 
+from capture import safeyaml
 from capture.leads.classify import CONVERSION_KINDS
 from capture.leads.scoring.defaults import BANT_FIELDS, DEFAULTS
 
@@ -283,7 +284,7 @@ def load_rules(setting: str | None) -> ScoringRules:
         path = Path(text)
         text = path.read_text(encoding="utf-8")
         if path.suffix in {".yaml", ".yml"}:
-            return parse_rules(yaml.safe_load(text))
+            return parse_rules(safeyaml.load(text))
     return parse_rules(json.loads(text))
 
 
