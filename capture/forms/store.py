@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from capture.db import Timestamped, db
 from capture.forms.spec import FormSpec, parse_definition
+from capture.personal import NotPersonal
 
 
 class FormDefinition(Timestamped, db.Model):
@@ -27,6 +28,12 @@ class FormDefinition(Timestamped, db.Model):
     # The whole canonical document; the columns above are copies for queries and joins.
     document: Mapped[dict[str, Any]]
     digest: Mapped[str] = mapped_column(sa.String(64))
+
+    __privacy__ = NotPersonal(
+        keep=("slug", "name", "conversion", "language", "status", "magnet", "partner",
+              "document", "digest"),
+        why="form definitions written by marketers",
+    )  # fmt: skip
     version: Mapped[int] = mapped_column(default=1)
 
     @property

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from capture.db import Timestamped, db, new_public_id, utcnow
 from capture.leads.classify import Stage
+from capture.personal import EMPTY, NULL, ByLead, Export, Mask, Personal, Set
 
 # The columns the back office's text search looks in (capture/backoffice/search.py).
 SEARCHED_COLUMNS = ("email", "first_name", "last_name", "company")
@@ -106,6 +107,20 @@ class Lead(Timestamped, db.Model):
     # Set when the person was erased: the row stays only as an anonymous count.
     erased_at: Mapped[datetime | None]
 
+    # The husk that stays after erasure: stage, score, partner and dates still count.
+    __privacy__ = Personal(
+        find=(ByLead("id"),),
+        erase={
+            "email": Mask(lambda lead: f"erased-{lead.public_id}@erased.invalid"),
+            **dict.fromkeys(PROFILE_COLUMNS, NULL),
+            "properties": EMPTY,
+            "first_touch": EMPTY,
+            "last_touch": EMPTY,
+        },
+        keep=("public_id", "lifecycle_stage", "temperature", "source", "partner"),
+        export=Export("lead", lambda lead: _lead_export(lead), single=True),
+    )
+
     @property
     def stage(self) -> Stage:
         return Stage(self.lifecycle_stage)
@@ -125,10 +140,33 @@ sa.event.listen(
 )
 
 
+def _lead_export(lead: Lead) -> dict[str, Any]:
+    from capture.leads.listing import lead_payload  # listing imports this module
+
+    return lead_payload(lead)
+
+
 class StageChange(db.Model):
     """One move along the lifecycle, with who or what made it and why."""
 
     __tablename__ = "stage_changes"
+    # Reasons are free text someone typed ("called Ane at Firma"): they cannot be kept. The
+    # actor is a staff account or a system name, never the person.
+    __privacy__ = Personal(
+        find=(ByLead(),),
+        erase={"reason": Set("[erased]")},
+        keep=("from_stage", "to_stage", "actor"),
+        export=Export(
+            "stage_changes",
+            lambda c: {
+                "from": c.from_stage,
+                "to": c.to_stage,
+                "reason": c.reason,
+                "actor": c.actor,
+                "at": c.created_at.isoformat(),
+            },
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lead_id: Mapped[int] = mapped_column(sa.ForeignKey("leads.id", ondelete="CASCADE"), index=True)

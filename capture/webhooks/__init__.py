@@ -2,7 +2,8 @@
 
 Events come from hooks into the core's transactions: accepted submissions (`on_accept`),
 API conversions (`on_offline_conversion`), every stage change (`on_stage_moved`, whoever
-made it) and erasure (`on_erase`, `on_lead_erased`). Each becomes one outbox row per endpoint.
+made it) and erasure (the `lead_erased` signal). Each becomes one outbox row per endpoint.
+Erasure itself empties the person's earlier event rows through the privacy map (capture.outbox).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from flask import Flask
 
 from capture.api.signals import OfflineConversion, on_offline_conversion
 from capture.leads.lead import Lead, StageChange, on_stage_moved
-from capture.leads.privacy import on_erase, on_lead_erased
+from capture.leads.privacy import lead_erased
 from capture.outbox import register_sender
 from capture.submissions.record import Accepted, on_accept
 from capture.webhooks import admin, events, handoff
@@ -39,8 +40,8 @@ def _stage_moved(lead: Lead, change: StageChange) -> None:
     handoff.notify_sales(lead, change)
 
 
-def _erasing(lead: Lead, email: str) -> None:
-    events.forget(lead)
+def _erased(sender: Flask, *, lead_public_id: str, actor: str) -> None:
+    events.lead_erased(lead_public_id, actor)
 
 
 def init_app(app: Flask) -> None:
@@ -48,7 +49,6 @@ def init_app(app: Flask) -> None:
     on_accept(app, _accepted)
     on_offline_conversion(app, _offline)
     on_stage_moved(app, _stage_moved)
-    on_erase(app, _erasing)
-    on_lead_erased(app, events.lead_erased)
+    lead_erased.connect(_erased)
     app.register_blueprint(admin.bp)
     app.cli.add_command(webhooks_cli)
