@@ -324,25 +324,25 @@ def test_admin_erases_from_the_lead_page_after_typing_the_address(staff, make_fo
     lead_id = submit("test-form", PERSON).get_json()["lead"]
     marketer, admin = staff("marketer"), staff("admin")
     page = marketer.get(f"/admin/leads/{lead_id}").get_data(as_text=True)
-    assert "/erase" not in page
+    assert "/admin/erasure/" not in page
     token = _csrf(marketer.get(f"/admin/leads/{lead_id}").get_data(as_text=True))
     denied = marketer.post(
-        f"/admin/leads/{lead_id}/erase", data={"confirm": EMAIL, "csrf_token": token}
+        f"/admin/erasure/{lead_id}", data={"confirm": EMAIL, "csrf_token": token}
     )
     assert denied.status_code == 403
     page = admin.get(f"/admin/leads/{lead_id}").get_data(as_text=True)
-    assert f"/admin/leads/{lead_id}/erase" in page
+    assert f"/admin/erasure/{lead_id}" in page
     token = _csrf(page)
     wrong = admin.post(
-        f"/admin/leads/{lead_id}/erase", data={"confirm": "someone@else.dk", "csrf_token": token}
+        f"/admin/erasure/{lead_id}", data={"confirm": "someone@else.dk", "csrf_token": token}
     )
     assert wrong.status_code == 303 and wrong.headers["Location"].endswith(lead_id)
     assert db.session.scalar(sa.select(sa.func.count()).where(Lead.email == EMAIL)) == 1
-    no_csrf = admin.post(f"/admin/leads/{lead_id}/erase", data={"confirm": EMAIL})
+    no_csrf = admin.post(f"/admin/erasure/{lead_id}", data={"confirm": EMAIL})
     assert no_csrf.status_code in (400, 303)
     db.session.expire_all()
     assert db.session.scalar(sa.select(sa.func.count()).where(Lead.email == EMAIL)) == 1
-    done = admin.post(f"/admin/leads/{lead_id}/erase", data={"confirm": EMAIL, "csrf_token": token})
+    done = admin.post(f"/admin/erasure/{lead_id}", data={"confirm": EMAIL, "csrf_token": token})
     assert done.status_code == 303 and done.headers["Location"].endswith("/admin/leads/")
     db.session.expire_all()
     assert db.session.scalar(sa.select(sa.func.count()).where(Lead.email == EMAIL)) == 0

@@ -28,6 +28,9 @@ from capture.leads.privacy import erase
 
 bp = Blueprint("leads", __name__, url_prefix="/admin/leads")
 protect(bp, Role.MARKETER, Role.SALES)
+# Erasure cannot be undone: admins only.
+erasure = Blueprint("lead_erasure", __name__, url_prefix="/admin/erasure")
+protect(erasure)
 
 STAGE_LABELS = {
     Stage.LEAD: _l("Lead (recycle: back to nurturing)"),
@@ -134,18 +137,16 @@ def show(lead_id: str) -> ResponseReturnValue:
     )
 
 
-@bp.post("/<lead_id>/erase")
+@erasure.post("/<lead_id>")
 def erase_lead(lead_id: str) -> ResponseReturnValue:
-    if current_user.role != Role.ADMIN:
-        abort(403)
     lead = _lead(lead_id)
     form = EraseForm()
     typed = (form.confirm.data or "").strip().lower()
     if not form.validate_on_submit() or typed != lead.email:
         flash(_("Not erased: type the lead's e-mail address exactly to confirm."))
-        return redirect(url_for(".show", lead_id=lead.public_id), 303)
+        return redirect(url_for("leads.show", lead_id=lead.public_id), 303)
     public_id = lead.public_id
     erase(lead, actor())
     db.session.commit()
     flash(_("Lead %(id)s was erased; only anonymous counts remain.", id=public_id))
-    return redirect(url_for(".index"), 303)
+    return redirect(url_for("leads.index"), 303)
