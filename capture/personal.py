@@ -48,7 +48,9 @@ class ByLead(Finder):
     column: str = "lead_id"
 
     def where(self, model: Any, person: Person) -> sa.ColumnElement[bool]:
-        return getattr(model, self.column) == person.lead_id  # type: ignore[no-any-return]
+        column: Any = getattr(model, self.column)
+        clause: sa.ColumnElement[bool] = column == person.lead_id
+        return clause
 
 
 @dataclass(frozen=True)
