@@ -208,6 +208,24 @@ def test_release_of_a_suppressed_address_is_refused(client, make_form, submit, w
     assert db.session.scalar(sa.select(sa.func.count()).where(Lead.email == EMAIL)) == 0
 
 
+def test_back_office_release_of_a_suppressed_address_is_refused(
+    client, staff, make_form, submit, write
+):
+    make_form(fields=FIELDS)
+    erase(client, submit("test-form", PERSON).get_json()["lead"], write)
+    public_id = submit("test-form", {**PERSON, "homepage_url": "spam"}).get_json()["submission"]
+    marketer = staff("marketer")
+    page = marketer.get("/admin/quarantine/").get_data(as_text=True)
+    answer = marketer.post(
+        f"/admin/quarantine/{public_id}/release",
+        data={"csrf_token": _csrf(page)},
+        follow_redirects=True,
+    )
+    assert "asked to be erased" in answer.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count()).where(Lead.email == EMAIL)) == 0
+
+
 def test_outbox_emails_and_webhook_events_about_the_person_are_emptied(client, person, write):
     erase(client, person["lead"], write)
     rows = db.session.scalars(sa.select(OutboxMessage)).all()
@@ -222,7 +240,7 @@ def test_outbox_emails_and_webhook_events_about_the_person_are_emptied(client, p
     assert erased_events[0].payload["event"]["data"]["lead"] == {"id": person["lead"]}
 
 
-def test_downloads_and_grants_lose_the_person_and_links_die(client, person, write):
+def test_downloads_and_grants_lose_the_person(client, person, write):
     erase(client, person["lead"], write)
     lead = db.session.scalar(sa.select(Lead).where(Lead.public_id == person["lead"]))
     downloads = db.session.scalars(sa.select(Download)).all()
@@ -231,6 +249,12 @@ def test_downloads_and_grants_lose_the_person_and_links_die(client, person, writ
     assert {g.lead_id == lead.id for g in grants} == {True, False}  # the other person's too
     assert all(g.revoked_at is not None for g in grants if g.lead_id == lead.id)
     assert all(g.revoked_at is None for g in grants if g.lead_id != lead.id)
+
+
+def test_every_link_the_person_holds_dies_and_records_nothing(client, person, write):
+    erase(client, person["lead"], write)
+    downloads = db.session.scalar(sa.select(sa.func.count(Download.id)))
+    grants = db.session.scalar(sa.select(sa.func.count(DownloadGrant.id)))
     as_person(client)
     links = person["links"]
     consents = db.session.scalar(sa.select(sa.func.count(ConsentRecord.id)))
@@ -241,8 +265,8 @@ def test_downloads_and_grants_lose_the_person_and_links_die(client, person, writ
     assert client.get(links["confirm"]).status_code == 410
     db.session.expire_all()
     # Nothing was recorded: no download, no consent record, no new grant.
-    assert db.session.scalar(sa.select(sa.func.count(Download.id))) == len(downloads)
-    assert db.session.scalar(sa.select(sa.func.count(DownloadGrant.id))) == len(grants)
+    assert db.session.scalar(sa.select(sa.func.count(Download.id))) == downloads
+    assert db.session.scalar(sa.select(sa.func.count(DownloadGrant.id))) == grants
     assert db.session.scalar(sa.select(sa.func.count(ConsentRecord.id))) == consents
     assert traces() == set()
 
