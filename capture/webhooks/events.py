@@ -5,7 +5,8 @@ when the change committed. Each endpoint gets its own row, retried on its own; a
 event share the event's `webhook-id`, which never changes across retries or re-sends.
 
 The outbox row's `dedupe_key` is `wh:<endpoint>:<lead>:<webhook-id>[:r:<n>]`: the endpoint
-prefix lists an endpoint's delivery log, the lead part finds a person's rows on erasure.
+prefix lists an endpoint's delivery log. Erasure finds a person's rows through the privacy map
+(`OutboxMessage.__privacy__`: the payload mentions the lead id).
 """
 
 from __future__ import annotations
