@@ -10,6 +10,10 @@ cannot be re-keyed (the addresses are gone, as they should be), and keeping them
 reversible value, so they are dropped: the rows stay as counts of erasures (`email_hmac` NULL)
 but no longer recognise their address. See docs/privacy.md. Downgrading cannot bring the plain
 hashes back: it empties the table.
+
+People erased before this version keep working links to nothing: their download links are
+revoked and their downloads lose IP address and user agent here, as erasure does now. (Their
+quarantined submissions and e-mails could only be found by the address, which is gone.)
 """
 from alembic import op
 import sqlalchemy as sa
@@ -22,7 +26,17 @@ branch_labels = None
 depends_on = None
 
 
+ERASED_LEADS = "SELECT id FROM leads WHERE erased_at IS NOT NULL"
+
+
 def upgrade():
+    op.execute(sa.text(
+        "UPDATE download_grants SET revoked_at = CURRENT_TIMESTAMP, revoked_by = 'erasure'"
+        f" WHERE revoked_at IS NULL AND lead_id IN ({ERASED_LEADS})"
+    ))
+    op.execute(sa.text(
+        f"UPDATE downloads SET ip = NULL, user_agent = NULL WHERE lead_id IN ({ERASED_LEADS})"
+    ))
     with op.batch_alter_table('suppressions') as batch:
         batch.add_column(sa.Column('email_hmac', sa.String(length=64), nullable=True))
         batch.create_unique_constraint(op.f('uq_suppressions_email_hmac'), ['email_hmac'])
