@@ -39,9 +39,9 @@ def _flag(value: str | None, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _development_secret(instance: Path) -> str:
+def _development_secret(instance: Path, name: str = "secret_key") -> str:
     """A per-checkout random key, so development never ships a guessable one."""
-    path = instance / "secret_key"
+    path = instance / name
     if path.exists():
         return path.read_text().strip()
     key = secrets.token_urlsafe(48)
@@ -70,10 +70,16 @@ def load_config(app: Flask, test_config: dict[str, Any] | None = None) -> None:
     secret = test_config.get("SECRET_KEY") or env("SECRET_KEY")
     if not secret and environment != "production":
         secret = _development_secret(instance)
+    # Keys the suppression list (HMAC of erased addresses). Its own key: rotating SECRET_KEY
+    # must not make erased people unrecognisable.
+    suppression_key = test_config.get("SUPPRESSION_KEY") or env("SUPPRESSION_KEY")
+    if not suppression_key and environment != "production":
+        suppression_key = _development_secret(instance, "suppression_key")
 
     app.config.from_mapping(
         LEADGATE_ENV=environment,
         SECRET_KEY=secret,
+        SUPPRESSION_KEY=suppression_key,
         # Rotation: the old keys, comma separated. They still verify what they signed (links in
         # e-mails, sessions); only SECRET_KEY signs anything new.
         SECRET_KEY_FALLBACKS=[
@@ -201,6 +207,10 @@ def check_production(config: dict[str, Any]) -> None:
     # Blanks count for nothing: 40 spaces are as guessable as no key.
     if len((config.get("SECRET_KEY") or "").strip()) < 32:
         raise UnsafeConfiguration("LEADGATE_ENV=production needs SECRET_KEY (32+ characters).")
+    if len((config.get("SUPPRESSION_KEY") or "").strip()) < 32:
+        raise UnsafeConfiguration(
+            "LEADGATE_ENV=production needs SUPPRESSION_KEY (32+ characters, never rotated)."
+        )
     if config.get("PASSWORD_HASH_PROFILE") == "CHEAPEST":
         raise UnsafeConfiguration("PASSWORD_HASH_PROFILE=CHEAPEST is for tests only.")
     token = config.get("METRICS_TOKEN")

@@ -25,6 +25,9 @@ transaction and adds rows, never commits):
 `offline_conversion` (`OfflineConversion`): `POST /api/v1/events` recorded a conversion.
     fired by: capture.api.events
     heard by: capture.webhooks
+`lead_erased` (`Erased`): a person was erased; the payload holds no personal data.
+    fired by: capture.leads.privacy.erase (after the privacy map has emptied every table)
+    heard by: capture.webhooks (lead.erased)
 `timeline_events` (`Lead`): a lead's timeline is shown.
     fired by: capture.backoffice.timeline.events
     heard by: magnets.timeline (downloads)
@@ -47,9 +50,9 @@ A dispatch table, not a signal: `outbox_senders` maps an outbox row's kind to th
 function that delivers it ("email": capture.outbox, "webhook": capture.webhooks).
 Exactly one sender per kind, and the worker needs its exception to retry or give up.
 
-Being replaced by the privacy map (another change): `capture.leads.privacy.on_export`,
-`on_erase` and `on_lead_erased` (export and erasure of what other packages keep: API
-idempotency keys, webhook rows). `capture.api.openapi.add_paths` is left to the OpenAPI work.
+Not an extension point: what erasure and the access export reach. Every model declares its
+personal columns in `__privacy__` (capture.personal), and capture.leads.privacy walks the
+mapped models, magnets' included, so no package has to remember to take part.
 
 Blinker signals are process globals and tests build many apps: every receiver is connected
 with `sender=app` and fired with the current app, so one app never hears another's (blinker
@@ -139,6 +142,14 @@ class OfflineConversion:
     actor: str = ""
 
 
+@dataclass
+class Erased:
+    """A lead erased, by whom; its public id is all that is left to name it."""
+
+    lead_public_id: str
+    actor: str
+
+
 submission_accepted: ExtensionPoint[Accepted, dict[str, Any] | None] = ExtensionPoint(
     "submission-accepted",
     "An accepted submission, scored; receivers may return answer fields to set.",
@@ -154,6 +165,9 @@ stage_moved: ExtensionPoint[StageMoved, None] = ExtensionPoint(
 )
 offline_conversion: ExtensionPoint[OfflineConversion, None] = ExtensionPoint(
     "offline-conversion", "A conversion recorded through the API, with its stage changes."
+)
+lead_erased: ExtensionPoint[Erased, None] = ExtensionPoint(
+    "lead-erased", "A person was erased (no personal data in the payload)."
 )
 timeline_events: ExtensionPoint[Lead, list[Event]] = ExtensionPoint(
     "timeline-events", "A lead's timeline is shown; receivers return the events they add."

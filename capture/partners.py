@@ -19,6 +19,7 @@ from capture.db import Timestamped, db
 from capture.forms.origins import is_allowed_origin, normalise_origin
 from capture.forms.spec import SLUG_RE
 from capture.forms.store import FormDefinition
+from capture.personal import NotPersonal
 
 
 class Partner(Timestamped, db.Model):
@@ -27,6 +28,8 @@ class Partner(Timestamped, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(sa.String(80), unique=True)
     name: Mapped[str] = mapped_column(sa.String(200))
+
+    __privacy__ = NotPersonal(keep=("slug", "name"), why="partner companies, not people")
     origins: Mapped[list[PartnerOrigin]] = relationship(
         back_populates="partner", cascade="all, delete-orphan", order_by="PartnerOrigin.origin"
     )
@@ -42,6 +45,8 @@ class PartnerOrigin(db.Model):
         sa.ForeignKey("partners.id", ondelete="CASCADE"), index=True
     )
     origin: Mapped[str] = mapped_column(sa.String(300), unique=True)
+
+    __privacy__ = NotPersonal(keep=("origin",), why="a partner's web sites")
     partner: Mapped[Partner] = relationship(back_populates="origins")
 
 

@@ -111,6 +111,7 @@ def app_config(database_url: str, tmp_path: Any, request: pytest.FixtureRequest)
     return {
         "TESTING": True,
         "SECRET_KEY": "test-secret-key-0123456789abcdefghijklmnop",
+        "SUPPRESSION_KEY": "test-suppression-key-0123456789abcdefghij",
         "SQLALCHEMY_DATABASE_URI": database_url,
         "STORAGE_URL": (tmp_path / "storage").as_uri(),
         "MAIL_URL": "console://",

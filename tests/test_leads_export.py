@@ -18,8 +18,8 @@ from capture.leads.export import (
     neutralise,
     restore,
 )
-from capture.leads.lead import Lead
-from capture.leads.listing import LeadFilter, lead_payload, stream_rows
+from capture.leads.lead import Lead, lead_payload
+from capture.leads.listing import LeadFilter, stream_rows
 
 CORPUS = [
     "=1+1",

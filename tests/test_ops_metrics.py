@@ -167,6 +167,7 @@ def test_server_errors_are_counted_and_a_scrape_survives_a_database_outage(tmp_p
 
 def test_production_refuses_a_short_metrics_token(monkeypatch):
     monkeypatch.setenv("LEADGATE_ENV", "production")
+    monkeypatch.setenv("SUPPRESSION_KEY", "production-suppression-key-0123456789abcdef")
     settings = {
         "SECRET_KEY": "production-secret-key-0123456789abcdefghijkl",
         "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://leadgate@db.invalid:5432/leadgate",

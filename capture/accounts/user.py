@@ -19,6 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from capture.db import db, new_public_id, utcnow
 from capture.forms.values import normalise_email
+from capture.personal import NotPersonal
 
 PASSWORD_MIN_LENGTH = 12
 PASSWORD_MAX_LENGTH = 1024  # argon2 takes any length; this only stops absurd inputs
@@ -65,6 +66,11 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+
+    __privacy__ = NotPersonal(
+        keep=("public_id", "email", "password_hash", "role"),
+        why="staff accounts: a person's erasure as a lead does not touch them (deactivate users)",
+    )
 
     def get_id(self) -> str:
         """What the session remembers: the public id, never the sequential database id."""

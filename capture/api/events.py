@@ -16,12 +16,14 @@ from capture.api import idempotency
 from capture.api.body import invalid, json_object, moment, text
 from capture.api.token import current_token, protect
 from capture.db import db, utcnow
+from capture.errors import ApiError
 from capture.extension_points import OfflineConversion
 from capture.extensions import csrf
 from capture.forms.values import normalise_email
 from capture.leads.classify import CONVERSION_KINDS, automatic_move, classify, stage_for
 from capture.leads.conversion import ConversionEvent
 from capture.leads.lead import apply_profile, move_stage, upsert_lead
+from capture.leads.privacy import Suppressed, refuse_suppressed
 from capture.leads.scoring import score_conversion
 from capture.submissions.intake import clean_context, idempotency_key
 from capture.submissions.record import conversion_overrides
@@ -167,6 +169,10 @@ def record_event() -> ResponseReturnValue:
         if earlier is not None:
             return _replay(earlier)
     event = _read(payload)
+    try:
+        refuse_suppressed(event["email"])
+    except Suppressed as refused:
+        raise ApiError(409, "erased_person", str(refused)) from None
     recorded, body = _record(event, token.actor)
     if key:
         twin = idempotency.remember(

@@ -13,8 +13,8 @@ from capture.db import db
 from capture.errors import ApiError
 from capture.extensions import csrf
 from capture.leads.classify import Stage
-from capture.leads.lead import Lead, move_stage
-from capture.leads.listing import InvalidCursor, LeadFilter, decode_cursor, lead_payload, page
+from capture.leads.lead import Lead, lead_payload, move_stage
+from capture.leads.listing import InvalidCursor, LeadFilter, decode_cursor, page
 from capture.leads.privacy import erase, personal_data
 from capture.leads.scoring import Temperature
 

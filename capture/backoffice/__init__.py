@@ -9,6 +9,7 @@ from capture.backoffice import exports, forms, leads, quarantine, settings
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(leads.bp)
+    app.register_blueprint(leads.erasure)
     app.register_blueprint(exports.bp)
     app.register_blueprint(quarantine.bp)
     app.register_blueprint(forms.bp)

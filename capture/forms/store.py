@@ -11,6 +11,7 @@ from capture.db import Timestamped, db
 from capture.forms.definition import parse_definition
 from capture.forms.origins import is_allowed_origin
 from capture.forms.spec import DefinitionError, FormSpec
+from capture.personal import NotPersonal
 
 
 class FormDefinition(Timestamped, db.Model):
@@ -29,6 +30,12 @@ class FormDefinition(Timestamped, db.Model):
     # The whole canonical document; the columns above are copies for queries and joins.
     document: Mapped[dict[str, Any]]
     digest: Mapped[str] = mapped_column(sa.String(64))
+
+    __privacy__ = NotPersonal(
+        keep=("slug", "name", "conversion", "language", "status", "magnet", "partner",
+              "document", "digest"),
+        why="form definitions written by marketers",
+    )  # fmt: skip
     version: Mapped[int] = mapped_column(default=1)
 
     @property

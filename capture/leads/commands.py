@@ -1,4 +1,4 @@
-"""Command-line tools for leads: `leadgate leads export` and `leadgate scoring decay`."""
+"""Command-line tools for leads: `leadgate leads export|erase` and `leadgate scoring decay`."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from capture.db import db
 from capture.leads.classify import Stage
 from capture.leads.export import TooManyRows, export_chunks, guarded, write_xlsx
 from capture.leads.listing import LeadFilter, count
+from capture.leads.privacy import erase, find_lead
 from capture.leads.scoring import current_rules, decay_all, rules_yaml
 
 leads_cli = AppGroup("leads", help="Work with leads.")
@@ -97,6 +98,23 @@ def _xlsx(where: LeadFilter, progress: _Progress) -> None:
         spool.seek(0)
         shutil.copyfileobj(spool, stdout)
     stdout.flush()
+
+
+@leads_cli.command("erase")
+@click.argument("email_or_id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def erase_lead(email_or_id: str, yes: bool) -> None:
+    """Erase a person (GDPR Art. 17) by e-mail address or lead id: see docs/privacy.md."""
+    lead = find_lead(email_or_id.strip())
+    if lead is None:
+        click.echo(f"no lead {email_or_id!r} (or it was erased already)", err=True)
+        raise SystemExit(1)
+    public_id = lead.public_id
+    if not yes:
+        click.confirm(f"Erase lead {public_id} for good?", abort=True)
+    suppression = erase(lead, "cli")
+    db.session.commit()
+    click.echo(f"erased {public_id} at {suppression.erased_at.isoformat(timespec='seconds')}")
 
 
 @scoring_cli.command("decay")

@@ -26,8 +26,8 @@ import sqlalchemy as sa
 import xlsxwriter
 
 from capture.db import UTCDateTime, db
-from capture.leads.lead import Lead
-from capture.leads.listing import lead_payload, stream_rows
+from capture.leads.lead import Lead, lead_payload
+from capture.leads.listing import stream_rows
 
 log = logging.getLogger(__name__)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ from capture import extension_points
 from capture.db import Timestamped, db, new_public_id, utcnow
 from capture.extension_points import StageMoved
 from capture.leads.classify import Stage
+from capture.personal import EMPTY, NULL, ByLead, Export, Mask, Personal, Set
 
 # The columns the back office's text search looks in (capture/backoffice/search.py).
 SEARCHED_COLUMNS = ("email", "first_name", "last_name", "company")
@@ -106,6 +108,20 @@ class Lead(Timestamped, db.Model):
     # Set when the person was erased: the row stays only as an anonymous count.
     erased_at: Mapped[datetime | None]
 
+    # The husk that stays after erasure: stage, score, partner and dates still count.
+    __privacy__ = Personal(
+        find=(ByLead("id"),),
+        erase={
+            "email": Mask(lambda lead: f"erased-{lead.public_id}@erased.invalid"),
+            **dict.fromkeys(PROFILE_COLUMNS, NULL),
+            "properties": EMPTY,
+            "first_touch": EMPTY,
+            "last_touch": EMPTY,
+        },
+        keep=("public_id", "lifecycle_stage", "temperature", "source", "partner"),
+        export=Export("lead", lambda lead: lead_payload(lead), single=True),
+    )
+
     @property
     def stage(self) -> Stage:
         return Stage(self.lifecycle_stage)
@@ -125,10 +141,56 @@ sa.event.listen(
 )
 
 
+def lead_payload(row: Mapping[str, Any] | Lead) -> dict[str, Any]:
+    """A lead as the API, exports and webhooks show it (the contract's lead shape)."""
+    value = row.__getitem__ if isinstance(row, Mapping) else row.__getattribute__
+
+    def iso(name: str) -> str | None:
+        moment = value(name)
+        return moment.isoformat() if moment else None
+
+    payload: dict[str, Any] = {
+        "id": value("public_id"),
+        "email": value("email"),
+        "lifecycle_stage": value("lifecycle_stage"),
+        "score": value("score"),
+        "temperature": value("temperature"),
+        "engagement_score": round(value("engagement_score") or 0.0, 2),
+        "fit_score": value("fit_score"),
+        "source": value("source"),
+        "partner": value("partner"),
+        "first_touch": value("first_touch") or {},
+        "last_touch": value("last_touch") or {},
+    }
+    payload.update({name: value(name) for name in PROFILE_COLUMNS})
+    payload["properties"] = value("properties") or {}
+    payload["created_at"] = iso("created_at")
+    payload["updated_at"] = iso("updated_at")
+    payload["last_activity_at"] = iso("last_activity_at")
+    return payload
+
+
 class StageChange(db.Model):
     """One move along the lifecycle, with who or what made it and why."""
 
     __tablename__ = "stage_changes"
+    # Reasons are free text someone typed ("called Ane at Firma"): they cannot be kept. The
+    # actor is a staff account or a system name, never the person.
+    __privacy__ = Personal(
+        find=(ByLead(),),
+        erase={"reason": Set("[erased]")},
+        keep=("from_stage", "to_stage", "actor"),
+        export=Export(
+            "stage_changes",
+            lambda c: {
+                "from": c.from_stage,
+                "to": c.to_stage,
+                "reason": c.reason,
+                "actor": c.actor,
+                "at": c.created_at.isoformat(),
+            },
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lead_id: Mapped[int] = mapped_column(sa.ForeignKey("leads.id", ondelete="CASCADE"), index=True)

@@ -19,7 +19,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from capture.db import db
 from capture.forms.store import FormDefinition
 from capture.leads.conversion import ConversionEvent
-from capture.leads.lead import PROFILE_COLUMNS, Lead
+from capture.leads.lead import Lead
 
 CURSOR_SALT = "leadgate.cursor"
 
@@ -126,32 +126,3 @@ def stream_rows(
         last = rows[-1]["id"]
         if len(rows) < batch:
             return
-
-
-def lead_payload(row: Mapping[str, Any] | Lead) -> dict[str, Any]:
-    """A lead as the API, exports and webhooks show it (the contract's lead shape)."""
-    value = row.__getitem__ if isinstance(row, Mapping) else row.__getattribute__
-
-    def iso(name: str) -> str | None:
-        moment = value(name)
-        return moment.isoformat() if moment else None
-
-    payload: dict[str, Any] = {
-        "id": value("public_id"),
-        "email": value("email"),
-        "lifecycle_stage": value("lifecycle_stage"),
-        "score": value("score"),
-        "temperature": value("temperature"),
-        "engagement_score": round(value("engagement_score") or 0.0, 2),
-        "fit_score": value("fit_score"),
-        "source": value("source"),
-        "partner": value("partner"),
-        "first_touch": value("first_touch") or {},
-        "last_touch": value("last_touch") or {},
-    }
-    payload.update({name: value(name) for name in PROFILE_COLUMNS})
-    payload["properties"] = value("properties") or {}
-    payload["created_at"] = iso("created_at")
-    payload["updated_at"] = iso("updated_at")
-    payload["last_activity_at"] = iso("last_activity_at")
-    return payload

@@ -171,6 +171,9 @@ def confirm(token: str) -> ResponseReturnValue:
     if submission is None or lead is None:
         visitor_language()
         raise ApiError(404, "not_found", _("This confirmation link is not valid."))
+    if lead.erased_at is not None:  # erasure kills every link the person holds
+        visitor_language()
+        raise ApiError(410, "gone", _("This link no longer works: the data behind it was erased."))
     visitor_language(submission.language)
     newly = confirm_submission(submission, lead, request.remote_addr, user_agent())
     db.session.commit()

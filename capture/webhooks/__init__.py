@@ -2,7 +2,8 @@
 
 Events come from the core's extension points (capture.extension_points), inside its
 transactions: accepted submissions, API conversions, every stage change (whoever made it) and
-erasure (`on_erase`, `on_lead_erased`). Each becomes one outbox row per endpoint.
+erasure (`lead_erased`). Each becomes one outbox row per endpoint. Erasure itself empties the
+person's earlier event rows through the privacy map.
 """
 
 from __future__ import annotations
@@ -10,15 +11,15 @@ from __future__ import annotations
 from flask import Flask
 
 from capture.extension_points import (
+    Erased,
     OfflineConversion,
     StageMoved,
+    lead_erased,
     offline_conversion,
     outbox_senders,
     stage_moved,
     submission_accepted,
 )
-from capture.leads.lead import Lead
-from capture.leads.privacy import on_erase, on_lead_erased
 from capture.submissions.record import Accepted
 from capture.webhooks import admin, events, handoff
 from capture.webhooks.cli import webhooks_cli
@@ -45,8 +46,8 @@ def _stage_moved(moved: StageMoved) -> None:
     handoff.notify_sales(moved.lead, moved.change)
 
 
-def _erasing(lead: Lead, email: str) -> None:
-    events.forget(lead)
+def _erased(erased: Erased) -> None:
+    events.lead_erased(erased.lead_public_id, erased.actor)
 
 
 def init_app(app: Flask) -> None:
@@ -54,7 +55,6 @@ def init_app(app: Flask) -> None:
     submission_accepted.connect(app, _accepted)
     offline_conversion.connect(app, _offline)
     stage_moved.connect(app, _stage_moved)
-    on_erase(app, _erasing)
-    on_lead_erased(app, events.lead_erased)
+    lead_erased.connect(app, _erased)
     app.register_blueprint(admin.bp)
     app.cli.add_command(webhooks_cli)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from capture.db import db, utcnow
 from capture.leads.lead import StageChange
+from capture.personal import ByLead, Export, Personal
 
 
 class ScoreChange(db.Model):
@@ -26,6 +27,23 @@ class ScoreChange(db.Model):
     before: Mapped[int]
     after: Mapped[int]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    # Rule names and events name the rule and what fired it ("magnet guide download dl_..."),
+    # never the person: the history stays as an anonymous count.
+    __privacy__ = Personal(
+        find=(ByLead(),),
+        keep=("rule", "event"),
+        export=Export(
+            "score_changes",
+            lambda c: {
+                "rule": c.rule,
+                "event": c.event,
+                "before": c.before,
+                "after": c.after,
+                "at": c.created_at.isoformat(),
+            },
+        ),
+    )
 
 
 @dataclass
