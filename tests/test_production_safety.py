@@ -29,6 +29,8 @@ def production_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     for name in ("SECRET_KEY", "FLASK_DEBUG", "LEADGATE_ALLOW_SQLITE", "DATABASE_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("LEADGATE_ENV", "production")
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://leads.example.com")
+    monkeypatch.setenv("MAIL_URL", "smtp://mail.invalid:25")
     return monkeypatch
 
 
@@ -96,6 +98,7 @@ def test_development_needs_none_of_it(monkeypatch, tmp_path):
 def _production_process_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "FLASK_DEBUG", "PORT"}}
     env.update(LEADGATE_ENV="production", DATABASE_URL=POSTGRES, **extra)
+    env.update(PUBLIC_BASE_URL="https://leads.example.com", MAIL_URL="smtp://mail.invalid:25")
     return env
 
 
@@ -154,6 +157,8 @@ def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
         "TESTING": False,
         "ALLOW_SQLITE_IN_PRODUCTION": True,
         "PASSWORD_HASH_PROFILE": "RFC_9106_LOW_MEMORY",  # CHEAPEST is refused in production
+        "PUBLIC_BASE_URL": "https://leads.example.com",
+        "ALLOW_CONSOLE_MAIL": True,
     }
 
 
