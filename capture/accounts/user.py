@@ -109,7 +109,11 @@ def find_user(email: str) -> User | None:
 
 def authenticate(email: str, password: str) -> User | None:
     """The active user with these credentials, or None; takes the same time either way."""
-    user = find_user(email)
+    return verify(find_user(email), password)
+
+
+def verify(user: User | None, password: str) -> User | None:
+    """`user` when active and `password` is theirs, else None; as slow for no user at all."""
     if user is None:
         hasher, dummy = _hashing()
         with contextlib.suppress(VerificationError):
