@@ -106,7 +106,7 @@ def test_login_starts_a_new_session(client, user):
     with client.session_transaction() as after:
         assert "planted" not in after
         assert after.get("csrf_token") != old_csrf
-        assert after.get("_user_id") == user.public_id
+        assert after.get("_user_id") == user.get_id()  # public id and session generation
 
 
 @pytest.mark.parametrize(

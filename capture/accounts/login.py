@@ -41,7 +41,16 @@ class LogoutForm(FlaskForm):
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    user = db.session.scalar(sa.select(User).where(User.public_id == user_id))
+    """The session's user while active and the session's generation is current: a session
+    from before a logout, password change or deactivation is not let in."""
+    public_id, _dot, generation = user_id.rpartition(".")
+    if not public_id or not generation.isdigit():
+        return None  # no generation: a session from before they existed, or not ours
+    user = db.session.scalar(
+        sa.select(User).where(
+            User.public_id == public_id, User.session_generation == int(generation)
+        )
+    )
     return user if user is not None and user.is_active else None
 
 
@@ -94,6 +103,11 @@ def login() -> ResponseReturnValue:
 def logout() -> ResponseReturnValue:
     form = LogoutForm()
     if form.validate_on_submit():  # the CSRF check; CSRFProtect refuses a bad token first
+        if current_user.is_authenticated:
+            # Every session of the user ends, not only this cookie: a copy saved before is
+            # worthless, on every device (the contract's "log out" is "log out everywhere").
+            current_user.end_sessions()
+            db.session.commit()
         logout_user()
         _new_session()
     return redirect(url_for("accounts.login"), 303)
