@@ -355,14 +355,18 @@ def wapiti(instance: Instance, cookie: str) -> None:
             say(f"  {line}")
         return
     text = report.read_text(errors="replace")
-    summary = text.split("Summary of vulnerabilities", 1)[-1].split("*****", 1)[0]
-    for line in summary.splitlines():
-        if ":" in line and line.strip():
-            say(f"  {line.strip()}")
-    anomalies = text.split("Summary of anomalies", 1)[-1].split("*****", 1)[0]
-    for line in anomalies.splitlines():
-        if ":" in line and line.strip():
-            say(f"  anomaly {line.strip()}")
+    for title, prefix in (("Summary of vulnerabilities", ""), ("Summary of anomalies", "anomaly ")):
+        summary = text.split(title, 1)[-1].split("*****", 1)[0]
+        for line in summary.splitlines():
+            name, _, count = line.partition(":")
+            if name.strip() and count.strip():
+                say(f"  {prefix}{name.strip()}: {count.strip()}")
+    # What each finding was about: the request line after "Evil request:".
+    lines = text.splitlines()
+    for n, line in enumerate(lines[:-1]):
+        if line.strip() == "Evil request:":
+            heading = next((h for h in reversed(lines[: max(n - 1, 0)]) if h and h[0] != " "), "")
+            say(f"  finding: {lines[n + 1].strip()}  ({heading.strip()})")
     for line in output.splitlines():
         if "stopped" in line.lower() and ("time" in line.lower() or "audit" in line):
             say(f"  {line.strip()}")

@@ -85,14 +85,11 @@ def take_attempt(user: User | None, address: str) -> Attempt:
     config = current_app.config
     if not config.get("RATELIMIT_ENABLED", True):
         return Attempt()
-    prefix = config.get("RATELIMIT_KEY_PREFIX") or "leadgate"
-    checks = [
-        (item, (prefix, "login-address", get_remote_address()))
-        for item in parse_many(config["RATELIMIT_LOGIN"])
-    ] + [
-        (item, (prefix, "login-account", account_key(user, address)))
-        for item in parse_many(config["RATELIMIT_LOGIN_ACCOUNT"])
-    ]
+    prefix = str(config.get("RATELIMIT_KEY_PREFIX") or "leadgate")
+    by_address: tuple[str, ...] = (prefix, "login-address", get_remote_address())
+    by_account: tuple[str, ...] = (prefix, "login-account", account_key(user, address))
+    checks = [(item, by_address) for item in parse_many(config["RATELIMIT_LOGIN"])]
+    checks += [(item, by_account) for item in parse_many(config["RATELIMIT_LOGIN_ACCOUNT"])]
     try:
         return _take(FixedWindowRateLimiter(limiter.storage), checks)
     except Exception:  # any storage failure: count here rather than not at all

@@ -77,7 +77,7 @@ class User(UserMixin, db.Model):
     def end_sessions(self) -> None:
         """Make every session of this user worthless, server-side (flushed with the caller's
         commit); the number is raised in SQL, so two at once both count."""
-        self.session_generation = User.session_generation + 1  # type: ignore[assignment]
+        self.session_generation = User.session_generation + 1
 
     def change_password(self, password: str) -> None:
         """A new password (checked by the caller) and the end of every session on the old one."""
