@@ -53,6 +53,7 @@ def app_config(request: pytest.FixtureRequest, app_config: dict[str, Any]) -> di
         "RATELIMIT_KEY_PREFIX": "test-" + secrets.token_hex(6),  # counters of this test only
         "RATELIMIT_LOGIN": "6/minute",
         "RATELIMIT_LOGIN_ACCOUNT": "3/minute",
+        **(marker.kwargs if (marker := request.node.get_closest_marker("app_config")) else {}),
     }
 
 
@@ -136,3 +137,13 @@ def test_parallel_guesses_from_one_address_check_no_more_passwords_than_its_limi
 ) -> None:
     emails = [f"guess{n}@example.com" for n in range(25)]
     assert parallel_guesses(live_server.url, emails) == Counter({200: 6, 429: 19})
+
+
+@pytest.mark.app_config(RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0")  # nothing listens there
+def test_with_the_shared_storage_down_the_limit_is_kept_in_the_process(
+    client: Any, sales: None
+) -> None:
+    for n in range(3):
+        assert attempt(client, "sales@example.com", WRONG, f"203.0.113.{n}").status_code == 200
+    assert attempt(client, "sales@example.com", PASSWORD, "203.0.113.9").status_code == 429
+    assert attempt(client, "other@example.com", PASSWORD, "203.0.113.9").status_code == 303
