@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-sqlite test-postgres install build translations messages embed lint check-built bench
+.PHONY: demo test test-sqlite test-postgres install build translations messages embed lint check-built bench audit
 
 $(BIN)/leadgate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -78,3 +78,16 @@ test: lint test-sqlite test-postgres
 ## Print the benchmark table (bench/run --quick for a 20-second smoke run).
 bench: build
 	bench/run $(BENCH_ARGS)
+
+## Scan a local instance with sqlmap and wapiti (bounded, loopback only; not part of CI): see
+## audit/run.py. The scanners get their own venv: wapiti3 pins versions our app cannot run on.
+AUDIT_VENV ?= .venv-audit
+
+$(AUDIT_VENV)/bin/wapiti:
+	$(PYTHON) -m venv $(AUDIT_VENV)
+	$(AUDIT_VENV)/bin/pip install -q --upgrade pip
+	$(AUDIT_VENV)/bin/pip install -q sqlmap wapiti3
+	touch $@
+
+audit: build $(AUDIT_VENV)/bin/wapiti
+	AUDIT_BIN=$(AUDIT_VENV)/bin $(BIN)/python audit/run.py

@@ -15,13 +15,14 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Blueprint, Flask, Response, current_app, request, url_for
+from flask import Blueprint, Flask, Response, current_app, request
 from flask.typing import ResponseReturnValue
 
 from capture.extensions import limiter
 from capture.paths import EMBED_BUILT as BUILT
 from capture.paths import EMBED_BUILT_FROM as BUILT_FROM
 from capture.paths import EMBED_SOURCE as SOURCE
+from capture.urls import public_url
 
 log = logging.getLogger(__name__)
 SHORT_CACHE = "public, max-age=300, must-revalidate"
@@ -82,7 +83,7 @@ def current_script() -> Script:
 
 def embed_script_url() -> str:
     """The versioned, immutable address of the current script, for embed snippets."""
-    return url_for("embed.script", v=current_script().version, _external=True)
+    return public_url("embed.script", v=current_script().version)
 
 
 @bp.get("/embed.js")

@@ -171,6 +171,8 @@ def test_production_refuses_a_short_metrics_token(monkeypatch):
     settings = {
         "SECRET_KEY": "production-secret-key-0123456789abcdefghijkl",
         "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://leadgate@db.invalid:5432/leadgate",
+        "PUBLIC_BASE_URL": "https://leads.example.com",
+        "MAIL_URL": "smtp://mail.invalid:25",
     }
     with pytest.raises(UnsafeConfiguration, match="METRICS_TOKEN"):
         create_app({**settings, "METRICS_TOKEN": "short"})

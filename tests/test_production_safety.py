@@ -30,6 +30,8 @@ def production_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("LEADGATE_ENV", "production")
     monkeypatch.setenv("SUPPRESSION_KEY", "production-suppression-key-0123456789abcdef")
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://leads.example.com")
+    monkeypatch.setenv("MAIL_URL", "smtp://mail.invalid:25")
     return monkeypatch
 
 
@@ -107,6 +109,7 @@ def _production_process_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "FLASK_DEBUG", "PORT"}}
     env.update(LEADGATE_ENV="production", DATABASE_URL=POSTGRES, SUPPRESSION_KEY=GOOD_KEY)
     env.update(extra)
+    env.update(PUBLIC_BASE_URL="https://leads.example.com", MAIL_URL="smtp://mail.invalid:25")
     return env
 
 
@@ -166,6 +169,8 @@ def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
         "TESTING": False,
         "ALLOW_SQLITE_IN_PRODUCTION": True,
         "PASSWORD_HASH_PROFILE": "RFC_9106_LOW_MEMORY",  # CHEAPEST is refused in production
+        "PUBLIC_BASE_URL": "https://leads.example.com",
+        "ALLOW_CONSOLE_MAIL": True,
     }
 
 

@@ -11,7 +11,7 @@ import sys
 import click
 from flask.cli import AppGroup
 
-from capture.accounts.user import AccountError, Role, create_user
+from capture.accounts.user import AccountError, Role, create_user, find_user, password_problem
 from capture.db import db
 
 users_cli = AppGroup("users", help="Manage back-office accounts.")
@@ -43,3 +43,21 @@ def create_command(email: str, role: str) -> None:
         raise SystemExit(1) from None
     db.session.commit()
     click.echo(f"created {user.role} user {user.email} ({user.public_id})")
+
+
+@users_cli.command("password")
+@click.argument("email")
+def password_command(email: str) -> None:
+    """Set a user's password (asked for, or read from stdin); every session of theirs ends."""
+    user = find_user(email)
+    if user is None:
+        click.echo(f"error: no user with the e-mail address {email}", err=True)
+        raise SystemExit(1)
+    password = _read_password()
+    problem = password_problem(password)
+    if problem:
+        click.echo(f"error: {problem}", err=True)
+        raise SystemExit(1)
+    user.change_password(password)
+    db.session.commit()
+    click.echo(f"password changed for {user.email}; every session of theirs has ended")

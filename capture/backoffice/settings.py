@@ -103,6 +103,8 @@ def toggle_user(user_id: str) -> ResponseReturnValue:
         flash(_("You cannot deactivate yourself."))
         return redirect(url_for(".index"), 303)
     user.active = not user.active
+    if not user.active:
+        user.end_sessions()  # ended server-side: reactivating does not bring them back
     db.session.commit()
     flash(
         _(
