@@ -17,8 +17,15 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any, TypeVar
 
 from flask_babel import gettext as _
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    ValidationError,
+)
+from pydantic_core import PydanticCustomError, core_schema
 from werkzeug.datastructures import MultiDict
 
 from capture.errors import ApiError
@@ -27,11 +34,21 @@ M = TypeVar("M", bound=BaseModel)
 OWN_ERROR = "leadgate"
 
 
+class Rule:
+    """Annotated metadata that says what is wrong with an invalid value (pydantic ignores it)."""
+
+    def says(self) -> str:
+        raise NotImplementedError
+
+
 @dataclass(frozen=True)
-class Says:
-    """Annotated metadata: the message for any invalid value of this field (pydantic ignores it)."""
+class Says(Rule):
+    """The message for any invalid value of this field."""
 
     message: Callable[[], str]
+
+    def says(self) -> str:
+        return self.message()
 
 
 class Strict(BaseModel):
@@ -78,9 +95,11 @@ def _explain(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[str, str | N
                 names.append(part)  # a key the model does not know, or inside a free-form object
             break
         names.append(part)
-        says = [m for m in field.metadata if isinstance(m, Says)]
-        if says:
-            message = says[-1].message()  # the outermost: `Annotated[text(80), Says(...)]`
+        rules = [m for m in field.metadata if isinstance(m, Rule)]
+        if rules:
+            message = rules[
+                -1
+            ].says()  # the outermost: `Annotated[str | None, Text(80), Says(...)]`
         current = _nested(field.annotation)
     return ".".join(names) or str(loc[0]), message
 
@@ -153,14 +172,23 @@ def _text(limit: int, required: bool) -> Callable[[Any], Any]:
     return clean
 
 
-def text(limit: int, required: bool = False) -> Any:
-    """Printable text of at most `limit` characters, stripped; blank is None (or refused)."""
-    limited = Annotated[str, Field(max_length=limit)]
-    return Annotated[
-        limited if required else limited | None,  # type: ignore[operator]
-        BeforeValidator(_text(limit, required)),
-        Says(lambda: _("Must be text of at most %(limit)s characters.", limit=limit)),
-    ]
+@dataclass(frozen=True)
+class Text(Rule):
+    """On `str | None` (or `str`, required): printable text of at most `limit` characters,
+    stripped; blank is None, or refused when `required`."""
+
+    limit: int
+    required: bool = False
+
+    def says(self) -> str:
+        return _("Must be text of at most %(limit)s characters.", limit=self.limit)
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> Any:
+        limited = Annotated[str, Field(max_length=self.limit)]
+        checked = handler.generate_schema(limited if self.required else limited | None)
+        return core_schema.no_info_before_validator_function(
+            _text(self.limit, self.required), checked
+        )
 
 
 def _moment(value: Any) -> Any:
@@ -211,13 +239,21 @@ def _whole(value: Any) -> Any:
     return value
 
 
-def integer(low: int, high: int) -> Any:
-    """A whole number from `low` to `high` (a query string's text, or a JSON integer)."""
-    return Annotated[
-        Annotated[int, Field(ge=low, le=high)] | None,
-        BeforeValidator(_whole),
-        Says(lambda: _("Must be a whole number from %(low)s to %(high)s.", low=low, high=high)),
-    ]
+@dataclass(frozen=True)
+class Whole(Rule):
+    """On `int | None`: a whole number from `low` to `high` (query text, or a JSON integer)."""
+
+    low: int
+    high: int
+
+    def says(self) -> str:
+        return _("Must be a whole number from %(low)s to %(high)s.", low=self.low, high=self.high)
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> Any:
+        bounded = Annotated[int, Field(ge=self.low, le=self.high)] | None
+        return core_schema.no_info_before_validator_function(
+            _whole, handler.generate_schema(bounded)
+        )
 
 
 def one_of(*values: str) -> Callable[[], str]:

@@ -46,7 +46,7 @@ def _read(payload: dict[str, Any]) -> dict[str, Any]:
     occurred_at = event.occurred_at or utcnow()
     if occurred_at > utcnow():
         raise invalid({"occurred_at": [_("Must not be in the future.")]})
-    kind = event.kind.value
+    kind = event.kind
     return {
         "email": email,
         "kind": kind,

@@ -7,20 +7,26 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from flask_babel import gettext as _
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, create_model
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    WithJsonSchema,
+    create_model,
+)
 
 from capture.leads.classify import CONVERSION_KINDS, Stage
 from capture.leads.lead import PROFILE_COLUMNS
 from capture.leads.query import Email, LeadFilterQuery
 from capture.leads.scoring import Temperature
-from capture.params import Moment, Says, Strict, integer, one_of, refuse, text
+from capture.params import Moment, Says, Strict, Text, Whole, one_of, refuse
 
 MAX_LIMIT = 500
-Kind = StrEnum("Kind", {kind: kind for kind in sorted(CONVERSION_KINDS)})  # type: ignore[misc]
+KINDS = sorted(CONVERSION_KINDS)
 COUNTRY_RE = re.compile(r"^[A-Za-z]{2}$")
 AnObject = Says(lambda: _("Must be an object."))
 
@@ -31,10 +37,19 @@ def _blank(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
+def _kind(value: Any) -> Any:
+    value = _blank(value)
+    if not isinstance(value, str) or value not in CONVERSION_KINDS:
+        raise ValueError("kind")
+    return value
+
+
 class LeadListQuery(LeadFilterQuery):
     since: Moment = Field(None, description="changed at or after")
     email: Email = Field(None, description="this e-mail address, exactly (case-insensitive)")
-    limit: integer(1, MAX_LIMIT) = Field(None, description="page size, default 50")
+    limit: Annotated[int | None, Whole(1, MAX_LIMIT)] = Field(
+        None, description="page size, default 50"
+    )
     cursor: Annotated[
         Annotated[str, Field(max_length=200)] | None,
         Says(lambda: _("This cursor is not valid.")),
@@ -43,7 +58,7 @@ class LeadListQuery(LeadFilterQuery):
 
 class StageChangeRequest(Strict):
     to: Annotated[Stage, BeforeValidator(_blank), Says(one_of(*Stage))]
-    reason: text(500, required=True)
+    reason: Annotated[str, Text(500, required=True)]
 
 
 def _country(value: str | None) -> str | None:
@@ -55,20 +70,20 @@ def _country(value: str | None) -> str | None:
 class EventProfile(Strict):
     """Only known lead fields, as text; anything else is refused, never stored."""
 
-    first_name: text(300) = None
-    last_name: text(300) = None
-    phone: text(40) = None
-    company: text(300) = None
-    job_title: text(300) = None
-    company_size: text(300) = None
-    industry: text(300) = None
-    country: Annotated[text(2), AfterValidator(_country)] = None
-    website: text(2048) = None
-    message: text(5000) = None
-    budget: text(300) = None
-    authority: text(300) = None
-    need: text(300) = None
-    timeline: text(300) = None
+    first_name: Annotated[str | None, Text(300)] = None
+    last_name: Annotated[str | None, Text(300)] = None
+    phone: Annotated[str | None, Text(40)] = None
+    company: Annotated[str | None, Text(300)] = None
+    job_title: Annotated[str | None, Text(300)] = None
+    company_size: Annotated[str | None, Text(300)] = None
+    industry: Annotated[str | None, Text(300)] = None
+    country: Annotated[str | None, Text(2), AfterValidator(_country)] = None
+    website: Annotated[str | None, Text(2048)] = None
+    message: Annotated[str | None, Text(5000)] = None
+    budget: Annotated[str | None, Text(300)] = None
+    authority: Annotated[str | None, Text(300)] = None
+    need: Annotated[str | None, Text(300)] = None
+    timeline: Annotated[str | None, Text(300)] = None
 
 
 def _number(value: Any) -> Any:
@@ -78,8 +93,13 @@ def _number(value: Any) -> Any:
 
 
 class EventRequest(Strict):
-    email: text(320, required=True)
-    kind: Annotated[Kind, BeforeValidator(_blank), Says(one_of(*sorted(CONVERSION_KINDS)))]
+    email: Annotated[str, Text(320, required=True)]
+    kind: Annotated[
+        str,
+        BeforeValidator(_kind),
+        WithJsonSchema({"type": "string", "enum": KINDS}),
+        Says(one_of(*KINDS)),
+    ]
     occurred_at: Moment = None
     percent: Annotated[
         Annotated[float, Field(ge=0, le=100)] | None,
@@ -95,8 +115,8 @@ class EventRequest(Strict):
         description="source of a new lead; default outbound for phone_call and sales_email, "
         "else inbound",
     )
-    note: text(2000) = None
-    partner: text(80) = None
+    note: Annotated[str | None, Text(2000)] = None
+    partner: Annotated[str | None, Text(80)] = None
     fields: Annotated[EventProfile | None, AnObject] = Field(
         None, description="lead profile fields by name"
     )

@@ -6,6 +6,8 @@ The decisions themselves live in `capture.submissions.quarantine`, shared with t
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -16,7 +18,7 @@ from pydantic import BaseModel
 from capture.accounts import Role, protect
 from capture.db import db
 from capture.forms.store import FormDefinition
-from capture.params import integer, page_query
+from capture.params import Whole, page_query
 from capture.submissions.quarantine import QuarantineError, discard, release
 from capture.submissions.submission import Submission, SubmissionStatus
 
@@ -42,7 +44,7 @@ def _held(public_id: str) -> tuple[Submission, FormDefinition]:
 
 
 class QuarantineQuery(BaseModel):
-    before: integer(1, 2**63 - 1) = None  # an id: within the database's BIGINT
+    before: Annotated[int | None, Whole(1, 2**63 - 1)] = None  # an id: within the database's BIGINT
 
 
 @bp.get("/")

@@ -10,7 +10,7 @@ import sqlite3
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from pydantic import ConfigDict, Field
@@ -23,7 +23,7 @@ from capture.leads.lead import SEARCHED_COLUMNS, Lead
 from capture.leads.listing import InvalidCursor, LeadFilter, decode_cursor, encode_cursor
 from capture.leads.query import LeadFilterQuery
 from capture.leads.scoring import Temperature
-from capture.params import Day, page_query, text
+from capture.params import Day, Text, page_query
 
 PAGE_SIZE = 50
 # Shorter search text matches the start of a column only (see text_pattern).
@@ -97,7 +97,7 @@ class LeadSearchQuery(LeadFilterQuery):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    q: text(200) = None
+    q: Annotated[str | None, Text(200)] = None
     created_from: Day = Field(None, alias="from")
     created_to: Day = Field(None, alias="to")
 

@@ -16,7 +16,7 @@ from capture.forms.values import normalise_email
 from capture.leads.classify import Stage
 from capture.leads.listing import LeadFilter
 from capture.leads.scoring import Temperature
-from capture.params import Says, Strict, integer, one_of, text
+from capture.params import Says, Strict, Text, Whole, one_of
 
 SCORE_LIMIT = 10**9
 
@@ -32,13 +32,13 @@ def _email(value: Any) -> Any:
         raise ValueError("email") from None
 
 
-Slug = Annotated[text(80), Says(lambda: _("Must be a slug of at most 80 characters."))]
+Slug = Annotated[str | None, Text(80), Says(lambda: _("Must be a slug of at most 80 characters."))]
 Email = Annotated[
     Annotated[str, Field(max_length=320, json_schema_extra={"format": "email"})] | None,
     BeforeValidator(_email),
     Says(lambda: _("Enter a valid e-mail address.")),
 ]
-Score = integer(-SCORE_LIMIT, SCORE_LIMIT)
+Score = Annotated[int | None, Whole(-SCORE_LIMIT, SCORE_LIMIT)]
 
 
 class LeadFilterQuery(Strict):

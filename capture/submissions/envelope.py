@@ -33,24 +33,26 @@ def _mapping(key: str) -> Callable[[Any], Any]:
     return check
 
 
-def _object(key: str, description: str) -> Any:
-    return Annotated[
-        dict[str, Any],
-        BeforeValidator(_mapping(key)),
-        Field(
-            default_factory=dict,
-            description=description,
-            json_schema_extra={"maxProperties": MAX_KEYS},
-        ),
-    ]
+def _keys(description: str) -> Any:
+    return Field(
+        default_factory=dict,
+        description=description,
+        json_schema_extra={"maxProperties": MAX_KEYS},
+    )
 
 
 class SubmissionEnvelope(Strict):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    fields: _object("fields", "the form's fields by name, as its definition says")
-    consents: _object("consents", "purpose: true or false, for the consents the form asks")
-    context: _object("context", "page_url, referrer, utm_*; odd values are dropped, not refused")
+    fields: Annotated[dict[str, Any], BeforeValidator(_mapping("fields"))] = _keys(
+        "the form's fields by name, as its definition says"
+    )
+    consents: Annotated[dict[str, Any], BeforeValidator(_mapping("consents"))] = _keys(
+        "purpose: true or false, for the consents the form asks"
+    )
+    context: Annotated[dict[str, Any], BeforeValidator(_mapping("context"))] = _keys(
+        "page_url, referrer, utm_*; odd values are dropped, not refused"
+    )
     token: Annotated[Any, STRING] = Field(None, description="form token from the definition")
     captcha: Annotated[Any, STRING] = Field(None, description="the CAPTCHA widget's answer")
     idempotency_key: Annotated[Any, STRING] = Field(
