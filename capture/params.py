@@ -32,6 +32,8 @@ from capture.errors import ApiError
 
 M = TypeVar("M", bound=BaseModel)
 OWN_ERROR = "leadgate"
+MAX_NAMED = 20
+NAME_LIMIT = 100
 
 
 class Rule:
@@ -83,7 +85,7 @@ def _nested(annotation: Any) -> type[BaseModel] | None:
 
 
 def _explain(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[str, str | None]:
-    """The dotted name of the field at `loc` and the message its innermost `Says` gives."""
+    """The dotted name of the field at `loc` and the message of the innermost field's rule."""
     names: list[str] = []
     message = None
     current: type[BaseModel] | None = model
@@ -97,9 +99,8 @@ def _explain(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[str, str | N
         names.append(part)
         rules = [m for m in field.metadata if isinstance(m, Rule)]
         if rules:
-            message = rules[
-                -1
-            ].says()  # the outermost: `Annotated[str | None, Text(80), Says(...)]`
+            # The last is the outermost: `Annotated[str | None, Text(80), Says(...)]`.
+            message = rules[-1].says()
         current = _nested(field.annotation)
     return ".".join(names) or str(loc[0]), message
 
@@ -116,7 +117,8 @@ def check(model: type[M], data: Mapping[str, Any]) -> M:
             name, message = _explain(model, loc)
             if problem["type"] == "extra_forbidden":
                 if len(loc) == 1:
-                    unknown.append(str(loc[0]))
+                    if len(unknown) < MAX_NAMED:  # echoed back: a bounded answer
+                        unknown.append(str(loc[0])[:NAME_LIMIT])
                     continue
                 message = _("Unknown field.")
             elif problem["type"] == "missing":

@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from pydantic import BaseModel
 
 from capture.errors import ApiError
-from capture.params import ParamError, check, query
+from capture.params import MAX_NAMED, NAME_LIMIT, ParamError, check, query
 from capture.submissions.intake import load_json
 
 M = TypeVar("M", bound=BaseModel)
@@ -64,7 +64,7 @@ def read_query(model: type[M]) -> M:
 def no_query() -> None:
     """For endpoints that take no query parameters: any is unknown (a `before_request`)."""
     if request.args and request.endpoint not in READS_QUERY:
-        raise unknown(sorted(request.args))
+        raise unknown([name[:NAME_LIMIT] for name in sorted(request.args)][:MAX_NAMED])
 
 
 # Endpoints that read their query string themselves, with `read_query(...)`.
