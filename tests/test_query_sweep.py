@@ -79,3 +79,20 @@ def test_no_filter_value_gets_a_5xx(app, staff, api_token, real, path):
     urls = [f"{path}?{name}={value}" for name in NAMES for value in VALUES]
     failures = _sweep(client, headers, urls)
     assert failures == [], "\n".join(map(str, failures))
+
+
+def test_list_pages_say_which_value_they_refuse(staff, api_token):
+    marketer = staff("marketer")
+    for url, name in [
+        ("/admin/quarantine/?before=" + "9" * 40, "before"),
+        ("/admin/leads/?from=0001-01-01&score_min=-" + "9" * 40, "score_min"),
+        ("/admin/leads/?partner=a%00b", "partner"),
+    ]:
+        page = marketer.get(url)
+        assert page.status_code == 400 and page.mimetype == "text/html", url
+        assert f"{name}: " in page.get_data(as_text=True), url
+    assert marketer.get("/admin/leads/?from=0001-01-01&to=9999-12-30").status_code == 200
+    # The first and last moments there are reach the database and come back as no error.
+    read = api_token("read")
+    for since in ("0001-01-01", "9999-12-31T23:59:59Z"):
+        assert marketer.get(f"/api/v1/leads?since={since}", headers=read).status_code == 200
