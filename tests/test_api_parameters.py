@@ -39,9 +39,15 @@ def test_a_misspelt_filter_is_refused_not_ignored(client, write, leads, contract
     _unknown(response, contract_error, "page", "scoremin")
 
 
-@pytest.mark.parametrize(
-    "path", ["/api/v1/forms", "/api/v1/forms/test-form/definition", "/api/v1/leads/{lead}",
-             "/api/v1/leads/{lead}/export"])  # fmt: skip
+ROUTES_WITHOUT_PARAMETERS = [
+    "/api/v1/forms",
+    "/api/v1/forms/test-form/definition",
+    "/api/v1/leads/{lead}",
+    "/api/v1/leads/{lead}/export",
+]
+
+
+@pytest.mark.parametrize("path", ROUTES_WITHOUT_PARAMETERS)
 def test_routes_without_parameters_refuse_any(client, write, leads, contract_error, path):
     url = path.format(lead=leads["ane@firma.dk"])
     _unknown(client.get(f"{url}?fields=email", headers=write), contract_error, "fields")

@@ -12,8 +12,8 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
-from pydantic import BaseModel
 
+from capture.api.jsonschema import parameters, ref, schemas_of
 from capture.api.schemas import (
     Error,
     EventRecorded,
@@ -26,7 +26,6 @@ from capture.api.schemas import (
 from capture.submissions.envelope import SubmissionEnvelope
 
 bp = Blueprint("openapi", __name__, url_prefix="/api/v1")
-REF = "#/components/schemas/{model}"
 ERRORS = {
     400: "Malformed body, or a query parameter or body key this route does not know "
     "(`bad_request`, the names under `fields`).",
@@ -44,16 +43,12 @@ ERRORS = {
 OBJECT: dict[str, Any] = {"type": "object"}
 
 
-def _ref(model: type[BaseModel]) -> dict[str, str]:
-    return {"$ref": REF.format(model=model.__name__)}
-
-
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
 def _errors(*statuses: int) -> dict[str, Any]:
-    return {str(s): _json(_ref(Error), ERRORS[s]) for s in statuses}
+    return {str(s): _json(ref(Error), ERRORS[s]) for s in statuses}
 
 
 def _body(schema: dict[str, Any], form_post: bool = False) -> dict[str, Any]:
@@ -61,51 +56,6 @@ def _body(schema: dict[str, Any], form_post: bool = False) -> dict[str, Any]:
     if form_post:
         content["application/x-www-form-urlencoded"] = {"schema": OBJECT}
     return {"required": True, "content": content}
-
-
-def _not_null(schema: dict[str, Any]) -> dict[str, Any]:
-    """`T | None` as a query parameter is just T: an absent or empty value is the None."""
-    options = [option for option in schema.pop("anyOf", []) if option != {"type": "null"}]
-    return {**schema, **options[0]} if len(options) == 1 else schema
-
-
-def _parameters(model: type[BaseModel], schemas: dict[str, Any]) -> list[dict[str, Any]]:
-    document = _tidy(model.model_json_schema(ref_template=REF))
-    schemas.update(document.pop("$defs", {}))
-    parameters = []
-    for name, schema in document["properties"].items():
-        description = schema.pop("description", "")
-        schema.pop("default", None)
-        parameters.append(
-            {"name": name, "in": "query", "required": name in document.get("required", ()),
-             "description": description, "schema": _not_null(schema)}
-        )  # fmt: skip
-    return parameters
-
-
-def _tidy(schema: Any) -> Any:
-    """Without pydantic's generated titles and its `default: null` for fields that may be left
-    out (null is not always a value the type allows)."""
-    if isinstance(schema, list):
-        return [_tidy(item) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    tidy = {}
-    for key, value in schema.items():
-        if key == "properties":
-            tidy[key] = {name: _tidy(item) for name, item in value.items()}
-        elif not (key == "title" or (key == "default" and value is None)):
-            tidy[key] = _tidy(value)
-    return tidy
-
-
-def _schemas(*models: type[BaseModel]) -> dict[str, Any]:
-    schemas: dict[str, Any] = {}
-    for model in models:
-        schema = model.model_json_schema(ref_template=REF)
-        schemas.update(schema.pop("$defs", {}))
-        schemas[model.__name__] = schema
-    return {name: _tidy(schema) for name, schema in schemas.items()}
 
 
 AUTH_READ = _errors(400, 401, 403, 503)
@@ -140,79 +90,137 @@ def _operation(summary: str, operation_id: str, **rest: Any) -> dict[str, Any]:
 
 def paths(schemas: dict[str, Any]) -> dict[str, Any]:
     return {
-        "/api/v1/openapi.json": {"get": _operation(
-            "This document", "openapi", **PUBLIC,
-            responses={"200": _json(OBJECT, "OpenAPI 3.1 document")})},
+        "/api/v1/openapi.json": {
+            "get": _operation(
+                "This document",
+                "openapi",
+                **PUBLIC,
+                responses={"200": _json(OBJECT, "OpenAPI 3.1 document")},
+            )
+        },
         "/api/v1/forms/{slug}": {
             "parameters": [SLUG],
             "get": _operation(
-                "Public form definition for the embed, with a signed form token", "publicForm",
-                **PUBLIC, parameters=[LANG],
-                responses={"200": _json(OBJECT, "Definition"), **_errors(404, 410)}),
+                "Public form definition for the embed, with a signed form token",
+                "publicForm",
+                **PUBLIC,
+                parameters=[LANG],
+                responses={"200": _json(OBJECT, "Definition"), **_errors(404, 410)},
+            ),
             "options": {**PREFLIGHT, "operationId": "publicFormPreflight"},
         },
         "/api/v1/forms/{slug}/submissions": {
             "parameters": [SLUG],
             "post": _operation(
-                "Submit a form", "submit", **PUBLIC, parameters=[LANG, IDEMPOTENCY],
-                requestBody=_body(_ref(SubmissionEnvelope), form_post=True),
-                responses={"201": _json(OBJECT, "Accepted"),
-                           **_errors(400, 403, 404, 409, 410, 413, 415, 422, 429, 503)}),
+                "Submit a form",
+                "submit",
+                **PUBLIC,
+                parameters=[LANG, IDEMPOTENCY],
+                requestBody=_body(ref(SubmissionEnvelope), form_post=True),
+                responses={
+                    "201": _json(OBJECT, "Accepted"),
+                    **_errors(400, 403, 404, 409, 410, 413, 415, 422, 429, 503),
+                },
+            ),
             "options": {**PREFLIGHT, "operationId": "submitPreflight"},
         },
-        "/api/v1/forms": {"get": _operation(
-            "List forms", "listForms", responses={"200": _json(OBJECT, "Forms"), **AUTH_READ})},
+        "/api/v1/forms": {
+            "get": _operation(
+                "List forms", "listForms", responses={"200": _json(OBJECT, "Forms"), **AUTH_READ}
+            )
+        },
         "/api/v1/forms/{slug}/definition": {
             "parameters": [SLUG],
             "get": _operation(
-                "A form's full definition", "getFormDefinition",
-                responses={"200": _json(OBJECT, "version and definition"), **AUTH_READ,
-                           **_errors(404)}),
+                "A form's full definition",
+                "getFormDefinition",
+                responses={
+                    "200": _json(OBJECT, "version and definition"),
+                    **AUTH_READ,
+                    **_errors(404),
+                },
+            ),
             "put": _operation(
-                "Create or replace a form's definition (write scope)", "putFormDefinition",
-                requestBody=_body({"type": "object", "description": "A form definition as in "
-                                   "`leadgate forms export` (contract.md)."}),
-                responses={"200": _json(OBJECT, "Updated or unchanged"),
-                           "201": _json(OBJECT, "Created"), **AUTH_WRITE}),
+                "Create or replace a form's definition (write scope)",
+                "putFormDefinition",
+                requestBody=_body(
+                    {
+                        "type": "object",
+                        "description": "A form definition as in "
+                        "`leadgate forms export` (contract.md).",
+                    }
+                ),
+                responses={
+                    "200": _json(OBJECT, "Updated or unchanged"),
+                    "201": _json(OBJECT, "Created"),
+                    **AUTH_WRITE,
+                },
+            ),
         },
-        "/api/v1/leads": {"get": _operation(
-            "List leads, oldest first, with a cursor", "listLeads",
-            parameters=_parameters(LeadListQuery, schemas),
-            responses={"200": _json(_ref(LeadPage), "A page of leads"), **AUTH_READ,
-                       **_errors(422)})},
+        "/api/v1/leads": {
+            "get": _operation(
+                "List leads, oldest first, with a cursor",
+                "listLeads",
+                parameters=parameters(LeadListQuery, schemas),
+                responses={
+                    "200": _json(ref(LeadPage), "A page of leads"),
+                    **AUTH_READ,
+                    **_errors(422),
+                },
+            )
+        },
         "/api/v1/leads/{lead_id}": {
             "parameters": [LEAD_ID],
-            "get": _operation("One lead", "getLead", responses={
-                "200": _json(_ref(Lead), "The lead"), **AUTH_READ, **_errors(404)}),
+            "get": _operation(
+                "One lead",
+                "getLead",
+                responses={"200": _json(ref(Lead), "The lead"), **AUTH_READ, **_errors(404)},
+            ),
             "delete": _operation(
-                "Erase the person (GDPR Art. 17); anonymous counts are kept", "eraseLead",
-                responses={"200": _json(OBJECT, "Erased"), **AUTH_WRITE, **_errors(404)}),
+                "Erase the person (GDPR Art. 17); anonymous counts are kept",
+                "eraseLead",
+                responses={"200": _json(OBJECT, "Erased"), **AUTH_WRITE, **_errors(404)},
+            ),
         },
         "/api/v1/leads/{lead_id}/stage": {
             "parameters": [LEAD_ID],
             "post": _operation(
-                "Move a lead to any stage (recycle, disqualify) with a reason", "changeStage",
-                requestBody=_body(_ref(StageChangeRequest)),
-                responses={"200": _json(OBJECT, "The lead and the change"), **AUTH_WRITE,
-                           **_errors(404)}),
+                "Move a lead to any stage (recycle, disqualify) with a reason",
+                "changeStage",
+                requestBody=_body(ref(StageChangeRequest)),
+                responses={
+                    "200": _json(OBJECT, "The lead and the change"),
+                    **AUTH_WRITE,
+                    **_errors(404),
+                },
+            ),
         },
         "/api/v1/leads/{lead_id}/export": {
             "parameters": [LEAD_ID],
             "get": _operation(
                 "Everything about one person, consent ledger included (GDPR Art. 15)",
                 "exportLead",
-                responses={"200": _json(OBJECT, "Personal data"), **AUTH_READ, **_errors(404)}),
+                responses={"200": _json(OBJECT, "Personal data"), **AUTH_READ, **_errors(404)},
+            ),
         },
-        "/api/v1/events": {"post": _operation(
-            "Record an offline conversion by lead e-mail", "recordEvent",
-            parameters=[IDEMPOTENCY], requestBody=_body(_ref(EventRequest)),
-            responses={"201": _json(_ref(EventRecorded), "Recorded"), **AUTH_WRITE,
-                       **_errors(409)})},
-    }  # fmt: skip
+        "/api/v1/events": {
+            "post": _operation(
+                "Record an offline conversion by lead e-mail",
+                "recordEvent",
+                parameters=[IDEMPOTENCY],
+                requestBody=_body(ref(EventRequest)),
+                responses={
+                    "201": _json(ref(EventRecorded), "Recorded"),
+                    **AUTH_WRITE,
+                    **_errors(409),
+                },
+            )
+        },
+    }
 
 
 def document() -> dict[str, Any]:
-    schemas = _schemas(
+    schemas = schemas_of(
         Error, Lead, LeadPage, StageChangeRequest, EventRequest, EventRecorded, SubmissionEnvelope
     )
     return {
