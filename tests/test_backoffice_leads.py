@@ -71,8 +71,20 @@ def test_filters_and_nonsense_values(staff, leads):
     assert emails_in(page) == []
     page = sales.get("/admin/leads/?form=test-form&stage=mql").get_data(as_text=True)
     assert len(emails_in(page)) == 3
-    # Values that make no sense are ignored, never a 500.
-    odd = sales.get("/admin/leads/?score_min=x&from=yesterday&stage=nope&after=garbage")
+    # A value that makes no sense is a 400 page saying which one, never a 500 nor ignored.
+    for odd, name in [
+        ("score_min=x", "score_min"),
+        ("score_max=" + "9" * 40, "score_max"),
+        ("from=yesterday", "from"),
+        ("to=9999-12-31", "to"),
+        ("stage=nope", "stage"),
+        ("q=a%00b", "q"),
+    ]:
+        refused = sales.get(f"/admin/leads/?{odd}")
+        assert refused.status_code == 400 and refused.mimetype == "text/html", odd
+        assert f"{name}: " in refused.get_data(as_text=True), odd
+    # A mangled page link starts again at the first page; unknown names are ignored.
+    odd = sales.get("/admin/leads/?after=garbage&utm_source=mail")
     assert odd.status_code == 200 and len(emails_in(odd.get_data(as_text=True))) == 3
     future = sales.get("/admin/leads/?from=2999-01-01").get_data(as_text=True)
     assert emails_in(future) == []

@@ -39,6 +39,7 @@ class LeadFilter:
     form: str | None = None
     partner: str | None = None
     since: datetime | None = None
+    email: str | None = None  # normalised (capture.forms.values.normalise_email), so exact
 
     def apply(self, statement: sa.Select[Any]) -> sa.Select[Any]:
         statement = statement.where(Lead.erased_at.is_(None))
@@ -52,6 +53,8 @@ class LeadFilter:
             statement = statement.where(Lead.score <= self.score_max)
         if self.partner:
             statement = statement.where(Lead.partner == self.partner)
+        if self.email is not None:
+            statement = statement.where(Lead.email == self.email)
         if self.since is not None:
             statement = statement.where(Lead.updated_at >= self.since)
         if self.form:

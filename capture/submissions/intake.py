@@ -20,11 +20,10 @@ from capture.errors import ApiError
 from capture.forms.origins import normalise_origin
 from capture.forms.store import FormDefinition
 from capture.forms.values import is_clean_text, strip_format_characters
+from capture.params import ParamError, check
 from capture.partners import partner_for_origin
 from capture.submissions.captcha import RESPONSE_FIELDS
-
-MAX_KEYS = 200
-
+from capture.submissions.envelope import SubmissionEnvelope
 
 TOUCH_KEYS = (
     "utm_source",
@@ -100,15 +99,11 @@ def check_form_encoding() -> None:
             raise bad_request(_("The form is not valid UTF-8."))
 
 
-def _mapping(payload: dict[str, Any], key: str) -> dict[str, Any]:
-    value = payload.get(key)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise bad_request(_("`%(key)s` must be an object.", key=key))
-    if len(value) > MAX_KEYS:
-        raise bad_request(_("`%(key)s` has too many entries.", key=key))
-    return value
+def _envelope(payload: dict[str, Any]) -> SubmissionEnvelope:
+    try:
+        return check(SubmissionEnvelope, payload)
+    except ParamError as error:
+        raise bad_request(next(iter(error.fields.values()))[0]) from None
 
 
 @dataclass
@@ -137,9 +132,9 @@ def read_payload() -> Payload:
         payload = load_json(request.get_data(cache=True))
         if not isinstance(payload, dict):
             raise bad_request(_("The body must be a JSON object."))
-        fields, consents = _mapping(payload, "fields"), _mapping(payload, "consents")
-        context, token = _mapping(payload, "context"), payload.get("token")
-        captcha, key = payload.get("captcha"), payload.get("idempotency_key")
+        envelope = _envelope(payload)
+        fields, consents, context = envelope.fields, envelope.consents, envelope.context
+        token, captcha, key = envelope.token, envelope.captcha, envelope.idempotency_key
     elif mimetype in {"application/x-www-form-urlencoded", "multipart/form-data"}:
         check_form_encoding()
         fields, consents, context, token = read_form_post(request.form)
