@@ -102,6 +102,8 @@ def load_config(app: Flask, test_config: dict[str, Any] | None = None) -> None:
         # Redis down must never cost a lead: count in memory until it is back.
         RATELIMIT_SWALLOW_ERRORS=True,
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+        # The back office shows times in this zone (an IANA name); stored times are UTC.
+        BABEL_DEFAULT_TIMEZONE=env("LEADGATE_TIMEZONE") or "UTC",
         PUBLIC_BASE_URL=(env("PUBLIC_BASE_URL") or "").rstrip("/") or None,
         WEBHOOK_ALLOW_PRIVATE_TARGETS=_flag(env("WEBHOOK_ALLOW_PRIVATE_TARGETS")),
         # Conversion kinds re-mapped to another class: "video_view=SQL,phone_call=MQL".

@@ -97,7 +97,7 @@ def test_lead_page_shows_profile_properties_and_timeline(staff, leads):
     assert "Firma ApS" in html and "favourite_colour" in html and "blå" in html
     order = [html.index(marker) for marker in ("Submission on", "Conversion newsletter_signup")]
     assert order == sorted(order)
-    assert "Consent marketing" in html and "Stage lead → mql" in html and "linkedin" in html
+    assert "Consent marketing" in html and "Stage Lead → MQL" in html and "linkedin" in html
 
 
 def test_stage_change_needs_a_reason_and_is_recorded_with_the_user(staff, leads):
