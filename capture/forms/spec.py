@@ -137,6 +137,9 @@ class FormSpec:
     double_opt_in: bool = False
     success_message: Texts = field(default_factory=dict)
     success_redirect: str | None = None
+    # The thank-you page's next step: a link (a path here or an http(s) URL) and its text.
+    success_next_url: str | None = None
+    success_next_label: Texts = field(default_factory=dict)
     allowed_origins: tuple[str, ...] = ()
     partner: str | None = None
     status: str = "active"
@@ -163,6 +166,11 @@ class FormSpec:
         doc["consents"] = [asdict(c) for c in self.consents]
         doc["double_opt_in"] = self.double_opt_in
         doc["success"] = {"message": dict(self.success_message), "redirect": self.success_redirect}
+        if self.success_next_url:  # only when set, so existing documents keep their digest
+            doc["success"]["next"] = {
+                "url": self.success_next_url,
+                "label": dict(self.success_next_label),
+            }
         doc["allowed_origins"] = list(self.allowed_origins)
         if self.partner:
             doc["partner"] = self.partner
@@ -517,6 +525,7 @@ def parse_definition(raw: Any) -> FormSpec:
     if email_magnet and not magnet:
         reader.problem("email_magnet", "needs a magnet to e-mail")
     success_message = reader.texts(success.get("message"), "success.message")
+    next_url, next_label = _next_step(reader, success.get("next"))
     if reader.problems:
         raise DefinitionError(reader.problems)
     return FormSpec(
@@ -531,11 +540,41 @@ def parse_definition(raw: Any) -> FormSpec:
         double_opt_in=double_opt_in,
         success_message=success_message,
         success_redirect=redirect,
+        success_next_url=next_url,
+        success_next_label=next_label,
         allowed_origins=tuple(dict.fromkeys(origins)),
         partner=partner,
         status=status,
         description=raw.get("description") if isinstance(raw.get("description"), str) else None,
     )
+
+
+def _next_step(reader: Any, raw: Any) -> tuple[str | None, Texts]:
+    """`success.next`: {url: a path on this site or an http(s) URL, label: texts}, optional."""
+    if raw is None:
+        return None, {}
+    if not isinstance(raw, dict):
+        reader.problem("success.next", "must be a mapping with url and label")
+        return None, {}
+    url = raw.get("url")
+    if not _link_target(url):
+        reader.problem("success.next.url", "must be a path on this site or an http(s) URL")
+        url = None
+    return url, reader.texts(raw.get("label"), "success.next.label", required=True)
+
+
+def _link_target(url: Any) -> bool:
+    if not isinstance(url, str) or not url or len(url) > 2000:
+        return False
+    if any(c in url for c in '\\\r\n\t <>"'):
+        return False
+    if url.startswith("/"):
+        return not url.startswith("//")
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme in {"http", "https"} and bool(parts.netloc)
 
 
 def _safe_redirect(target: Any, origins: list[str]) -> bool:
