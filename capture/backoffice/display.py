@@ -55,10 +55,37 @@ def local_time(moment: datetime | None, seconds: bool = False) -> str:
     return str(format_datetime(moment, "d MMM y, HH:mm:ss" if seconds else "d MMM y, HH:mm"))
 
 
+# Keys of attribution and touches, as the back office names them.
+KEY_LABELS = {
+    "page_url": "Page",
+    "referrer": "Referrer",
+    "utm_source": "UTM source",
+    "utm_medium": "UTM medium",
+    "utm_campaign": "UTM campaign",
+    "utm_term": "UTM term",
+    "utm_content": "UTM content",
+    "at": "When",
+}
+
+
 def humanise_key(name: str) -> str:
     """`decision_maker` -> `Decision maker`: for keys no form labels."""
+    if name in KEY_LABELS:
+        return KEY_LABELS[name]
     text = str(name).replace("_", " ").strip()
     return text[:1].upper() + text[1:]
+
+
+def readable(value: Any) -> Any:
+    """A stored ISO time (`2026-12-05T23:46:58.473513+00:00`) as a local time; else as is."""
+    if isinstance(value, datetime):
+        return local_time(value, seconds=True)
+    if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] == "T":
+        try:
+            return local_time(datetime.fromisoformat(value), seconds=True)
+        except ValueError:
+            return value
+    return value
 
 
 def profile_label(name: str) -> str:
@@ -106,3 +133,4 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(local_time)
     app.add_template_filter(humanise_key)
     app.add_template_filter(profile_label)
+    app.add_template_filter(readable)
