@@ -53,7 +53,8 @@ def test_a_good_post_gets_the_thank_you_page(client, demo_forms, rows):
     response = client.post("/f/newsletter", data={**data, "consent_processing": "y"})
     assert response.status_code == 200
     page = page_of(response)
-    assert page.find(class_="lg-success").find(role="status").get_text(strip=True) == "Tak for din tilmelding!"
+    status = page.find(class_="lg-success").find(role="status")
+    assert status.get_text(strip=True) == "Tak for din tilmelding!"
     [lead] = rows(Lead)
     assert (lead.email, lead.first_name, lead.lifecycle_stage) == ("ane@firma.dk", "Ane", "mql")
     [submission] = rows(Submission)
