@@ -12,7 +12,6 @@ import pytest
 import sqlalchemy as sa
 from bs4 import BeautifulSoup
 
-from capture.backoffice.display import local_time, machine_time
 from capture.db import db, utcnow
 from capture.forms.spec import DefinitionError, parse_definition
 from capture.leads.conversion import ConversionEvent
@@ -62,6 +61,8 @@ def test_robots_txt_keeps_crawlers_out_of_private_places(client):
 
 
 def test_machine_time_is_whole_seconds_in_utc():
+    from capture.backoffice.display import machine_time
+
     moment = datetime(2026, 12, 5, 23, 34, 21, 473513, tzinfo=UTC)
     assert machine_time(moment) == "2026-12-05T23:34:21Z"
     naive = datetime(2026, 12, 5, 23, 34, 21, 999999)  # SQLite gives naive UTC times
@@ -70,6 +71,8 @@ def test_machine_time_is_whole_seconds_in_utc():
 
 
 def test_local_time_is_readable_in_the_configured_zone(app):
+    from capture.backoffice.display import local_time
+
     moment = datetime(2026, 12, 5, 23, 34, 21, 473513, tzinfo=UTC)
     with app.test_request_context():
         assert local_time(moment) == "5 Dec 2026, 23:34"
