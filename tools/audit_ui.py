@@ -21,6 +21,7 @@ import os
 import secrets
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -70,8 +71,8 @@ def leadgate(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
 
 
 @contextmanager
-def demo_instance() -> Iterator[tuple[str, str]]:
-    """A demo instance on loopback; yields (base URL, admin password)."""
+def demo_instance() -> Iterator[tuple[str, str, Path]]:
+    """A demo instance on loopback; yields (base URL, admin password, SQLite file)."""
     workdir = Path(tempfile.mkdtemp(prefix="leadgate-audit-"))
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -103,7 +104,7 @@ def demo_instance() -> Iterator[tuple[str, str]]:
                 break
             except OSError:
                 time.sleep(0.2)
-        yield base, password
+        yield base, password, workdir / "audit.sqlite3"
     finally:
         server.terminate()
         server.wait(10)
@@ -118,6 +119,16 @@ def post_json(url: str, body: dict[str, Any]) -> dict[str, Any]:
         return dict(json.load(response))
 
 
+def spread(database: Path) -> None:
+    """Move the seeded conversions back over the last 50 days, so the trend line and the
+    comparison with the period before show something (the API only records "now")."""
+    with sqlite3.connect(database) as connection:
+        connection.execute(
+            "UPDATE conversion_events SET occurred_at = "
+            "strftime('%Y-%m-%d %H:%M:%f', occurred_at, '-' || ((id * 7) % 50) || ' days')"
+        )
+
+
 def seed(base: str) -> None:
     """A few leads on every demo form, so tables and charts have something to show."""
     people = [
@@ -126,6 +137,9 @@ def seed(base: str) -> None:
         ("cecilie", "Cecilie", "Havn & Co"),
         ("dan", "Dan", "Dan Data"),
         ("eva", "Eva", "Eva Consulting"),
+        ("frida", "Frida", "Fjord Logistik"),
+        ("gustav", "Gustav", "Gustav & Søn"),
+        ("hanne", "Hanne", "Hanne Design"),
     ]
     for index, (user, first, company) in enumerate(people):
         for slug in ("newsletter", "ebook-lead-scoring", "contact"):
@@ -276,7 +290,11 @@ def screenshots(browser: Any, base: str, password: str, where: Path, paths: dict
                 thank_you(page, base)
             else:
                 page.goto(base + path.format(**paths))
-            page.screenshot(path=str(where / f"{name}-{width}.png"), full_page=True)
+            target = where / f"{name}-{width}.png"
+            page.screenshot(path=str(target), full_page=True)
+            if shutil.which("pngquant"):  # a quarter of the bytes, text still crisp
+                quantize = ["pngquant", "--force", "--skip-if-larger", "--ext", ".png", "256"]
+                subprocess.run([*quantize, str(target)], check=False)
         context.close()
 
 
@@ -290,8 +308,9 @@ def main() -> int:
 
     axe_source = (args.cache / "node_modules" / "axe-core" / "axe.min.js").read_text()
     problems = 0
-    with demo_instance() as (base, password):
+    with demo_instance() as (base, password, database):
         seed(base)
+        spread(database)
         html_dir = Path(tempfile.mkdtemp(prefix="leadgate-html-"))
         pages: dict[str, Path] = {}
         with sync_playwright() as playwright:

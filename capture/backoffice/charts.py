@@ -95,11 +95,12 @@ class LineChart:
 
 
 def _nice_ceiling(value: int) -> int:
-    """The smallest of 1, 2, 5 times a power of ten that is at least `value` (at least 4)."""
+    """The smallest of 2, 4, 10, 20, 40, 100, ... that is at least `value` (at least 4): even,
+    so the middle line of the axis is a whole number."""
     value = max(value, 4)
     step = 1
     while True:
-        for factor in (1, 2, 5):
+        for factor in (2, 4, 10):
             if step * factor >= value:
                 return step * factor
         step *= 10
