@@ -327,15 +327,17 @@ def main() -> int:
             ]
             print("axe-core (violations) and page width at 390 px:")
             for path in public:
-                response = page.goto(base + path)
-                problems += report_page(page, path, response.text(), axe_source, html_dir, pages)
+                problems += report_page(
+                    page, path, fetch(page, base + path), axe_source, html_dir, pages
+                )
             thanks_html = thank_you(page, base)
             problems += report_page(page, "(thank-you)", thanks_html, axe_source, html_dir, pages)
             log_in(page, base, password)
             office = back_office_pages(page, base)
             for path in office:
-                response = page.goto(base + path)
-                problems += report_page(page, path, response.text(), axe_source, html_dir, pages)
+                problems += report_page(
+                    page, path, fetch(page, base + path), axe_source, html_dir, pages
+                )
             if args.screenshots:
                 lead = next(p for p in office if p.startswith("/admin/leads/") and len(p) > 14)
                 screenshots(browser, base, password, args.screenshots, {"lead": lead})
@@ -356,6 +358,14 @@ def main() -> int:
                 problems += sum(1 for key, bar in BARS.items() if scores.get(key, 0) < bar)
     print("OK: nothing below the bar." if not problems else f"{problems} problem(s).")
     return 1 if problems else 0
+
+
+def fetch(page: Any, url: str) -> str:
+    """Open `url` in the page; returns the HTML the server sent (what vnu checks)."""
+    response = page.goto(url)
+    if response is None or response.status != 200:
+        raise SystemExit(f"{url}: {response.status if response else 'no response'}")
+    return str(response.text())
 
 
 def report_page(

@@ -6,8 +6,8 @@ or by a screen reader (the page also shows the numbers as a table).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 BAR_WIDTH = 400  # the chart's own units; CSS scales it to its box
 ROW = 40  # a label line, then its bar
@@ -107,7 +107,10 @@ def _nice_ceiling(value: int) -> int:
 
 
 def line_chart(
-    title: str, days: list[tuple[str, int]], previous: list[int], date_label: Any = str
+    title: str,
+    days: list[tuple[str, int]],
+    previous: list[int],
+    date_label: Callable[[str], str] = str,
 ) -> LineChart:
     """`days`: every day of the period in order with its count (zeros included); `previous`:
     the counts of the period before, day by day in the same order. Three dates and three
