@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-sqlite test-postgres install build translations messages embed lint check-built bench audit
+.PHONY: demo test test-sqlite test-postgres install build translations messages embed lint check-built bench audit audit-ui
 
 $(BIN)/leadgate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -91,3 +91,17 @@ $(AUDIT_VENV)/bin/wapiti:
 
 audit: build $(AUDIT_VENV)/bin/wapiti
 	AUDIT_BIN=$(AUDIT_VENV)/bin $(BIN)/python audit/run.py
+
+## Lighthouse (mobile), axe-core and the Nu HTML checker over a local demo instance; not in CI.
+## The npm tools go into a cache dir, never the repository. Needs Node 20+, Java and Chromium.
+## AUDIT_ARGS="--screenshots docs/screenshots" also writes the screenshots of the docs.
+AUDIT_CACHE ?= $(HOME)/.cache/leadgate-audit
+AUDIT_TOOLS := lighthouse@12.2.3 axe-core@4.10.2 vnu-jar@24.10.17
+audit-ui: build
+	@node --version | grep -Eq '^v(2[0-9]|[3-9][0-9])\.' || { echo "audit-ui needs Node 20+ (node --version)"; exit 1; }
+	@mkdir -p $(AUDIT_CACHE)
+	@[ -f $(AUDIT_CACHE)/package.json ] || echo '{"private": true}' > $(AUDIT_CACHE)/package.json
+	@[ -f $(AUDIT_CACHE)/.installed-$(subst @,-,$(subst $() ,_,$(AUDIT_TOOLS))) ] || \
+	  { cd $(AUDIT_CACHE) && npm i -E --no-audit --no-fund $(AUDIT_TOOLS) && \
+	    touch .installed-$(subst @,-,$(subst $() ,_,$(AUDIT_TOOLS))); }
+	$(BIN)/python tools/audit_ui.py --cache $(AUDIT_CACHE) $(AUDIT_ARGS)

@@ -119,6 +119,8 @@ def load_config(app: Flask, test_config: dict[str, Any] | None = None) -> None:
         # Redis down must never cost a lead: count in memory until it is back.
         RATELIMIT_SWALLOW_ERRORS=True,
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+        # The back office shows times in this zone (an IANA name); stored times are UTC.
+        BABEL_DEFAULT_TIMEZONE=env("LEADGATE_TIMEZONE") or "UTC",
         PUBLIC_BASE_URL=(env("PUBLIC_BASE_URL") or "").rstrip("/") or None,
         # Host names the app answers (Flask's TRUSTED_HOSTS; others get 400): comma separated,
         # ".example.com" also takes every subdomain. See trusted_hosts() for the default.

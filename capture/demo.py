@@ -92,7 +92,16 @@ DEMO_FORMS: list[dict[str, Any]] = [
                 "da": "Tak! Din e-bog er klar til download.",
                 "sv": "Tack! Din e-bok är redo att laddas ner.",
                 "en": "Thanks! Your e-book is ready to download.",
-            }
+            },
+            # The thank-you page's next step: from reading about leads to talking to sales.
+            "next": {
+                "url": "/f/contact?lang=da",
+                "label": {
+                    "da": "Vil du se det i praksis? Book en demo",
+                    "sv": "Vill du se det i praktiken? Boka en demo",
+                    "en": "Want to see it in practice? Book a demo",
+                },
+            },
         },
     },
     {

@@ -106,10 +106,10 @@ def test_keyset_pages_cover_every_lead_once(app, staff, leads, monkeypatch):
 def test_lead_page_shows_profile_properties_and_timeline(staff, leads):
     lead = db.session.scalar(sa.select(Lead).where(Lead.email == "ane@firma.dk"))
     html = staff("sales").get(f"/admin/leads/{lead.public_id}").get_data(as_text=True)
-    assert "Firma ApS" in html and "favourite_colour" in html and "blå" in html
+    assert "Firma ApS" in html and "Favourite colour" in html and "blå" in html
     order = [html.index(marker) for marker in ("Submission on", "Conversion newsletter_signup")]
     assert order == sorted(order)
-    assert "Consent marketing" in html and "Stage lead → mql" in html and "linkedin" in html
+    assert "Consent marketing" in html and "Stage Lead → MQL" in html and "linkedin" in html
 
 
 def test_stage_change_needs_a_reason_and_is_recorded_with_the_user(staff, leads):

@@ -473,3 +473,21 @@ def test_the_hosted_form_and_the_embed_name_and_type_controls_alike(
     embed = {c for c in embed if c[2] != honeypot}
     renamed = {c for c in renamed if c[2] != honeypot} - page_only
     assert renamed == embed
+
+
+def test_the_embedded_select_and_button_are_valid_and_styled(
+    page, live_server, forms, partner_site
+):
+    partner_site.page(snippet(live_server.url, ("guide", "da")))
+    page.goto(f"{partner_site.origin}/guide")
+    host = page.locator("[data-leadgate-form]")
+    select = host.get_by_label(COMPANY_SIZE["da"])
+    select.wait_for()
+    # An empty first option needs a label (HTML: "option without label must not be empty"),
+    # and maxlength is no attribute of a select.
+    assert select.locator("option").first.inner_text().strip() != ""
+    assert select.get_attribute("maxlength") is None
+    assert host.get_by_label("E-mail").get_attribute("maxlength") is not None
+    # The button has a colour of its own, not the browser's grey.
+    background = host.get_by_role("button").evaluate("b => getComputedStyle(b).backgroundColor")
+    assert background == "rgb(31, 95, 191)"

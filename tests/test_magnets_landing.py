@@ -300,3 +300,16 @@ def test_the_hosted_page_and_the_landing_page_render_the_same_form(
         ("input", "checkbox", "consent_processing"),
     } <= controls
     assert hosted.find(class_="cf-turnstile")["data-sitekey"] == "site-key-1"
+
+
+def test_the_cover_has_a_size_and_phones_can_jump_to_the_form(
+    app: Flask, client: Any, landing: Any
+) -> None:
+    add_cover(app, "guide")
+    page = BeautifulSoup(client.get("/p/guide").get_data(as_text=True), "html.parser")
+    cover = page.find("img", class_="lg-cover")
+    # Sized before it arrives, so nothing below it moves (CLS 0 on mobile).
+    assert (cover["width"], cover["height"]) == ("1200", "630")
+    jump = page.find("p", class_="lg-jump").find("a")
+    target = page.find(id=jump["href"].removeprefix("#"))
+    assert target is not None and target.find("form") is not None

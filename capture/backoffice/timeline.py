@@ -12,9 +12,11 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from capture import extension_points
+from capture.backoffice.display import labelled_answers, stage_name
 from capture.db import db
 from capture.forms.store import FormDefinition
 from capture.leads.consent import ConsentRecord
@@ -61,6 +63,7 @@ def events(lead: Lead) -> list[Event]:
     stages = list(db.session.scalars(sa.select(StageChange).where(StageChange.lead_id == lead.id)))
     scores = list(db.session.scalars(sa.select(ScoreChange).where(ScoreChange.lead_id == lead.id)))
     forms = _forms({s.form_id for s in submissions} | {c.form_id for c in conversions})
+    language = str(get_locale() or "en")
 
     found: list[Event] = []
     for s in submissions:
@@ -72,7 +75,7 @@ def events(lead: Lead) -> list[Event]:
                 (
                     ("status", s.status),
                     ("channel", s.channel),
-                    ("fields", s.fields),
+                    ("fields", labelled_answers(forms.get(s.form_id), s.fields, language)),
                     ("context", s.context),
                 ),
             )
@@ -106,7 +109,11 @@ def events(lead: Lead) -> list[Event]:
             Event(
                 change.created_at,
                 "stage",
-                _("Stage %(old)s → %(new)s", old=change.from_stage, new=change.to_stage),
+                _(
+                    "Stage %(old)s → %(new)s",
+                    old=stage_name(change.from_stage),
+                    new=stage_name(change.to_stage),
+                ),
                 (("reason", change.reason), ("by", change.actor)),
             )
         )

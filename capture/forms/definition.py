@@ -18,6 +18,7 @@ from capture.forms.spec import (
     DefinitionError,
     FieldSpec,
     FormSpec,
+    Texts,
 )
 from capture.i18n import LANGUAGES
 from capture.leads.classify import CONVERSION_KINDS
@@ -176,6 +177,7 @@ def parse_definition(raw: Any) -> FormSpec:
     if email_magnet and not magnet:
         reader.problem("email_magnet", "needs a magnet to e-mail")
     success_message = reader.texts(success.get("message"), "success.message")
+    next_url, next_label = _next_step(reader, success.get("next"))
     if reader.problems:
         raise DefinitionError(reader.problems)
     return FormSpec(
@@ -190,11 +192,41 @@ def parse_definition(raw: Any) -> FormSpec:
         double_opt_in=double_opt_in,
         success_message=success_message,
         success_redirect=redirect,
+        success_next_url=next_url,
+        success_next_label=next_label,
         allowed_origins=tuple(dict.fromkeys(origins)),
         partner=partner,
         status=status,
         description=raw.get("description") if isinstance(raw.get("description"), str) else None,
     )
+
+
+def _next_step(reader: Any, raw: Any) -> tuple[str | None, Texts]:
+    """`success.next`: {url: a path on this site or an http(s) URL, label: texts}, optional."""
+    if raw is None:
+        return None, {}
+    if not isinstance(raw, dict):
+        reader.problem("success.next", "must be a mapping with url and label")
+        return None, {}
+    url = raw.get("url")
+    if not _link_target(url):
+        reader.problem("success.next.url", "must be a path on this site or an http(s) URL")
+        url = None
+    return url, reader.texts(raw.get("label"), "success.next.label", required=True)
+
+
+def _link_target(url: Any) -> bool:
+    if not isinstance(url, str) or not url or len(url) > 2000:
+        return False
+    if any(c in url for c in '\\\r\n\t <>"'):
+        return False
+    if url.startswith("/"):
+        return not url.startswith("//")
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme in {"http", "https"} and bool(parts.netloc)
 
 
 def _safe_redirect(target: Any, origins: list[str]) -> bool:

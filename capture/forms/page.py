@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -194,6 +195,23 @@ def _render(
     return render_template("forms/page.html", message=message, **context), status
 
 
+# Public pages may be indexed; the back office, the API and the one-person links of e-mails
+# (downloads, confirmations, unsubscribes) may not.
+ROBOTS_TXT = """User-agent: *
+Allow: /
+Disallow: /admin
+Disallow: /api
+Disallow: /d/
+Disallow: /c/
+Disallow: /u/
+"""
+
+
+@bp.get("/robots.txt")
+def robots() -> ResponseReturnValue:
+    return ROBOTS_TXT, 200, {"Content-Type": "text/plain; charset=utf-8"}
+
+
 @bp.get("/f/<slug>")
 def show(slug: str) -> ResponseReturnValue:
     form, language, embedded = _load(slug)
@@ -249,7 +267,19 @@ def post(slug: str) -> ResponseReturnValue:
         answer=outcome.body,
         embedded=embedded,
         message=outcome.body.get("message") or success_message(form.spec, language),
+        next_step=next_step(form.spec, language),
     )
+
+
+def next_step(spec: FormSpec, language: str) -> tuple[str, str] | None:
+    """The thank-you page's link onwards, (url, text): the definition's `success.next`, else
+    the first site allowed to embed the form (the marketer's own), else none."""
+    if spec.success_next_url:
+        return spec.success_next_url, text_for(spec.success_next_label, language)
+    if spec.allowed_origins:
+        origin = spec.allowed_origins[0]
+        return origin + "/", _("Continue to %(site)s", site=urlsplit(origin).hostname or origin)
+    return None
 
 
 def _replay_key(token: Any) -> tuple[str | None, str | None]:

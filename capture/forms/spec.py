@@ -113,6 +113,9 @@ class FormSpec:
     double_opt_in: bool = False
     success_message: Texts = field(default_factory=dict)
     success_redirect: str | None = None
+    # The thank-you page's next step: a link (a path here or an http(s) URL) and its text.
+    success_next_url: str | None = None
+    success_next_label: Texts = field(default_factory=dict)
     allowed_origins: tuple[str, ...] = ()
     partner: str | None = None
     status: str = "active"
@@ -139,6 +142,11 @@ class FormSpec:
         doc["consents"] = [asdict(c) for c in self.consents]
         doc["double_opt_in"] = self.double_opt_in
         doc["success"] = {"message": dict(self.success_message), "redirect": self.success_redirect}
+        if self.success_next_url:  # only when set, so existing documents keep their digest
+            doc["success"]["next"] = {
+                "url": self.success_next_url,
+                "label": dict(self.success_next_label),
+            }
         doc["allowed_origins"] = list(self.allowed_origins)
         if self.partner:
             doc["partner"] = self.partner
