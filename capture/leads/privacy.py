@@ -125,6 +125,7 @@ def personal_data(lead: Lead) -> dict[str, Any]:
                 "event": c.event,
                 "before": c.before,
                 "after": c.after,
+                "reason": c.reason,
                 "at": c.created_at.isoformat(),
             }
             for c in _rows(ScoreChange, ScoreChange.lead_id == lead.id)

@@ -1,5 +1,6 @@
 """What scoring changed: a `ScoreChange` row per change (rule, event, before, after, time) for
-the lead's timeline, and `Scored`, what one step changed, for its caller.
+the lead's timeline, and `Scored`, what one step changed, for its caller. A repeat beyond a
+rule's cap is a row too, with 0 points (before = after) and the reason.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ class ScoreChange(db.Model):
     event: Mapped[str] = mapped_column(sa.String(300))
     before: Mapped[int]
     after: Mapped[int]
+    # Set when the rule gave 0 points, and why ("newsletter_signup: at most 1 per 30 days"):
+    # a repeat beyond the rule's cap. Rows without it are what a cap counts.
+    reason: Mapped[str | None] = mapped_column(sa.String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
