@@ -353,9 +353,32 @@ def threshold_stage(rules: ScoringRules, score: int) -> str | None:
     return None
 
 
+class _OneLine(dict[str, Any]):
+    """A points rule, printed on one line: `newsletter_signup: {points: 10, max: 1, per: 30d}`."""
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+_Dumper.add_representer(
+    _OneLine,
+    lambda dumper, data: dumper.represent_mapping(
+        yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, data, flow_style=True
+    ),
+)
+
+
 def rules_yaml(rules: ScoringRules) -> str:
-    """The rules in force as a complete document, ready to copy into LEADGATE_SCORING_RULES."""
-    return yaml.safe_dump(rules.document, allow_unicode=True, sort_keys=False, width=100)
+    """The rules in force as a complete document, ready to copy into LEADGATE_SCORING_RULES;
+    each points rule on one line, with its cap (`max` per `per`) when it has one."""
+    document = dict(rules.document)
+    for section in ("conversions", "activities"):
+        document[section] = {
+            name: _OneLine(rule) if isinstance(rule, Mapping) else rule
+            for name, rule in document[section].items()
+        }
+    return yaml.dump(document, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=100)
 
 
 EXTENSION = "leadgate.scoring"
