@@ -99,7 +99,7 @@ def test_every_download_scores_and_a_threshold_moves_the_stage(
     for _ in range(3):
         download(client, link)
     ane = lead()
-    # No cap in the rules: each download adds its points; the second reaches the SQL 40.
+    # Within the download cap (3 a day): each adds its points; the second reaches the SQL 40.
     assert ane.score == 50 and ane.lifecycle_stage == "sql"
     assert [row for row in history(ane) if row[0] == "activity: download"] == [
         ("activity: download", 20, 30),
