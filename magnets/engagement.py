@@ -62,8 +62,9 @@ def _may_move(rules: ScoringRules, old: Any, after: Any) -> Any:
 
 
 def scored_touch(rules: ScoringRules, points: int) -> tuple[sa.CTE, sa.CTE]:
-    """PostgreSQL CTEs: lock the lead, add the download's points after the decay owed, record
-    the score changes. `touched` has the lead's id, or no row when a stage move could be due;
+    """PostgreSQL CTEs: lock the lead, add the download's points after the decay owed (none
+    beyond the rule's cap), record the score changes. `touched` has the lead's id, or no row
+    when a stage move could be due or the cap's count may be stale (see the module's notes);
     `history` must be added to the statement (`add_cte`) for the score rows to be written.
 
     Built once per rule set with bound parameters `p_lead`, `p_at` and `p_event` (named unlike
