@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import json
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -259,3 +260,24 @@ def test_a_download_committed_while_the_statement_waits_for_the_lock_is_counted(
     ane = lead()
     assert downloads_in(ane)[-1] == (40, 40, REPEAT)
     assert ane.score == 40
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="racing downloads only mean something on PostgreSQL")
+@pytest.mark.app_config(SCORING_RULES=CAPPED)
+def test_racing_downloads_score_no_more_than_the_cap(
+    app: Flask, live_server: Any, link: str
+) -> None:
+    db.session.commit()
+    db.session.close()
+    barrier = threading.Barrier(8)
+
+    def fetch() -> int:
+        barrier.wait(timeout=30)
+        return requests.get(live_server.url + link, allow_redirects=False, timeout=60).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = [future.result() for future in [pool.submit(fetch) for _ in range(8)]]
+    assert set(answers) <= {200, 302}
+    ane = lead()
+    assert ane.score == 40
+    assert [row[2] for row in downloads_in(ane)] == [None, None] + [REPEAT] * 6
