@@ -119,13 +119,13 @@ class Cap:
         return f"{name}: at most {self.max} per {span}"
 
 
-def parse_window(value: Any) -> Cap | None:
-    """The window of `per` as a Cap with max 0 (the caller sets it); None if malformed."""
+def parse_window(value: Any) -> tuple[timedelta, str] | None:
+    """`per` as (its length, as written again: "30d"); None if it is not a window."""
     match = WINDOW.match(value.strip()) if isinstance(value, str) else None
     if match is None:
         return None
     number, unit = match.groups()
-    return Cap(0, timedelta(seconds=int(number) * UNITS[unit][1]), f"{number}{unit}")
+    return timedelta(seconds=int(number) * UNITS[unit][1]), f"{number}{unit}"
 
 
 @dataclass(frozen=True)
@@ -172,18 +172,16 @@ def _as_rules(section: Any) -> Any:
     }
 
 
-def _points_rule(raw: Any, path: str, problems: list[str]) -> tuple[int, Cap | None]:
+def _points_rule(raw: Mapping[str, Any], path: str, problems: list[str]) -> tuple[int, Cap | None]:
     """One entry of `conversions` or `activities`: points, and a cap when `max` is set."""
-    if not isinstance(raw, Mapping):
-        problems.append(f"{path}: a whole number, or a mapping of points, max and per")
-        return 0, None
     problems += [f"{path}.{key}: unknown setting" for key in sorted(set(raw) - RULE_KEYS, key=str)]
     points = _integer(raw.get("points"), f"{path}.points", problems)
     given, per = raw.get("max"), raw.get("per")
     if given is None:  # no cap (`max: null` lifts a default one)
         return points, None
+    whole = isinstance(given, int) and not isinstance(given, bool)
     limit = _integer(given, f"{path}.max", problems)
-    if limit < 1 and given == limit:
+    if whole and limit < 1:
         problems.append(f"{path}.max: must be 1 or more (null for no cap)")
     window = parse_window(per)
     if per is None:
@@ -194,7 +192,7 @@ def _points_rule(raw: Any, path: str, problems: list[str]) -> tuple[int, Cap | N
         )
     if window is None or limit < 1:
         return points, None
-    return points, Cap(limit, window.per, window.window)
+    return points, Cap(limit, *window)
 
 
 def parse_rules(override: Any = None) -> ScoringRules:
