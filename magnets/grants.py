@@ -251,11 +251,14 @@ def _scored_insert(points: int) -> sa.Insert:
 
 def _record_in_transaction(row: dict[str, Any], touch: sa.Update, points: int, event: str) -> None:
     """The download and its scoring through the ORM, in the caller's transaction."""
-    db.session.execute(sa.insert(Download).values(**row))
     if not points:
+        db.session.execute(sa.insert(Download).values(**row))
         db.session.execute(touch)
         return
+    # The lead's row lock first: the download's foreign key takes a KEY SHARE lock on the lead,
+    # and two downloads holding that while each waits for FOR UPDATE would deadlock.
     lead = db.session.get(Lead, row["lead_id"], with_for_update=True, populate_existing=True)
+    db.session.execute(sa.insert(Download).values(**row))
     if lead is None:
         return
     lead.last_activity_at = row["created_at"]

@@ -23,6 +23,8 @@ def app_config(app_config):
         "thresholds": {"mql": 5, "sql": 25},
         "temperature": {"warm": 15, "hot": 28},
         "decay": {"half_life_days": 30},
+        # Repeats score here in full: caps have their own tests (test_leads_caps.py).
+        "conversions": {"newsletter_signup": {"max": None}, "demo_request": {"max": None}},
     }
     return app_config | {"SCORING_RULES": json.dumps(rules)}
 

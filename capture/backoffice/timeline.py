@@ -123,7 +123,9 @@ def events(lead: Lead) -> list[Event]:
                 score.created_at,
                 "score",
                 _("Score %(old)s → %(new)s", old=score.before, new=score.after),
-                (("rule", score.rule), ("event", score.event)),
+                (("rule", score.rule), ("event", score.event))
+                # A repeat beyond the rule's cap: no points, and why.
+                + ((("points", 0), ("reason", score.reason)) if score.reason else ()),
             )
         )
     for added in extension_points.timeline_events.send(lead):

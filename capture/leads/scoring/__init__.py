@@ -24,6 +24,7 @@ from capture.leads.scoring.history import ScoreChange, Scored
 from capture.leads.scoring.rules import (
     EXTENSION,
     BantRule,
+    Cap,
     FitRule,
     ScoringRules,
     ScoringRulesError,
@@ -46,6 +47,7 @@ __all__ = [
     "BANT_FIELDS",
     "DEFAULTS",
     "BantRule",
+    "Cap",
     "FitRule",
     "ScoreChange",
     "Scored",

@@ -2,11 +2,17 @@
 
 Helpers add and flush; the caller commits. Other packages add points through `score_activity`
 (magnets: `score_activity(lead, "download", event="magnet ...")`).
+
+A rule's cap is counted in the score history, in the caller's transaction: the caller must hold
+the lead's row lock (`upsert_lead`, or `SELECT ... FOR UPDATE`), so that on PostgreSQL
+concurrent occurrences count one after another instead of all seeing the same count.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+
+import sqlalchemy as sa
 
 from capture.db import db, utcnow
 from capture.leads.classify import Stage, automatic_move
@@ -43,6 +49,50 @@ def _set_score(lead: Lead, rules: ScoringRules, rule: str, event: str) -> ScoreC
     return change
 
 
+def _over_cap(lead: Lead, rules: ScoringRules, rule: str, now: datetime) -> str | None:
+    """Why an occurrence of `rule` scores nothing now (its cap is used up), else None.
+
+    Counts the rule's scored rows (those without a reason) in the rolling window, including
+    rows added in this transaction and not yet flushed. Reads without autoflush, so the lead's
+    pending changes still go out in one UPDATE.
+    """
+    cap = rules.caps.get(rule)
+    if cap is None:
+        return None
+    pending = sum(
+        1
+        for row in db.session.new
+        if isinstance(row, ScoreChange)
+        and row.lead_id == lead.id
+        and row.rule == rule
+        and row.reason is None
+    )
+    with db.session.no_autoflush:
+        used = db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(ScoreChange)
+            .where(
+                ScoreChange.lead_id == lead.id,
+                ScoreChange.rule == rule,
+                ScoreChange.reason.is_(None),
+                ScoreChange.created_at > now - cap.per,
+            )
+        )
+    if (used or 0) + pending < cap.max:
+        return None
+    return cap.reason(rule.partition(": ")[2])
+
+
+def _repeat(lead: Lead, rule: str, event: str, reason: str) -> ScoreChange:
+    """A repeat beyond the cap on the timeline: 0 points (before = after) and the reason."""
+    score = lead.score or 0
+    change = ScoreChange(
+        lead_id=lead.id, rule=rule, event=event, before=score, after=score, reason=reason
+    )
+    db.session.add(change)
+    return change
+
+
 def _catch_up_decay(lead: Lead, rules: ScoringRules, now: datetime, scored: Scored) -> None:
     """Apply the decay owed since the last pass, so new points land on the current value."""
     engagement = lead.engagement_score or 0.0
@@ -57,15 +107,22 @@ def _catch_up_decay(lead: Lead, rules: ScoringRules, now: datetime, scored: Scor
 
 
 def add_engagement(lead: Lead, points: int, *, rule: str, event: str) -> Scored:
-    """Add engagement points (after catching up on decay), then qualify the lead."""
+    """Add engagement points (after catching up on decay), then qualify the lead.
+
+    Beyond the rule's cap the points are 0 and the repeat is recorded with the reason.
+    """
     rules = current_rules()
     scored = Scored()
     now = utcnow()
+    capped = _over_cap(lead, rules, rule, now)
     _catch_up_decay(lead, rules, now, scored)
-    lead.engagement_score = (lead.engagement_score or 0.0) + points
-    change = _set_score(lead, rules, rule, event)
-    if change:
-        scored.score_changes.append(change)
+    if capped:
+        scored.score_changes.append(_repeat(lead, rule, event, capped))
+    else:
+        lead.engagement_score = (lead.engagement_score or 0.0) + points
+        change = _set_score(lead, rules, rule, event)
+        if change:
+            scored.score_changes.append(change)
     qualify(lead, event, scored)
     return scored
 
@@ -130,21 +187,27 @@ def score_conversion(
 ) -> Scored:
     """Points for a conversion, fit from the (possibly new) profile, then thresholds and BANT.
 
-    `flush=False` leaves the changes to the caller's next flush (a submission flushes once at
-    its end, so the lead gets one UPDATE, not two).
+    Beyond the kind's cap the conversion scores 0 and is recorded with the reason (the fit
+    still follows the profile). `flush=False` leaves the changes to the caller's next flush (a
+    submission flushes once at its end, so the lead gets one UPDATE, not two).
     """
     rules = current_rules()
     event = f"conversion {conversion.public_id} ({conversion.kind})"
+    rule = f"conversion: {conversion.kind}"
     scored = Scored()
     now = utcnow()
+    capped = _over_cap(lead, rules, rule, now)
     _catch_up_decay(lead, rules, now, scored)
     refresh_fit(lead, event, scored)
-    lead.engagement_score = (lead.engagement_score or 0.0) + conversion_points(
-        rules, conversion.kind, percent
-    )
-    change = _set_score(lead, rules, f"conversion: {conversion.kind}", event)
-    if change:
-        scored.score_changes.append(change)
+    if capped:
+        scored.score_changes.append(_repeat(lead, rule, event, capped))
+    else:
+        lead.engagement_score = (lead.engagement_score or 0.0) + conversion_points(
+            rules, conversion.kind, percent
+        )
+        change = _set_score(lead, rules, rule, event)
+        if change:
+            scored.score_changes.append(change)
     qualify(lead, event, scored, conversion.id)
     if flush:
         db.session.flush()

@@ -10,28 +10,31 @@ BANT_FIELDS = ("budget", "authority", "need", "timeline")
 # The sources' example: page views +5, pricing or contact page +15, forms, downloads and webinars
 # more; idle time takes points away (half-life decay of the engagement part).
 DEFAULTS: dict[str, Any] = {
+    # Caps (`max` per `per` window): repeats beyond them are recorded with 0 points, so no
+    # burst of one rule can make an SQL: its most points in a window plus every fit rule stay
+    # below the SQL threshold (tests/test_leads_caps.py checks it).
     "conversions": {
-        "newsletter_signup": 10,
-        "whitepaper_download": 20,
-        "ebook_download": 20,
-        "content_download": 15,
-        "webinar_registration": 20,
-        "webinar_attendance": 30,
-        "video_view": 10,
-        "contact_request": 30,
-        "demo_request": 40,
-        "phone_call": 30,
-        "sales_email": 25,
-        "assessment_request": 40,
+        "newsletter_signup": {"points": 10, "max": 1, "per": "30d"},
+        "whitepaper_download": {"points": 20, "max": 2, "per": "1d"},
+        "ebook_download": {"points": 20, "max": 2, "per": "1d"},
+        "content_download": {"points": 15, "max": 2, "per": "1d"},
+        "webinar_registration": {"points": 20, "max": 2, "per": "1d"},
+        "webinar_attendance": {"points": 30, "max": 1, "per": "1d"},
+        "video_view": {"points": 10, "max": 3, "per": "1d"},
+        "contact_request": {"points": 30, "max": 1, "per": "1d"},
+        "demo_request": {"points": 40, "max": 1, "per": "1d"},
+        "phone_call": {"points": 30, "max": 1, "per": "1d"},
+        "sales_email": {"points": 25, "max": 2, "per": "1d"},
+        "assessment_request": {"points": 40, "max": 1, "per": "1d"},
     },
     "activities": {
-        "page_view": 5,
-        "blog_view": 5,
-        "pricing_page_view": 15,
-        "contact_page_view": 15,
-        "download": 10,
-        "email_open": 2,
-        "email_click": 5,
+        "page_view": {"points": 5, "max": 10, "per": "1d"},
+        "blog_view": {"points": 5, "max": 10, "per": "1d"},
+        "pricing_page_view": {"points": 15, "max": 2, "per": "1d"},
+        "contact_page_view": {"points": 15, "max": 2, "per": "1d"},
+        "download": {"points": 10, "max": 3, "per": "1d"},
+        "email_open": {"points": 2, "max": 5, "per": "1d"},
+        "email_click": {"points": 5, "max": 5, "per": "1d"},
     },
     "fit": [
         {

@@ -1,5 +1,6 @@
 """What scoring changed: a `ScoreChange` row per change (rule, event, before, after, time) for
-the lead's timeline, and `Scored`, what one step changed, for its caller.
+the lead's timeline, and `Scored`, what one step changed, for its caller. A repeat beyond a
+rule's cap is a row too, with 0 points (before = after) and the reason.
 """
 
 from __future__ import annotations
@@ -26,13 +27,16 @@ class ScoreChange(db.Model):
     event: Mapped[str] = mapped_column(sa.String(300))
     before: Mapped[int]
     after: Mapped[int]
+    # Set when the rule gave 0 points, and why ("newsletter_signup: at most 1 per 30 days"):
+    # a repeat beyond the rule's cap. Rows without it are what a cap counts.
+    reason: Mapped[str | None] = mapped_column(sa.String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     # Rule names and events name the rule and what fired it ("magnet guide download dl_..."),
     # never the person: the history stays as an anonymous count.
     __privacy__ = Personal(
         find=(ByLead(),),
-        keep=("rule", "event"),
+        keep=("rule", "event", "reason"),
         export=Export(
             "score_changes",
             lambda c: {
@@ -40,6 +44,7 @@ class ScoreChange(db.Model):
                 "event": c.event,
                 "before": c.before,
                 "after": c.after,
+                "reason": c.reason,
                 "at": c.created_at.isoformat(),
             },
         ),
