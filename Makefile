@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-sqlite test-postgres install build translations messages embed lint bench
+.PHONY: demo test test-sqlite test-postgres install build translations messages embed lint check-built bench audit audit-ui
 
 $(BIN)/leadgate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,11 +44,25 @@ demo: build
 	$(BIN)/leadgate demo
 	LEADGATE_DRAIN_OUTBOX_IN_PROCESS=1 $(BIN)/leadgate run --port 5000
 
-lint: install
+lint: install check-built
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/bandit -q -c pyproject.toml -r capture magnets wsgi.py gunicorn.conf.py
+	$(BIN)/bandit -q -c pyproject.toml -r capture magnets wsgi.py gunicorn.conf.py leadgate_gunicorn.py
+	$(BIN)/lint-imports --no-cache  # package layers and no import cycles ([tool.importlinter])
+
+## The compiled catalogues and the minified embed are committed, so `pip install .` needs no
+## build step (README, "Production deployment"). Rebuild them aside and fail on any difference.
+## Runs in `make lint`, before `make build` rewrites them.
+check-built: install
+	$(BIN)/python embed/build.py --check
+	@for locale in $(LOCALES); do \
+	  $(BIN)/pybabel -q compile -i $(CATALOGUES)/$$locale/LC_MESSAGES/messages.po \
+	    -o $(VENV)/check-$$locale.mo && \
+	  cmp -s $(VENV)/check-$$locale.mo $(CATALOGUES)/$$locale/LC_MESSAGES/messages.mo || \
+	  { echo "$(CATALOGUES)/$$locale/LC_MESSAGES/messages.mo is not the compiled messages.po:" \
+	    "run \`make translations\` and commit it" >&2; exit 1; }; \
+	done
 
 # The slow fault tests start their own PostgreSQL whatever the pass: run them once, in the
 # PostgreSQL pass when there is one. Both passes run on two pytest-xdist workers (each with its
@@ -68,3 +82,30 @@ test: lint test-sqlite test-postgres
 ## Print the benchmark table (bench/run --quick for a 20-second smoke run).
 bench: build
 	bench/run $(BENCH_ARGS)
+
+## Scan a local instance with sqlmap and wapiti (bounded, loopback only; not part of CI): see
+## audit/run.py. The scanners get their own venv: wapiti3 pins versions our app cannot run on.
+AUDIT_VENV ?= .venv-audit
+
+$(AUDIT_VENV)/bin/wapiti:
+	$(PYTHON) -m venv $(AUDIT_VENV)
+	$(AUDIT_VENV)/bin/pip install -q --upgrade pip
+	$(AUDIT_VENV)/bin/pip install -q sqlmap wapiti3
+	touch $@
+
+audit: build $(AUDIT_VENV)/bin/wapiti
+	AUDIT_BIN=$(AUDIT_VENV)/bin $(BIN)/python audit/run.py
+
+## Lighthouse (mobile), axe-core and the Nu HTML checker over a local demo instance; not in CI.
+## The npm tools go into a cache dir, never the repository. Needs Node 20+, Java and Chromium.
+## AUDIT_ARGS="--screenshots docs/screenshots" also writes the screenshots of the docs.
+AUDIT_CACHE ?= $(HOME)/.cache/leadgate-audit
+AUDIT_TOOLS := lighthouse@12.2.3 axe-core@4.10.2 vnu-jar@24.10.17
+audit-ui: build
+	@node --version | grep -Eq '^v(2[0-9]|[3-9][0-9])\.' || { echo "audit-ui needs Node 20+ (node --version)"; exit 1; }
+	@mkdir -p $(AUDIT_CACHE)
+	@[ -f $(AUDIT_CACHE)/package.json ] || echo '{"private": true}' > $(AUDIT_CACHE)/package.json
+	@[ -f $(AUDIT_CACHE)/.installed-$(subst @,-,$(subst $() ,_,$(AUDIT_TOOLS))) ] || \
+	  { cd $(AUDIT_CACHE) && npm i -E --no-audit --no-fund $(AUDIT_TOOLS) && \
+	    touch .installed-$(subst @,-,$(subst $() ,_,$(AUDIT_TOOLS))); }
+	$(BIN)/python tools/audit_ui.py --cache $(AUDIT_CACHE) $(AUDIT_ARGS)

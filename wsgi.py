@@ -10,12 +10,19 @@ from flask.cli import FlaskGroup
 
 import capture
 import magnets
+from capture import paths
 from capture.config import load_config
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build a configured app; `test_config` overrides the environment for tests."""
-    app = Flask(__name__, instance_relative_config=True)
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        # A checkout's top-level directories, or their copies in an installed wheel.
+        template_folder=str(paths.TEMPLATES),
+        static_folder=str(paths.STATIC),
+    )
     load_config(app, test_config)
     capture.init_app(app)
     magnets.init_app(app)

@@ -19,7 +19,7 @@ from sqlalchemy.engine import URL, make_url
 
 from bench import baseline
 from capture.db import db
-from capture.forms.spec import parse_definition
+from capture.forms.definition import parse_definition
 from capture.forms.store import save_spec
 from wsgi import create_app
 

@@ -28,7 +28,7 @@ from bench.server import Gunicorn, free_port, server_env
 from bench.submissions import Paired, Settings
 from bench.table import Row, number, verdict
 from capture.db import db
-from capture.forms.spec import parse_definition
+from capture.forms.definition import parse_definition
 from capture.forms.store import save_spec
 from magnets.demo import guide_pdf
 from wsgi import create_app
@@ -60,6 +60,7 @@ def run(settings: Settings, log: IO[str], notes: list[str]) -> list[Row]:
         BASELINE_DATABASE_URL=database.baseline_url,
         SECRET_KEY=secrets.token_urlsafe(48),
         LEADGATE_ENV="production",
+        LEADGATE_ALLOW_CONSOLE_MAIL="1",  # no mail server in the bench
         LEADGATE_FORM_MIN_FILL_SECONDS="0",
         RATELIMIT_ENABLED="0",
         PUBLIC_BASE_URL="https://leads.bench.example",

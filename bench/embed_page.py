@@ -22,7 +22,7 @@ from werkzeug.serving import make_server
 
 from bench.table import Row, verdict
 from capture.db import db
-from capture.forms.spec import parse_definition
+from capture.forms.definition import parse_definition
 from capture.forms.store import save_spec
 from wsgi import create_app
 

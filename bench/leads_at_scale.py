@@ -42,7 +42,7 @@ from capture.accounts import Role, create_user  # noqa: E402
 from capture.api.token import Scope, create_token  # noqa: E402
 from capture.db import db, utcnow  # noqa: E402
 from capture.demo import DEMO_FORMS  # noqa: E402
-from capture.forms.spec import parse_definition  # noqa: E402
+from capture.forms.definition import parse_definition  # noqa: E402
 from capture.forms.store import save_spec  # noqa: E402
 from capture.leads.listing import encode_cursor  # noqa: E402
 from wsgi import create_app  # noqa: E402

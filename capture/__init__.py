@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -17,25 +15,25 @@ from capture import (
     headers,
     health,
     i18n,
-    liveness,  # noqa: F401  (registers the pool's checkout check)
+    liveness,
     logs,
     metrics,
     optin,
     outbox,
     partners,
+    paths,
     worker,
 )
 from capture import api as authenticated_api
+from capture.backoffice import search
 from capture.db import db, render_migration_item
 from capture.db import init_app as init_db
 from capture.extensions import csrf, limiter, migrate
 from capture.forms import page
 from capture.leads import commands as lead_commands
-from capture.leads import score
+from capture.leads import scoring
 from capture.submissions import api, quarantine
 from capture.webhooks import init_app as init_webhooks
-
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def init_app(app: Flask) -> None:
@@ -44,10 +42,11 @@ def init_app(app: Flask) -> None:
     if count:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
     init_db(app)
+    search.init_app(app)  # SQLite's lower() made to fold every letter, as PostgreSQL does
     migrate.init_app(
         app,
         db,
-        directory=str(MIGRATIONS),
+        directory=str(paths.MIGRATIONS),
         render_as_batch=True,
         render_item=render_migration_item,
         compare_type=True,
@@ -58,8 +57,8 @@ def init_app(app: Flask) -> None:
     headers.init_app(app)
     errors.init_app(app)
     metrics.init_app(app)
-    # First on_accept hook, so hooks registered later (outbox) see scoring's stage changes.
-    score.init_app(app)
+    liveness.init_app(app)
+    scoring.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(page.bp)

@@ -6,16 +6,17 @@ themselves with `capture.accounts.protect`.
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from flask import Blueprint, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_babel import format_date
 from flask_babel import gettext as _
 
 from capture.accounts import ALL_ROLES, protect
 from capture.backoffice import dashboard as figures_of
-from capture.backoffice.charts import bar_chart
+from capture.backoffice.charts import bar_chart, funnel_chart, line_chart
 from capture.db import db, utcnow
 from capture.leads.classify import FUNNEL, Stage
 from capture.leads.lead import Lead
@@ -28,6 +29,10 @@ protect(bp, *ALL_ROLES)
 
 def _count(statement: sa.Select) -> int:
     return db.session.scalar(statement) or 0
+
+
+def _short_date(day: str) -> str:
+    return str(format_date(date.fromisoformat(day), "d MMM"))
 
 
 @bp.get("/")
@@ -72,7 +77,14 @@ def dashboard() -> ResponseReturnValue:
         "magnet": _("Conversions by magnet"),
     }
     day_forms, day_rows = figures_of.days_by_form(since)
+    del conversions["day"]  # drawn as a line over time below, not as bars
     charts = [(key, bar_chart(titles[key], rows)) for key, rows in conversions.items() if rows]
+    today = utcnow().date()
+    first = today - timedelta(days=days - 1)
+    current = figures_of.daily(first, days)
+    previous = [count for _, count in figures_of.daily(first - timedelta(days=days), days)]
+    sort = request.args.get("sort", "submissions")
+    descending = request.args.get("order", "desc") != "asc"
     return render_template(
         "admin/dashboard.html",
         stages=stages,
@@ -80,7 +92,11 @@ def dashboard() -> ResponseReturnValue:
         days=days,
         periods=figures_of.PERIODS,
         funnel=funnel,
-        funnel_chart=bar_chart(_("Funnel"), [(step.name, step.count) for step in funnel]),
+        funnel_chart=funnel_chart([(step.name, step.count, step.rate) for step in funnel]),
+        trend=line_chart(_("Conversions per day"), current, previous, _short_date),
+        forms=figures_of.by_form(since, sort, descending),
+        sort=sort if sort in figures_of.FORM_SORTS else "submissions",
+        descending=descending,
         charts=charts,
         day_forms=day_forms,
         day_rows=day_rows,

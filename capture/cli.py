@@ -9,9 +9,10 @@ import yaml
 from flask import Flask
 from flask.cli import AppGroup
 
-from capture import demo
+from capture import demo, safeyaml
 from capture.db import db
-from capture.forms.spec import DefinitionError, parse_definition
+from capture.forms.definition import parse_definition
+from capture.forms.spec import DefinitionError
 from capture.forms.store import get_form, save_spec
 
 forms_cli = AppGroup("forms", help="Import and export form definitions as YAML.")
@@ -24,13 +25,17 @@ def import_forms(files: tuple[Path, ...]) -> None:
     failed = False
     for path in files:
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+            raw = safeyaml.load(path.read_text(encoding="utf-8"))
             spec = parse_definition(raw)
         except OSError as exc:
             click.echo(f"{path}: cannot read: {exc.strerror}", err=True)
             failed = True
             continue
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        except yaml.YAMLError as exc:
+            click.echo(f"{path}: {safeyaml.describe(exc)}", err=True)
+            failed = True
+            continue
+        except UnicodeDecodeError as exc:
             click.echo(f"{path}: not valid YAML: {exc}", err=True)
             failed = True
             continue

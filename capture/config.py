@@ -7,6 +7,7 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
 from flask import Flask
@@ -23,6 +24,9 @@ CAPTCHA_PROVIDERS = ("turnstile", "hcaptcha", "recaptcha")
 LOG_FORMATS = ("json", "text")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 METRICS_TOKEN_MIN_LENGTH = 24
+# Host names a development server answers when neither PUBLIC_BASE_URL nor
+# LEADGATE_TRUSTED_HOSTS is set: links built from the request's host stay on this machine.
+DEVELOPMENT_HOSTS = ("localhost", "127.0.0.1")
 
 
 class UnsafeConfiguration(RuntimeError):
@@ -39,9 +43,14 @@ def _flag(value: str | None, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _development_secret(instance: Path) -> str:
+def _list(value: str | None) -> list[str] | None:
+    items = [item.strip() for item in (value or "").split(",") if item.strip()]
+    return items or None
+
+
+def _development_secret(instance: Path, name: str = "secret_key") -> str:
     """A per-checkout random key, so development never ships a guessable one."""
-    path = instance / "secret_key"
+    path = instance / name
     if path.exists():
         return path.read_text().strip()
     key = secrets.token_urlsafe(48)
@@ -70,10 +79,16 @@ def load_config(app: Flask, test_config: dict[str, Any] | None = None) -> None:
     secret = test_config.get("SECRET_KEY") or env("SECRET_KEY")
     if not secret and environment != "production":
         secret = _development_secret(instance)
+    # Keys the suppression list (HMAC of erased addresses). Its own key: rotating SECRET_KEY
+    # must not make erased people unrecognisable.
+    suppression_key = test_config.get("SUPPRESSION_KEY") or env("SUPPRESSION_KEY")
+    if not suppression_key and environment != "production":
+        suppression_key = _development_secret(instance, "suppression_key")
 
     app.config.from_mapping(
         LEADGATE_ENV=environment,
         SECRET_KEY=secret,
+        SUPPRESSION_KEY=suppression_key,
         # Rotation: the old keys, comma separated. They still verify what they signed (links in
         # e-mails, sessions); only SECRET_KEY signs anything new.
         SECRET_KEY_FALLBACKS=[
@@ -87,6 +102,8 @@ def load_config(app: Flask, test_config: dict[str, Any] | None = None) -> None:
         STORAGE_URL=env("STORAGE_URL") or (instance / "magnets").as_uri(),
         S3_ENDPOINT_URL=env("S3_ENDPOINT_URL") or None,
         MAIL_URL=env("MAIL_URL", "console://"),
+        # Console mail prints names and addresses into the logs: production needs this flag.
+        ALLOW_CONSOLE_MAIL=_flag(env("LEADGATE_ALLOW_CONSOLE_MAIL")),
         MAIL_FROM=env("MAIL_FROM", "Leadgate <no-reply@localhost>"),
         RATELIMIT_STORAGE_URI=env("RATELIMIT_STORAGE_URI", "memory://"),
         RATELIMIT_ENABLED=_flag(env("RATELIMIT_ENABLED"), default=True),
@@ -102,7 +119,12 @@ def load_config(app: Flask, test_config: dict[str, Any] | None = None) -> None:
         # Redis down must never cost a lead: count in memory until it is back.
         RATELIMIT_SWALLOW_ERRORS=True,
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+        # The back office shows times in this zone (an IANA name); stored times are UTC.
+        BABEL_DEFAULT_TIMEZONE=env("LEADGATE_TIMEZONE") or "UTC",
         PUBLIC_BASE_URL=(env("PUBLIC_BASE_URL") or "").rstrip("/") or None,
+        # Host names the app answers (Flask's TRUSTED_HOSTS; others get 400): comma separated,
+        # ".example.com" also takes every subdomain. See trusted_hosts() for the default.
+        TRUSTED_HOSTS=_list(env("LEADGATE_TRUSTED_HOSTS")),
         WEBHOOK_ALLOW_PRIVATE_TARGETS=_flag(env("WEBHOOK_ALLOW_PRIVATE_TARGETS")),
         # Conversion kinds re-mapped to another class: "video_view=SQL,phone_call=MQL".
         CONVERSION_CLASSES=env("LEADGATE_CONVERSION_CLASSES", ""),
@@ -156,6 +178,8 @@ def load_config(app: Flask, test_config: dict[str, Any] | None = None) -> None:
         WTF_CSRF_TIME_LIMIT=None,
     )
     app.config.update(test_config)
+    app.config["PUBLIC_BASE_URL"] = check_base_url(app.config.get("PUBLIC_BASE_URL"))
+    app.config["TRUSTED_HOSTS"] = trusted_hosts(app.config)
     check_captcha(app.config)
     check_logs(app.config)
     check_production(app.config)
@@ -164,6 +188,35 @@ def load_config(app: Flask, test_config: dict[str, Any] | None = None) -> None:
     except ValueError as exc:
         # Read on every submission: a typo must stop the start, not fail each one with a 500.
         raise InvalidConfiguration(f"LEADGATE_CONVERSION_CLASSES: {exc}") from exc
+
+
+def check_base_url(base: str | None) -> str | None:
+    """`PUBLIC_BASE_URL` without its trailing slash; an address links cannot start with stops
+    the start rather than going out in every e-mail."""
+    if not base:
+        return None
+    base = base.rstrip("/")
+    parts = urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+        raise InvalidConfiguration(
+            f"PUBLIC_BASE_URL must be an http(s) address such as https://leads.example.com, "
+            f"not {base!r}."
+        )
+    return base
+
+
+def trusted_hosts(config: dict[str, Any]) -> list[str] | None:
+    """The Host names to answer. Links never come from an arbitrary Host header: with
+    `PUBLIC_BASE_URL` links use it and any host may be answered unless a list is given;
+    without it, links use the request's host, so that host must be trusted: the list given, or
+    in development only this machine's names. Production needs one or the other
+    (`check_production`)."""
+    listed = config.get("TRUSTED_HOSTS")
+    if listed:
+        return list(listed)
+    if config.get("PUBLIC_BASE_URL") or config["LEADGATE_ENV"] == "production":
+        return None
+    return list(DEVELOPMENT_HOSTS)
 
 
 def check_captcha(config: dict[str, Any]) -> None:
@@ -201,6 +254,10 @@ def check_production(config: dict[str, Any]) -> None:
     # Blanks count for nothing: 40 spaces are as guessable as no key.
     if len((config.get("SECRET_KEY") or "").strip()) < 32:
         raise UnsafeConfiguration("LEADGATE_ENV=production needs SECRET_KEY (32+ characters).")
+    if len((config.get("SUPPRESSION_KEY") or "").strip()) < 32:
+        raise UnsafeConfiguration(
+            "LEADGATE_ENV=production needs SUPPRESSION_KEY (32+ characters, never rotated)."
+        )
     if config.get("PASSWORD_HASH_PROFILE") == "CHEAPEST":
         raise UnsafeConfiguration("PASSWORD_HASH_PROFILE=CHEAPEST is for tests only.")
     token = config.get("METRICS_TOKEN")
@@ -213,4 +270,17 @@ def check_production(config: dict[str, Any]) -> None:
         raise UnsafeConfiguration(
             "LEADGATE_ENV=production needs DATABASE_URL (PostgreSQL); "
             "set LEADGATE_ALLOW_SQLITE=1 to run on SQLite anyway."
+        )
+    if not config.get("PUBLIC_BASE_URL") and not config.get("TRUSTED_HOSTS"):
+        raise UnsafeConfiguration(
+            "LEADGATE_ENV=production needs PUBLIC_BASE_URL (the https:// address links in "
+            "e-mails and answers start with) or LEADGATE_TRUSTED_HOSTS; links are never "
+            "built from an unchecked Host header."
+        )
+    console_mail = urlsplit(config.get("MAIL_URL") or "").scheme == "console"
+    if console_mail and not config.get("ALLOW_CONSOLE_MAIL"):
+        raise UnsafeConfiguration(
+            "LEADGATE_ENV=production refuses MAIL_URL=console:// (the default): it writes "
+            "people's names and addresses into the logs. Set MAIL_URL to smtp://, smtps:// or "
+            "ses://, or LEADGATE_ALLOW_CONSOLE_MAIL=1 to log e-mails anyway."
         )

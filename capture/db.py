@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import logging
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -95,6 +96,17 @@ def init_app(app: Flask) -> None:
         if db.session.registry.has():
             discard_session()  # never raises, and leaves close() nothing to roll back
             db.session.remove()
+
+
+def on_connect(app: Flask, listener: Callable[[Any, Any], None]) -> None:
+    """Run `listener(dbapi_connection, record)` on each new connection of this app's engines.
+
+    Attached to the app's own engines, not to the `Engine` class: importing a module never
+    changes every engine in the process (other apps, other tests, other libraries).
+    """
+    with app.app_context():
+        for engine in db.engines.values():
+            sa.event.listen(engine, "connect", listener)
 
 
 def new_public_id(prefix: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import secrets
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -13,8 +13,10 @@ from flask import Blueprint, current_app, make_response, render_template
 from flask.cli import with_appcontext
 from flask.typing import ResponseReturnValue
 
+from capture import extension_points
+from capture.accounts.user import Role, create_user
 from capture.db import db
-from capture.forms.spec import parse_definition
+from capture.forms.definition import parse_definition
 from capture.forms.store import FormDefinition, get_form, save_spec
 from capture.partners import add_partner
 
@@ -90,7 +92,16 @@ DEMO_FORMS: list[dict[str, Any]] = [
                 "da": "Tak! Din e-bog er klar til download.",
                 "sv": "Tack! Din e-bok är redo att laddas ner.",
                 "en": "Thanks! Your e-book is ready to download.",
-            }
+            },
+            # The thank-you page's next step: from reading about leads to talking to sales.
+            "next": {
+                "url": "/f/contact?lang=da",
+                "label": {
+                    "da": "Vil du se det i praksis? Book en demo",
+                    "sv": "Vill du se det i praktiken? Boka en demo",
+                    "en": "Want to see it in practice? Book a demo",
+                },
+            },
         },
     },
     {
@@ -167,13 +178,6 @@ DEMO_FORMS: list[dict[str, Any]] = [
     },
 ]
 
-DemoStep = Callable[[], list[str]]
-
-
-def on_demo(app: Any, step: DemoStep) -> None:
-    """Let other packages add to the demo; each step returns lines to print."""
-    app.extensions.setdefault("leadgate.demo", []).append(step)
-
 
 def base_url() -> str:
     return current_app.config.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000"
@@ -222,6 +226,19 @@ def partner_page() -> ResponseReturnValue:
     return response
 
 
+DEMO_ADMIN_EMAIL = "admin@example.com"
+
+
+def demo_admin() -> list[str]:
+    """The demo's only account, with a random password printed once: no default accounts."""
+    password = secrets.token_urlsafe(12)
+    create_user(DEMO_ADMIN_EMAIL, Role.ADMIN, password)
+    return [
+        f"Back office:                    {base_url()}/admin/",
+        f"  admin login: {DEMO_ADMIN_EMAIL}  password: {password}",
+    ]
+
+
 def fill_forms() -> list[str]:
     for document in DEMO_FORMS:
         save_spec(parse_definition(document))
@@ -242,8 +259,10 @@ def demo_command() -> None:
         return
     lines = fill_forms()
     lines.extend(fill_partner())
-    for step in current_app.extensions.get("leadgate.demo", []):
-        lines.extend(step())
+    lines.extend(demo_admin())
+    # Sorted: receivers come in no order, the printed lines should not.
+    for added in sorted(extension_points.demo_filling.send(None)):
+        lines.extend(added)
     db.session.commit()
     click.echo("Demo data is ready. Open:")
     for line in lines:

@@ -1,9 +1,10 @@
 """`GET /embed.js`: the embed script for partner sites, versioned and cache-friendly.
 
-Serves the minified build (`static/embed.min.js`, made by `embed/build.py`) when it is at least
-as new as the source, otherwise the readable source as written. `/embed.js` is cached briefly
-and revalidated by ETag, so a new release reaches every site within minutes; `/embed.js?v=<hash>`
-names one exact build and is cached for a year.
+Serves the minified build (`static/embed.min.js`, made by `embed/build.py` and committed). In a
+checkout whose `embed/embed.js` was edited since that build (its sha256 is not the one the build
+recorded), serves the readable source as written, with a warning; an installed wheel has the
+build alone. `/embed.js` is cached briefly and revalidated by ETag, so a new release reaches
+every site within minutes; `/embed.js?v=<hash>` names one exact build and is cached for a year.
 """
 
 from __future__ import annotations
@@ -14,15 +15,16 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Blueprint, Flask, Response, current_app, request, url_for
+from flask import Blueprint, Flask, Response, current_app, request
 from flask.typing import ResponseReturnValue
 
 from capture.extensions import limiter
+from capture.paths import EMBED_BUILT as BUILT
+from capture.paths import EMBED_BUILT_FROM as BUILT_FROM
+from capture.paths import EMBED_SOURCE as SOURCE
+from capture.urls import public_url
 
 log = logging.getLogger(__name__)
-ROOT = Path(__file__).resolve().parent.parent
-SOURCE = ROOT / "embed" / "embed.js"
-BUILT = ROOT / "static" / "embed.min.js"
 SHORT_CACHE = "public, max-age=300, must-revalidate"
 IMMUTABLE = "public, max-age=31536000, immutable"
 
@@ -34,12 +36,28 @@ class Script:
     body: bytes
     gzipped: bytes
     version: str
-    stamp: tuple[float, float]
+    stamp: tuple[float, ...]
 
 
-def _stamp() -> tuple[float, float]:
-    built = BUILT.stat().st_mtime if BUILT.exists() else 0.0
-    return SOURCE.stat().st_mtime, built
+def _mtime(path: Path) -> float:
+    return path.stat().st_mtime if path.exists() else 0.0
+
+
+def _stamp() -> tuple[float, ...]:
+    return tuple(_mtime(path) for path in (SOURCE, BUILT, BUILT_FROM))
+
+
+def _built_is_current() -> bool:
+    """True when static/embed.min.js was built from embed/embed.js as it is now.
+
+    Compared by content, not modification time: a clone or a copy sets times in any order.
+    """
+    if not BUILT.exists():
+        return False
+    if not SOURCE.exists():
+        return True  # an installed wheel: the build is all there is
+    recorded = BUILT_FROM.read_text().strip() if BUILT_FROM.exists() else ""
+    return recorded == hashlib.sha256(SOURCE.read_bytes()).hexdigest()
 
 
 def current_script() -> Script:
@@ -48,8 +66,7 @@ def current_script() -> Script:
     cached: Script | None = current_app.extensions.get("leadgate.embed_script")
     if cached is not None and cached.stamp == stamp:
         return cached
-    source_time, built_time = stamp
-    if built_time >= source_time:
+    if _built_is_current():
         body = BUILT.read_bytes()
     else:
         log.warning("serving embed/embed.js unminified: run embed/build.py (make embed)")
@@ -66,7 +83,7 @@ def current_script() -> Script:
 
 def embed_script_url() -> str:
     """The versioned, immutable address of the current script, for embed snippets."""
-    return url_for("embed.script", v=current_script().version, _external=True)
+    return public_url("embed.script", v=current_script().version)
 
 
 @bp.get("/embed.js")

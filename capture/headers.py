@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import secrets
 
 from flask import Flask, Response, g
+
+log = logging.getLogger(__name__)
+# An origin as `capture.forms.origins.normalise_origin` writes it. Only such values go into the
+# CSP header: anything else (`*`, a space, a `;`) would add sources or whole directives.
+SERIALISED_ORIGIN = re.compile(
+    r"https?://(?:[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?|\[[0-9a-f:.]{2,45}\])(?::[0-9]{1,5})?"
+)
 
 
 def csp_nonce() -> str:
@@ -14,8 +23,14 @@ def csp_nonce() -> str:
 
 
 def allow_framing(origins: list[str] | tuple[str, ...]) -> None:
-    """Let this response be framed by these origins only (iframe embeds of a form)."""
-    g.frame_ancestors = list(origins)
+    """Let this response be framed by these origins only (iframe embeds of a form).
+
+    Values that are not normalised origins are left out (and logged), never written into
+    the header; a definition saved under older, looser rules cannot widen the policy."""
+    allowed = [origin for origin in origins if SERIALISED_ORIGIN.fullmatch(origin)]
+    if len(allowed) != len(origins):
+        log.warning("left %d malformed origins out of frame-ancestors", len(origins) - len(allowed))
+    g.frame_ancestors = allowed
 
 
 def allow_third_party(sources: list[str] | tuple[str, ...]) -> None:

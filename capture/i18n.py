@@ -6,7 +6,9 @@ from flask import Flask, g, has_request_context, request
 from flask_babel import refresh
 
 from capture.extensions import babel
-from capture.forms.spec import LANGUAGES
+
+# The languages of visitor-facing text (forms, pages, e-mails); English is the source language.
+LANGUAGES = ("da", "sv", "en")
 
 
 def visitor_language(form_language: str | None = None) -> str:

@@ -14,8 +14,10 @@ import select
 from typing import Any
 
 import sqlalchemy as sa
+from flask import Flask
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.pool import Pool
+
+from capture.db import db
 
 
 def server_said_goodbye(dbapi_connection: Any) -> bool:
@@ -38,7 +40,13 @@ def server_said_goodbye(dbapi_connection: Any) -> bool:
     return bool(readable)
 
 
-@sa.event.listens_for(Pool, "checkout")
 def _check_on_checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
     if server_said_goodbye(dbapi_connection):
         raise DisconnectionError("the server closed this connection while it was idle")
+
+
+def init_app(app: Flask) -> None:
+    """Check on every checkout from this app's pools (not from every pool in the process)."""
+    with app.app_context():
+        for engine in db.engines.values():
+            sa.event.listen(engine, "checkout", _check_on_checkout)

@@ -1,8 +1,8 @@
 """E-mail: rendering localised templates into messages, and the backends that send them.
 
-Nothing sends mail directly: `capture.outbox.enqueue_email` renders a message into an outbox
-row in the caller's transaction, and the worker hands it to the backend chosen by `MAIL_URL`:
-`console://`, `smtp://user:pass@host:port` (`?starttls=1`), `smtps://...` or `ses://region`.
+Nothing sends mail directly: `capture.outbox.enqueue_email` renders a message into an
+outbox row in the caller's transaction, and the worker hands it to the backend chosen by
+`MAIL_URL`: `console://`, `smtp://user:pass@host:port` (`?starttls=1`), `smtps://...` or `ses://region`.
 """
 
 from __future__ import annotations

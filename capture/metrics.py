@@ -37,10 +37,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from capture.db import db
 from capture.errors import error_body
+from capture.extension_points import Quarantined, submission_accepted, submission_quarantined
 from capture.outbox import backlog
-from capture.submissions.record import Accepted, Intake, on_accept
-from capture.submissions.record import on_quarantine as on_quarantined
-from capture.submissions.submission import Submission
+from capture.submissions.record import Accepted
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +99,8 @@ def _count_accepted(accepted: Accepted) -> None:
     )
 
 
-def _count_quarantined(intake: Intake, _submission: Submission) -> None:
-    count(SUBMISSIONS, form=intake.form.slug, **{"class": QUARANTINED})
+def _count_quarantined(held: Quarantined) -> None:
+    count(SUBMISSIONS, form=held.intake.form.slug, **{"class": QUARANTINED})
 
 
 class OutboxCollector(Collector):
@@ -177,8 +176,8 @@ def init_app(app: Flask) -> None:
         ["form", "class"],
     )
     counter(app, HTTP_ERRORS, "Error answers, by status class (4xx, 5xx).", ["status_class"])
-    on_accept(app, _count_accepted)
-    on_quarantined(app, _count_quarantined)
+    submission_accepted.connect(app, _count_accepted)
+    submission_quarantined.connect(app, _count_quarantined)
     app.register_blueprint(bp)
 
     @app.after_request

@@ -18,14 +18,66 @@ from flask import Flask, current_app
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from capture import mail
+from capture import extension_points, mail
 from capture.db import Model, db, new_public_id, utcnow
+from capture.personal import ByMention, Export, Mask, Personal, iso
 
 
 class OutboxStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     DEAD = "dead"  # gave up: `last_error` says why
+
+
+ERASED_NOTE = "the person was erased; this message's data was removed"
+# What an erased row keeps of its payload: the envelope, never the content.
+ENVELOPE_KEYS = ("template", "language", "webhook_id", "endpoint")
+
+
+def erased_payload(row: OutboxMessage) -> dict[str, Any]:
+    """The payload without the person: e-mails keep their template, webhook events their
+    type, time and lead id (so the delivery log still lines up with `lead.erased`)."""
+    payload = row.payload or {}
+    kept: dict[str, Any] = {key: payload[key] for key in ENVELOPE_KEYS if key in payload}
+    event = payload.get("event")
+    if isinstance(event, dict):
+        data: dict[str, Any] = event["data"] if isinstance(event.get("data"), dict) else {}
+        lead: dict[str, Any] = data["lead"] if isinstance(data.get("lead"), dict) else {}
+        kept["event"] = {
+            "type": event.get("type"),
+            "timestamp": event.get("timestamp"),
+            "data": {"lead": {"id": lead.get("id")}, "erased": True},
+        }
+    kept["erased"] = True
+    return kept
+
+
+def _erased_status(row: OutboxMessage) -> str:
+    # Not sent yet: it never will be (a webhook receiver hears `lead.erased` instead).
+    return OutboxStatus.DEAD.value if row.status == OutboxStatus.PENDING.value else row.status
+
+
+def _erased_error(row: OutboxMessage) -> str | None:
+    # A bounce quotes the address, so the error goes; a cancelled row says why.
+    if row.status == OutboxStatus.PENDING.value:
+        return "cancelled: " + ERASED_NOTE
+    return ERASED_NOTE if row.last_error else None
+
+
+def _export(row: OutboxMessage) -> dict[str, Any]:
+    payload = row.payload or {}
+    message = {
+        "id": row.public_id,
+        "kind": row.kind,
+        "status": row.status,
+        "created_at": iso(row.created_at),
+        "sent_at": iso(row.sent_at),
+    }
+    if "event" in payload:
+        message["event"] = payload["event"]
+    else:
+        message |= {key: payload.get(key) for key in ("to", "subject", "text")}
+    return message
 
 
 class OutboxMessage(Model):
@@ -55,6 +107,19 @@ class OutboxMessage(Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
 
+    # E-mails to the person and about them (a sales hand-off), webhook events about them: the
+    # payload mentions their address or lead id. Rows stay (the delivery log), emptied.
+    __privacy__ = Personal(
+        find=(ByMention("payload"),),
+        erase={
+            "payload": Mask(erased_payload),
+            "status": Mask(_erased_status),
+            "last_error": Mask(_erased_error),
+        },
+        keep=("public_id", "kind", "dedupe_key"),
+        export=Export("messages", _export),
+    )
+
 
 @dataclass(frozen=True)
 class Delivery:
@@ -75,12 +140,14 @@ Sender = Callable[[Delivery], None]
 
 
 def register_sender(app: Flask, kind: str, fn: Sender) -> None:
-    """`fn` delivers rows of `kind`; it raises to fail (retried) or `PermanentFailure` (dead)."""
-    app.extensions.setdefault("leadgate.senders", {})[kind] = fn
+    """`fn` delivers rows of `kind`; it raises to fail (retried) or `PermanentFailure` (dead).
+
+    The table is `capture.extension_points.outbox_senders`."""
+    extension_points.outbox_senders.register(app, kind, fn)
 
 
 def sender_for(kind: str) -> Sender | None:
-    return current_app.extensions.get("leadgate.senders", {}).get(kind)
+    return extension_points.outbox_senders.get(kind)
 
 
 def enqueue(kind: str, payload: dict[str, Any], *, dedupe_key: str | None = None) -> OutboxMessage:

@@ -16,8 +16,10 @@ from flask.cli import AppGroup
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from capture.db import Model, Timestamped, db
-from capture.forms.spec import SLUG_RE, is_allowed_origin, normalise_origin
+from capture.forms.origins import is_allowed_origin, normalise_origin
+from capture.forms.spec import SLUG_RE
 from capture.forms.store import FormDefinition
+from capture.personal import NotPersonal
 
 
 class Partner(Timestamped, Model):
@@ -26,6 +28,8 @@ class Partner(Timestamped, Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(sa.String(80), unique=True)
     name: Mapped[str] = mapped_column(sa.String(200))
+
+    __privacy__ = NotPersonal(keep=("slug", "name"), why="partner companies, not people")
     origins: Mapped[list[PartnerOrigin]] = relationship(
         back_populates="partner", cascade="all, delete-orphan", order_by="PartnerOrigin.origin"
     )
@@ -41,6 +45,8 @@ class PartnerOrigin(Model):
         sa.ForeignKey("partners.id", ondelete="CASCADE"), index=True
     )
     origin: Mapped[str] = mapped_column(sa.String(300), unique=True)
+
+    __privacy__ = NotPersonal(keep=("origin",), why="a partner's web sites")
     partner: Mapped[Partner] = relationship(back_populates="origins")
 
 
@@ -131,6 +137,4 @@ def list_command() -> None:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["leadgate.partner_for_origin"] = partner_for_origin
-    app.extensions["leadgate.partner_of_origin"] = partner_of_origin
     app.cli.add_command(partners_cli)

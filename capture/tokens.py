@@ -15,7 +15,7 @@ from typing import Any
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from capture.forms.spec import LANGUAGES
+from capture.i18n import LANGUAGES
 
 
 class Purpose(StrEnum):

@@ -8,7 +8,9 @@ from flask import current_app, url_for
 
 
 def public_url(endpoint: str, **values: Any) -> str:
-    """`PUBLIC_BASE_URL` when set (behind proxies, in e-mails), else the request's own host."""
+    """`PUBLIC_BASE_URL` when set (behind proxies, in e-mails), else the request's own host,
+    which Flask has checked against `TRUSTED_HOSTS` (capture.config.trusted_hosts) before any
+    view runs: an arbitrary Host header never gets here."""
     base = current_app.config.get("PUBLIC_BASE_URL")
     if base:
         return base + url_for(endpoint, **values)

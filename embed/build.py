@@ -3,11 +3,16 @@
 calmjs.parse reads the source as ES5 (so the source must stay ES5), renames local names and
 drops whitespace and comments; the result is parsed again, so a build never ships a script
 that does not parse. Run by `make embed` (part of `make test`, `make demo` and CI).
+
+The build is committed, with the sha256 of the source it came from (embed/embed.min.js.sha256),
+so every install has it without calmjs.parse. `--check` (part of `make lint`) rebuilds in memory
+and fails when the committed files are not exactly what this source builds.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import sys
 from pathlib import Path
 
@@ -18,6 +23,7 @@ from calmjs.parse.unparsers.es5 import minify_print
 HERE = Path(__file__).resolve().parent
 SOURCE = HERE / "embed.js"
 TARGET = HERE.parent / "static" / "embed.min.js"
+BUILT_FROM = HERE / "embed.min.js.sha256"  # read by capture/embed.py: is the build current?
 BUDGET = 3000  # bytes after gzip -9, the quality bar
 
 
@@ -65,14 +71,26 @@ def minify(source: str) -> str:
     return minified + "\n"
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
     source = SOURCE.read_text(encoding="utf-8")
     try:
         minified = minify(source)
     except ECMASyntaxError as exc:
         print(f"embed/embed.js: {exc}", file=sys.stderr)
         return 1
+    digest = hashlib.sha256(SOURCE.read_bytes()).hexdigest() + "\n"
+    if "--check" in argv:
+        current = TARGET.exists() and TARGET.read_text(encoding="utf-8") == minified
+        if not current or not BUILT_FROM.exists() or BUILT_FROM.read_text() != digest:
+            print(
+                "static/embed.min.js is not the build of embed/embed.js: "
+                "run `make embed` and commit both files",
+                file=sys.stderr,
+            )
+            return 1
+        return 0
     TARGET.write_text(minified, encoding="utf-8")
+    BUILT_FROM.write_text(digest)
     size = len(minified.encode())
     packed = len(gzip.compress(minified.encode(), 9))
     verdict = "within" if packed <= BUDGET else "OVER"
@@ -84,4 +102,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -30,13 +30,15 @@
   var forms = 0;
   var captchaScript;
 
-  // Layout only: fonts and colours come from the host page, so the form looks like its own.
+  // Layout only: fonts and colours come from the host page, so the form looks like its own;
+  // the button takes the host's --lg-accent colour (blue without it), not the browser's grey.
   var CSS =
     ".lg-f{display:grid;gap:1em}" +
     ".lg-f input,.lg-f select,.lg-f textarea{font:inherit;box-sizing:border-box;width:100%;padding:.5em}" +
     ".lg-f .lg-c input{width:auto}.lg-c{display:flex;gap:.5em}" +
     ".lg-f fieldset{border:0;padding:0}.lg-f p{margin:0}.lg-e{color:#b3261e}" +
-    ".lg-hp{position:absolute;left:-9999px}.lg-b{font:inherit;padding:.5em 1em;justify-self:start}" +
+    ".lg-hp{position:absolute;left:-9999px}.lg-b{font:inherit;padding:.5em 1em;justify-self:start;" +
+    "border:0;border-radius:4px;background:var(--lg-accent,#1f5fbf);color:#fff;cursor:pointer}" +
     ".lg-f :focus-visible{outline:3px solid #ffbf47;outline-offset:2px}";
 
   /** Create an element with attributes (null values skipped) and text, optionally appended. */
@@ -149,8 +151,9 @@
       if (type === "textarea") {
         input = element("textarea", attributes, wrap);
       } else if (field.options) {
+        attributes.maxlength = null; // not an attribute of a select
         input = element("select", attributes, wrap);
-        element("option", { value: "" }, input, "");
+        element("option", { value: "" }, input, "—"); // an empty option needs a label
         field.options.forEach(function (option) {
           element("option", { value: option.value }, input, option.label);
         });

@@ -7,10 +7,12 @@ import os
 from flask import Flask
 
 from capture import metrics
-from capture.backoffice.timeline import on_timeline
-from capture.demo import on_demo
-from capture.optin import on_confirm
-from capture.submissions.record import on_accept
+from capture.extension_points import (
+    demo_filling,
+    optin_confirmed,
+    submission_accepted,
+    timeline_events,
+)
 from magnets import admin, demo, gating, grants, landing, links, storage, timeline
 from magnets.cli import magnets_cli
 
@@ -34,8 +36,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(links.bp)
     app.register_blueprint(landing.bp)
     app.register_blueprint(admin.bp)
-    on_accept(app, gating.gate)
-    on_confirm(app, gating.deliver_confirmed)
-    on_demo(app, demo.fill_magnets)
-    on_timeline(app, timeline.downloads)
+    submission_accepted.connect(app, gating.gate)
+    optin_confirmed.connect(app, gating.deliver_confirmed)
+    demo_filling.connect(app, lambda _nothing: demo.fill_magnets())
+    timeline_events.connect(app, timeline.downloads)
     app.cli.add_command(magnets_cli)

@@ -9,7 +9,8 @@ from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAr
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp
 
-from capture.forms.spec import LANGUAGES, SLUG_RE
+from capture.forms.spec import SLUG_RE
+from capture.i18n import LANGUAGES
 from magnets.magnet import DEFAULT_LINK_LIFETIME_DAYS, MAX_LINK_LIFETIME_DAYS, MagnetKind
 
 KIND_LABELS = {

@@ -15,7 +15,7 @@ from flask.cli import AppGroup
 from flask_babel import force_locale
 
 from capture.db import db
-from capture.forms.spec import LANGUAGES
+from capture.i18n import LANGUAGES
 from magnets.filetypes import Purpose, Refused
 from magnets.magnet import (
     DEFAULT_LINK_LIFETIME_DAYS,

@@ -21,6 +21,8 @@ from typing import IO
 import filetype
 from flask_babel import gettext as _
 
+from magnets import pdfcheck
+
 PDF = "application/pdf"
 EPUB = "application/epub+zip"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -182,11 +184,25 @@ def _tail(file: IO[bytes], length: int = 2048) -> bytes:
 
 
 def _pdf(file: IO[bytes], head: bytes, scan: Scan) -> str:
-    if b"%%EOF" not in _tail(file):
+    tail = _tail(file)
+    if b"%%EOF" not in tail or b"startxref" not in tail:
         raise Refused(_("The PDF is damaged or incomplete (no end-of-file marker)."))
     if _markup_near_start(head) or scan.markup or zipfile.is_zipfile(file):
         raise Refused(_("The file is a PDF and another format at once; upload a plain PDF."))
     if scan.active:
+        raise Refused(
+            _("The PDF contains scripts, launch actions or embedded files; export it without them.")
+        )
+    # The byte scan misses names written with escapes and objects in compressed streams.
+    try:
+        found = pdfcheck.active_content(file)
+    except pdfcheck.Unreadable as error:
+        raise Refused(
+            _("The PDF cannot be read to check it (damaged or password-protected).")
+        ) from error
+    except pdfcheck.TooComplex as error:
+        raise Refused(_("The PDF has too many objects to check.")) from error
+    if found:
         raise Refused(
             _("The PDF contains scripts, launch actions or embedded files; export it without them.")
         )

@@ -1,21 +1,21 @@
 """Gating: an accepted submission on a form that names a magnet earns a download link.
 
-Runs inside the submission's transaction (an on_accept hook), touching only the database, so
+Runs inside the submission's transaction (on `submission_accepted`), touching only the database, so
 submissions are accepted and links issued even while the file store is unreachable. A form
 with double opt-in gets nothing until the address is confirmed; the link is then e-mailed
-(on_confirm). `email_magnet: true` in a definition e-mails the link besides showing it.
+(on `optin_confirmed`). `email_magnet: true` in a definition e-mails the link besides showing it.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from capture.db import db
+from capture.extension_points import Confirmed
 from capture.forms.store import FormDefinition
-from capture.leads.lead import Lead
 from capture.optin import delivery_held
 from capture.submissions.record import Accepted
-from capture.submissions.submission import Submission
 from magnets.delivery import send_magnet
 from magnets.grants import GrantSource, issue_grant
 from magnets.magnet import Magnet, published_magnet
@@ -34,11 +34,11 @@ def _gated_magnet(form: FormDefinition) -> Magnet | None:
     return magnet
 
 
-def gate(accepted: Accepted) -> None:
+def gate(accepted: Accepted) -> dict[str, Any] | None:
     """Issue a grant and answer with its `download_url`; e-mail it too if the form says so."""
     magnet = _gated_magnet(accepted.intake.form)
     if magnet is None or delivery_held(accepted):
-        return
+        return None
     grant = issue_grant(
         accepted.lead,
         magnet,
@@ -46,13 +46,14 @@ def gate(accepted: Accepted) -> None:
         source=GrantSource.SUBMISSION,
         submission_id=accepted.submission.id,
     )
-    accepted.answer["download_url"] = grant.url
     if accepted.intake.form.spec.email_magnet:
         send_magnet(grant)
+    return {"download_url": grant.url}
 
 
-def deliver_confirmed(submission: Submission, lead: Lead) -> None:
-    """on_confirm: the address is now proven, so the link goes to it by e-mail (once)."""
+def deliver_confirmed(confirmed: Confirmed) -> None:
+    """On `optin_confirmed`: the address is now proven, so the link goes by e-mail (once)."""
+    submission, lead = confirmed.submission, confirmed.lead
     form = db.session.get(FormDefinition, submission.form_id)
     magnet = _gated_magnet(form) if form is not None else None
     if magnet is None:

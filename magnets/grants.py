@@ -17,7 +17,8 @@ from sqlalchemy.orm import Mapped, lazyload, mapped_column, relationship
 from capture import metrics
 from capture.db import Model, db, new_public_id, table_of, utcnow
 from capture.leads.lead import Lead
-from capture.leads.score import current_rules, score_activity
+from capture.leads.scoring import current_rules, score_activity
+from capture.personal import NULL, ByLead, Export, Mask, Personal, iso
 from capture.tokens import Purpose, sign
 from capture.urls import public_url
 from magnets.engagement import ACTIVITY, download_points, scored_touch
@@ -25,6 +26,7 @@ from magnets.magnet import Magnet, MagnetFile
 
 DOWNLOADS = "leadgate_downloads"
 SCORED_INSERT = "magnets.scored_download_insert"
+ERASURE = "erasure"  # who revoked the links of an erased person
 
 
 class GrantSource:
@@ -62,6 +64,29 @@ class DownloadGrant(Model):
     lead: Mapped[Lead] = relationship(lazy="joined")
     magnet: Mapped[Magnet] = relationship(lazy="joined")
 
+    # Erasure revokes every link the person holds (`/d/` then answers 410 and records
+    # nothing); the grant stays, without a person, as a count of links issued per magnet.
+    __privacy__ = Personal(
+        find=(ByLead(),),
+        erase={
+            "revoked_at": Mask(lambda g: g.revoked_at or utcnow()),
+            "revoked_by": Mask(lambda g: g.revoked_by or ERASURE),
+        },
+        keep=("public_id", "source", "language"),
+        export=Export(
+            "download_grants",
+            lambda g: {
+                "id": g.public_id,
+                "magnet": g.magnet.slug,
+                "source": g.source,
+                "language": g.language,
+                "created_at": iso(g.created_at),
+                "expires_at": iso(g.expires_at),
+                "revoked_at": iso(g.revoked_at),
+            },
+        ),
+    )
+
     def expired(self, now: datetime | None = None) -> bool:
         return (now or utcnow()) >= self.expires_at
 
@@ -98,6 +123,23 @@ class Download(Model):
     ip: Mapped[str | None] = mapped_column(sa.String(64))
     user_agent: Mapped[str | None] = mapped_column(sa.String(512))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    # Kept without IP and user agent: the magnet's download count still adds up.
+    __privacy__ = Personal(
+        find=(ByLead(),),
+        erase={"ip": NULL, "user_agent": NULL},
+        keep=("public_id",),
+        export=Export(
+            "downloads",
+            lambda d: {
+                "id": d.public_id,
+                "magnet_id": d.magnet_id,
+                "ip": d.ip,
+                "user_agent": d.user_agent,
+                "at": iso(d.created_at),
+            },
+        ),
+    )
 
 
 def issue_grant(
@@ -209,11 +251,14 @@ def _scored_insert(points: int) -> sa.Insert:
 
 def _record_in_transaction(row: dict[str, Any], touch: sa.Update, points: int, event: str) -> None:
     """The download and its scoring through the ORM, in the caller's transaction."""
-    db.session.execute(sa.insert(Download).values(**row))
     if not points:
+        db.session.execute(sa.insert(Download).values(**row))
         db.session.execute(touch)
         return
+    # The lead's row lock first: the download's foreign key takes a KEY SHARE lock on the lead,
+    # and two downloads holding that while each waits for FOR UPDATE would deadlock.
     lead = db.session.get(Lead, row["lead_id"], with_for_update=True, populate_existing=True)
+    db.session.execute(sa.insert(Download).values(**row))
     if lead is None:
         return
     lead.last_activity_at = row["created_at"]

@@ -22,10 +22,9 @@ from markupsafe import Markup
 from capture.accounts import Role, allows
 from capture.db import db
 from capture.errors import respond
-from capture.forms.page import build_wtform
+from capture.forms.page import lead_form_context
 from capture.forms.store import FormDefinition
 from capture.i18n import visitor_language
-from capture.submissions.record import TOUCH_KEYS
 from capture.urls import public_url
 from magnets.magnet import Magnet, MagnetStatus, get_magnet
 from magnets.storage import StorageUnavailable, content_disposition, storage
@@ -118,27 +117,21 @@ def show(slug: str) -> ResponseReturnValue:
         return magnet
     form = gating_form(magnet)
     language = visitor_language(form.language if form else magnet.language)
-    wtform = None
+    canonical = public_url("landing.show", slug=magnet.slug)
+    # The form's token, honeypot, CAPTCHA and attribution come from where the hosted page's do.
     if form is not None:
-        wtform = build_wtform(form.spec, language, None, current_app.config["HONEYPOT_FIELD"])
-    declared = {field.name for field in form.spec.fields} if form else set()
-    touch = {key: request.args.get(key, "")[:200] for key in TOUCH_KEYS if key in request.args}
-    touch["page_url"] = public_url("landing.show", slug=magnet.slug)
-    if request.referrer:
-        touch["referrer"] = request.referrer[:2048]
+        lead_form = lead_form_context(form, language, page_url=canonical)
+    else:
+        lead_form = {"form": None, "language": language}
     page = render_template(
         "magnets/landing.html",
         magnet=magnet,
-        form=form,
-        spec=form.spec if form else None,
-        wtform=wtform,
-        language=language,
         body=render_markdown(magnet.description),
         description=summary(magnet.description) or magnet.display_headline,
-        canonical=public_url("landing.show", slug=magnet.slug),
+        canonical=canonical,
         image=cover_url(magnet),
-        touch={k: v for k, v in touch.items() if k not in declared and v},
         preview=not magnet.is_published,
+        **lead_form,
     )
     response = current_app.make_response(page)
     # The embedded form carries a fresh signed token, so shared caches must not keep the page.

@@ -21,8 +21,8 @@ from capture.db import db, is_postgresql, utcnow
 from capture.errors import respond, wants_json
 from capture.extensions import csrf, limiter
 from capture.i18n import visitor_language
+from capture.submissions.consents import stored_ip
 from capture.submissions.intake import user_agent
-from capture.submissions.record import stored_ip
 from capture.tokens import ExpiredToken, InvalidToken, Purpose, sign, verify
 from magnets.delivery import send_fresh_link
 from magnets.grants import (
@@ -88,12 +88,17 @@ def _grant(purpose: Purpose, token: str, max_age: int | None = None) -> Download
     return grant
 
 
+def _here() -> str:
+    """This page again, as a path: a link in an answer never carries the request's Host."""
+    return request.full_path.rstrip("?") if request.query_string else request.path
+
+
 def _unavailable() -> Response:
     headers = {**NO_STORE, "Retry-After": str(RETRY_AFTER_SECONDS)}
     message = _("The download is briefly unavailable. Please try again in a moment.")
     if wants_json():
         return respond(503, "unavailable", message, headers)
-    page = render_template("magnets/unavailable.html", message=message, retry=request.url)
+    page = render_template("magnets/unavailable.html", message=message, retry=_here())
     return Response(page, 503, headers)
 
 

@@ -15,7 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from capture.db import Model, Timestamped, db, new_public_id, utcnow
-from capture.forms.spec import LANGUAGES, SLUG_RE
+from capture.forms.spec import SLUG_RE
+from capture.i18n import LANGUAGES
+from capture.personal import NotPersonal
 
 DEFAULT_LINK_LIFETIME_DAYS = 7
 MAX_LINK_LIFETIME_DAYS = 365
@@ -55,6 +57,11 @@ class MagnetFile(Model):
     uploaded_by: Mapped[str | None] = mapped_column(sa.String(200))
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    __privacy__ = NotPersonal(
+        keep=("storage_key", "original_name", "content_type", "sha256", "uploaded_by"),
+        why="marketing material; uploaded_by is a staff account, not a lead",
+    )
+
 
 class Magnet(Timestamped, Model):
     __tablename__ = "magnets"
@@ -87,6 +94,12 @@ class Magnet(Timestamped, Model):
     )
     published_at: Mapped[datetime | None]
     archived_at: Mapped[datetime | None]
+
+    __privacy__ = NotPersonal(
+        keep=("public_id", "slug", "title", "description", "kind", "language", "status",
+              "headline", "cover_key", "cover_type", "cover_sha256"),
+        why="marketing material written by marketers",
+    )  # fmt: skip
 
     current_file: Mapped[MagnetFile | None] = relationship(
         foreign_keys=[current_file_id], post_update=True, lazy="joined"

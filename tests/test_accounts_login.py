@@ -88,7 +88,7 @@ def test_login_starts_a_new_session(app_context, client, user):
     with client.session_transaction() as after:
         assert "planted" not in after
         assert after.get("csrf_token") != old_csrf
-        assert after.get("_user_id") == user.public_id
+        assert after.get("_user_id") == user.get_id()  # public id and session generation
 
 
 @pytest.mark.parametrize(
@@ -138,6 +138,8 @@ def test_production_session_cookie_is_secure(app, app_config):
         "LEADGATE_ENV": "production",
         "ALLOW_SQLITE_IN_PRODUCTION": True,
         "PASSWORD_HASH_PROFILE": "RFC_9106_LOW_MEMORY",
+        "PUBLIC_BASE_URL": "https://leads.example.com",
+        "ALLOW_CONSOLE_MAIL": True,
     }
     production = create_app(config)  # on the tables the `app` fixture made
     with production.app_context():

@@ -7,15 +7,9 @@ import sqlalchemy as sa
 
 from capture.api.idempotency import ApiRequest
 from capture.db import db
+from capture.extension_points import lead_erased
 from capture.leads.lead import Lead, StageChange
-from capture.leads.privacy import (
-    Suppression,
-    email_hash,
-    on_erase,
-    on_export,
-    on_lead_erased,
-    was_erased,
-)
+from capture.leads.privacy import Suppression, email_key, was_erased
 
 
 @pytest.fixture
@@ -275,7 +269,7 @@ def test_erasure_leaves_no_personal_data_anywhere(
     assert db.session.scalar(sa.select(sa.func.count(Lead.id))) == 2
     assert was_erased("ane.hansen@firma.dk") and not was_erased("other@firma.dk")
     suppression = db.session.scalar(sa.select(Suppression))
-    assert suppression.email_sha256 == email_hash("ane.hansen@firma.dk")
+    assert suppression.email_hmac == email_key("ane.hansen@firma.dk")
     assert client.get(f"/api/v1/leads/{lead_id}", headers=read).status_code == 404
     assert client.delete(f"/api/v1/leads/{lead_id}", headers=write).status_code == 404
     assert [
@@ -286,16 +280,11 @@ def test_erasure_leaves_no_personal_data_anywhere(
     assert again != lead_id
 
 
-def test_hooks_let_other_packages_export_erase_and_announce(
-    app, client, make_form, submit, read, write
-):
+def test_erasure_announces_the_lead_without_personal_data(app, client, make_form, submit, write):
     seen = []
-    on_export(app, lambda lead: {"downloads": [{"magnet": "guide"}]})
-    on_erase(app, lambda lead, email: seen.append(("erase", email)))
-    on_lead_erased(app, lambda public_id, actor: seen.append(("erased", public_id, actor)))
+
+    lead_erased.connect(app, seen.append)
     lead_id = _people(make_form, submit, 1)[0]
-    data = client.get(f"/api/v1/leads/{lead_id}/export", headers=read).get_json()
-    assert data["downloads"] == [{"magnet": "guide"}]
     client.delete(f"/api/v1/leads/{lead_id}", headers=write)
-    assert seen[0] == ("erase", "p000@firma.dk")
-    assert seen[1][:2] == ("erased", lead_id) and seen[1][2].startswith("api:")
+    assert len(seen) == 1
+    assert seen[0].lead_public_id == lead_id and seen[0].actor.startswith("api:")

@@ -12,8 +12,8 @@ import pytest
 import sqlalchemy as sa
 from helpers import csrf_token_in
 
-from capture.api.signals import on_stage_change
 from capture.db import db
+from capture.extension_points import stage_moved
 from capture.leads.lead import Lead, StageChange
 
 
@@ -71,8 +71,20 @@ def test_filters_and_nonsense_values(app_context, staff, leads):
     assert emails_in(page) == []
     page = sales.get("/admin/leads/?form=test-form&stage=mql").get_data(as_text=True)
     assert len(emails_in(page)) == 3
-    # Values that make no sense are ignored, never a 500.
-    odd = sales.get("/admin/leads/?score_min=x&from=yesterday&stage=nope&after=garbage")
+    # A value that makes no sense is a 400 page saying which one, never a 500 nor ignored.
+    for odd, name in [
+        ("score_min=x", "score_min"),
+        ("score_max=" + "9" * 40, "score_max"),
+        ("from=yesterday", "from"),
+        ("to=9999-12-31", "to"),
+        ("stage=nope", "stage"),
+        ("q=a%00b", "q"),
+    ]:
+        refused = sales.get(f"/admin/leads/?{odd}")
+        assert refused.status_code == 400 and refused.mimetype == "text/html", odd
+        assert f"{name}: " in refused.get_data(as_text=True), odd
+    # A mangled page link starts again at the first page; unknown names are ignored.
+    odd = sales.get("/admin/leads/?after=garbage&utm_source=mail")
     assert odd.status_code == 200 and len(emails_in(odd.get_data(as_text=True))) == 3
     future = sales.get("/admin/leads/?from=2999-01-01").get_data(as_text=True)
     assert emails_in(future) == []
@@ -94,10 +106,10 @@ def test_keyset_pages_cover_every_lead_once(app, staff, leads, monkeypatch):
 def test_lead_page_shows_profile_properties_and_timeline(app_context, staff, leads):
     lead = db.session.scalar(sa.select(Lead).where(Lead.email == "ane@firma.dk"))
     html = staff("sales").get(f"/admin/leads/{lead.public_id}").get_data(as_text=True)
-    assert "Firma ApS" in html and "favourite_colour" in html and "blå" in html
+    assert "Firma ApS" in html and "Favourite colour" in html and "blå" in html
     order = [html.index(marker) for marker in ("Submission on", "Conversion newsletter_signup")]
     assert order == sorted(order)
-    assert "Consent marketing" in html and "Stage lead → mql" in html and "linkedin" in html
+    assert "Consent marketing" in html and "Stage Lead → MQL" in html and "linkedin" in html
 
 
 def test_stage_change_needs_a_reason_and_is_recorded_with_the_user(app_context, staff, leads):
@@ -147,7 +159,7 @@ def test_export_follows_the_filter_and_is_for_marketing(app_context, staff, lead
 def test_stage_change_reaches_the_stage_hooks(app_context, app, staff, leads):
     """Webhooks and notifications to sales hear of moves made in the back office too."""
     heard = []
-    on_stage_change(app, lambda lead, change: heard.append((lead.email, change.to_stage)))
+    stage_moved.connect(app, lambda moved: heard.append((moved.lead.email, moved.change.to_stage)))
     sales = staff("sales")
     lead = db.session.scalar(sa.select(Lead).where(Lead.email == "ane@firma.dk"))
     url = f"/admin/leads/{lead.public_id}"

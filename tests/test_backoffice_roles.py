@@ -23,6 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     "/admin/pages/": {"marketer"},
     "/admin/webhooks/": set(),
     "/admin/settings/": set(),
+    "/admin/erasure/": set(),
     "/admin/": {"sales", "marketer"},  # the dashboard; keep last (shortest prefix)
 }
 # Public endpoints: the embed's form API, the OpenAPI document, logging in and out.

@@ -13,8 +13,7 @@ from helpers import STAFF_PASSWORD, csrf_token_in
 from capture.accounts import User
 from capture.api.token import ApiToken
 from capture.db import db
-from capture.leads.score import current_rules
-from capture.leads.scoring import parse_rules
+from capture.leads.scoring import current_rules, parse_rules
 
 
 def test_create_user_then_deactivate_logs_them_out(app_context, staff):
@@ -50,7 +49,9 @@ def test_create_user_then_deactivate_logs_them_out(app_context, staff):
 
     sales = staff("sales")
     assert sales.get("/admin/leads/").status_code == 200
-    sales_user = db.session.scalars(sa.select(User).where(User.role == "sales")).all()[-1]
+    sales_user = db.session.scalars(
+        sa.select(User).where(User.role == "sales").order_by(User.id)  # the newest, on any backend
+    ).all()[-1]
     off = admin.post(
         f"/admin/settings/users/{sales_user.public_id}/active", data={"csrf_token": token}
     )

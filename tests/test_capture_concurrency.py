@@ -15,8 +15,12 @@ from typing import Any
 import pytest
 import requests
 
+from capture.accounts import Role, create_user
+from capture.db import db
 from capture.leads.conversion import ConversionEvent
 from capture.leads.lead import Lead, StageChange
+from capture.leads.scoring import ScoreChange
+from capture.outbox import OutboxMessage
 from capture.submissions.submission import Submission
 
 pytestmark = [
@@ -72,13 +76,40 @@ def test_many_submissions_with_one_email_make_one_lead(live_server, demo_forms, 
     assert {body["lead"] for _, body in answers} == {leads[0].public_id}
     assert len(events) == 100 and {e.lead_id for e in events} == {leads[0].id}
     assert len(rows(Submission)) == 100
-    # The lead -> MQL move happened once, not once per racing request.
-    # One forward chain, each move once: the MQL conversion, then (100 signups' points) the
-    # SQL score threshold. Racing transactions must not repeat a move.
-    assert [(c.from_stage, c.to_stage) for c in rows(StageChange)] == [
-        ("lead", "mql"),
-        ("mql", "sql"),
-    ]
+    # The lead -> MQL move happened once, not once per racing request; the newsletter's cap
+    # (once per 30 days) keeps 100 signups from adding up to the SQL threshold.
+    assert [(c.from_stage, c.to_stage) for c in rows(StageChange)] == [("lead", "mql")]
+    assert rows(Lead)[0].score == 10
+
+
+def test_ten_signups_at_once_score_once_and_hand_nothing_to_sales(live_server, demo_forms, rows):
+    """The issue's burst, racing for real: the cap is counted under the lead's row lock, so
+    exactly one signup scores and nine are 0-point repeats, whatever the interleaving."""
+    create_user("sales@firma.dk", Role.SALES, "correct horse battery staple")
+    db.session.commit()
+    url = f"{live_server.url}/api/v1/forms/newsletter/submissions"
+    token = token_for(live_server.url, "newsletter")
+
+    def send(i: int) -> int:
+        body = {
+            "fields": {"email": "bo@firma.dk", "first_name": f"Bo {i}"},
+            "consents": {"processing": True},
+            "token": token,
+        }
+        return requests.post(url, json=body, timeout=60).status_code
+
+    answers, seconds = at_once(10, send)
+    assert answers == [201] * 10 and seconds < 30
+    [lead] = rows(Lead)
+    assert (lead.lifecycle_stage, lead.score) == ("mql", 10)
+    history = rows(ScoreChange, ScoreChange.lead_id == lead.id)
+    assert [(h.before, h.after, h.reason) for h in history] == [(0, 10, None)] + [
+        (10, 10, "newsletter_signup: at most 1 per 30 days")
+    ] * 9
+    assert len(rows(ConversionEvent)) == 10
+    assert [(c.from_stage, c.to_stage) for c in rows(StageChange)] == [("lead", "mql")]
+    templates = [m.payload.get("template") for m in rows(OutboxMessage)]
+    assert "sql_handoff" not in templates
 
 
 def test_one_idempotency_key_sent_many_times_at_once_is_one_submission(

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import yaml
 
 from capture.db import db
-from capture.forms.spec import parse_definition
+from capture.forms.definition import parse_definition
 from capture.forms.store import FormDefinition, get_form
 
 # The example of the contract, as a marketer would paste it.

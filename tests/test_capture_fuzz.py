@@ -111,6 +111,14 @@ def encode_json(value: Any, ascii_only: bool) -> bytes:
     return json.dumps(value, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
 
 
+def utf8(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def encode_form(pairs: list[tuple[str, str]]) -> bytes:
     return b"&".join(
         quote_from_bytes(str(k).encode("utf-8", "surrogatepass")).encode()
@@ -398,7 +406,9 @@ def test_every_place_takes_every_hostile_value(app, client, fuzz_form):
                     content_type="application/x-www-form-urlencoded",
                 )
             page[response.status_code] += 1
-            assert response.status_code in {200, 422}, (location, value, response.status_code)
+            # Bytes that are not UTF-8 (a lone surrogate, encoded as is) are a 400 error page.
+            expected = {200, 422} if utf8(value) else {400}
+            assert response.status_code in expected, (location, value, response.status_code)
     print(
         f"\nsweep: {sum(api.values())} JSON bodies, 0 5xx, {dict(api)}; "
         f"{sum(page.values())} form posts, 0 5xx, {dict(page)}"

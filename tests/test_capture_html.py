@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from bs4 import BeautifulSoup
+from werkzeug.datastructures import MultiDict
 
 from capture.leads.consent import ConsentRecord
 from capture.leads.conversion import ConversionEvent
@@ -52,7 +53,8 @@ def test_a_good_post_gets_the_thank_you_page(app_context, client, demo_forms, ro
     response = client.post("/f/newsletter", data={**data, "consent_processing": "y"})
     assert response.status_code == 200
     page = page_of(response)
-    assert page.find(class_="lg-success").get_text(strip=True) == "Tak for din tilmelding!"
+    status = page.find(class_="lg-success").find(role="status")
+    assert status.get_text(strip=True) == "Tak for din tilmelding!"
     [lead] = rows(Lead)
     assert (lead.email, lead.first_name, lead.lifecycle_stage) == ("ane@firma.dk", "Ane", "mql")
     [submission] = rows(Submission)
@@ -235,7 +237,7 @@ def test_a_double_click_or_a_reload_records_one_submission(client, demo_forms, r
     first = client.post("/f/newsletter", data=data)
     again = client.post("/f/newsletter", data=data)  # the same page, posted twice
     assert first.status_code == again.status_code == 200
-    assert page_of(again).find(class_="lg-success").get_text(strip=True) == (
+    assert page_of(again).find(class_="lg-success").find(role="status").get_text(strip=True) == (
         "Tak for din tilmelding!"
     )
     assert len(rows(Submission)) == 1 and len(rows(ConversionEvent)) == 1
@@ -305,3 +307,37 @@ def test_pages_name_an_icon_that_exists(client, demo_forms, path):
     response = client.get(icon["href"])
     response.close()  # a static file: its handle stays open until the response is closed
     assert response.status_code == 200 and response.mimetype == "image/svg+xml"
+
+
+def test_a_repeated_hidden_input_keeps_its_first_value(client, make_form, rows):
+    """Two inputs of one name post a list: for what the visitor cannot see or correct (the
+    attribution keys, the form's hidden fields) the first value is kept, never dropped."""
+    make_form(fields=[{"name": "email", "type": "email"}, {"name": "campaign", "type": "hidden"}])
+    token = form_data(client, "test-form")["token"]
+    posted = [
+        ("token", token),
+        ("email", "ane@firma.dk"),
+        ("consent_processing", "y"),
+        ("referrer", "https://www.google.com/"),
+        ("referrer", "https://www.bing.com/"),
+        ("utm_source", ""),
+        ("utm_source", "mail"),
+        ("campaign", "spring"),
+        ("campaign", "summer"),
+    ]
+    response = client.post("/f/test-form", data=MultiDict(posted))
+    assert response.status_code == 200
+    [submission] = rows(Submission)
+    assert submission.context == {"referrer": "https://www.google.com/", "utm_source": "mail"}
+    assert submission.fields["campaign"] == "spring"
+    assert rows(Lead)[0].first_touch["referrer"] == "https://www.google.com/"
+
+
+def test_a_repeated_visible_field_is_still_refused(client, make_form, rows):
+    make_form()
+    token = form_data(client, "test-form")["token"]
+    posted = [("token", token), ("email", "a@firma.dk"), ("email", "b@firma.dk")]
+    response = client.post("/f/test-form", data=MultiDict([*posted, ("consent_processing", "y")]))
+    assert response.status_code == 422
+    assert field_box(page_of(response), "email").find(class_="lg-error") is not None
+    assert rows(Submission) == []

@@ -12,16 +12,15 @@ import sqlalchemy as sa
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from capture.db import db
+from capture.extension_points import optin_confirmed, submission_accepted
 from capture.leads.consent import ConsentRecord
 from capture.leads.lead import Lead
 from capture.optin import (
     delivery_held,
     may_send_marketing,
-    on_confirm,
     unsubscribe_url,
 )
 from capture.outbox import OutboxMessage, enqueue, enqueue_email, register_sender
-from capture.submissions.record import on_accept
 from capture.submissions.submission import Submission
 from capture.tokens import Purpose, sign
 from capture.worker import drain
@@ -39,13 +38,13 @@ def app_config(app_config, smtp_server):
 def hooks(app):
     """Record what other packages' hooks would see: the held flag, and confirmations."""
     seen: dict[str, list] = {"held": [], "confirmed": [], "notes": []}
-    on_accept(app, lambda accepted: seen["held"].append(delivery_held(accepted)))
+    submission_accepted.connect(app, lambda accepted: seen["held"].append(delivery_held(accepted)))
 
-    def deliver_after_confirmation(submission, lead):
-        seen["confirmed"].append((submission.public_id, lead.email))
-        enqueue("note", {"deliver_to": lead.email})  # as magnets queue the download e-mail
+    def deliver_after_confirmation(confirmed):
+        seen["confirmed"].append((confirmed.submission.public_id, confirmed.lead.email))
+        enqueue("note", {"deliver_to": confirmed.lead.email})  # as magnets queue downloads
 
-    on_confirm(app, deliver_after_confirmation)
+    optin_confirmed.connect(app, deliver_after_confirmation)
     register_sender(app, "note", lambda delivery: seen["notes"].append(delivery.payload))
     return seen
 

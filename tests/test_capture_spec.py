@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from capture.forms.spec import LEAD_FIELD_LIMITS, DefinitionError, FormSpec, parse_definition
+from capture.forms.definition import parse_definition
+from capture.forms.spec import LEAD_FIELD_LIMITS, DefinitionError, FormSpec
 from capture.leads.lead import Lead
 
 PROCESSING = {"purpose": "processing", "required": True, "text": {"en": "We process it."}}

@@ -437,3 +437,66 @@ def test_captcha_widget_answer_is_sent_and_verified(
     assert partner_site.posts[0]["response"] == ["human:site-key-1"]
     assert partner_site.posts[0]["secret"] == ["s3cret"]
     assert [lead.email for lead in leads()] == ["ane@firma.dk"]
+
+
+# The hosted and landing pages' lead form (templates/forms/_lead_form.html) speaks the embed's
+# vocabulary; docs/embedding.md lists where the two differ on purpose.
+VARIED_FIELDS = [
+    {"name": "email", "type": "email", "required": True},
+    {"name": "first_name", "type": "text", "help": "Your first name."},
+    {"name": "phone", "type": "tel"},
+    {"name": "site", "type": "url"},
+    {"name": "employees", "type": "number"},
+    {"name": "message", "type": "textarea"},
+    {"name": "company_size", "type": "select", "options": ["1-10", "11-50"]},
+    {"name": "country", "type": "country"},
+    {"name": "plan", "type": "radio", "options": ["a", "b"]},
+    {"name": "agree", "type": "checkbox"},
+    {"name": "campaign", "type": "hidden", "source": "query"},
+]
+CONTROLS = """f => Array.from(f.querySelectorAll("[name]"), c => [
+  c.tagName.toLowerCase(), c.getAttribute("type") || "", c.name
+])"""
+
+
+def test_the_hosted_form_and_the_embed_name_and_type_controls_alike(
+    app, page, live_server, make_form, partner_site
+):
+    make_form(slug="kit", fields=VARIED_FIELDS, allowed_origins=[partner_site.origin])
+    partner_site.page(snippet(live_server.url, ("kit", "en")))
+    page.goto(f"{partner_site.origin}/kit")
+    embedded = page.locator("[data-leadgate-form] form")
+    embedded.get_by_label("E-mail").wait_for()
+    embed = {tuple(c) for c in embedded.evaluate(CONTROLS)}
+
+    page.goto(f"{live_server.url}/f/kit?utm_source=mail", referer="https://www.google.com/")
+    hosted = {tuple(c) for c in page.locator("form.lg-form").evaluate(CONTROLS)}
+    # The embed sends token and attribution in its JSON body, not as inputs; it names
+    # consents `consents.<purpose>` where a page posts `consent_<purpose>` (both are read).
+    page_only = {("input", "hidden", n) for n in ("token", "utm_source", "referrer")}
+    assert page_only <= hosted
+    renamed = {(tag, kind, name.replace("consent_", "consents.", 1)) for tag, kind, name in hosted}
+    honeypot = app.config["HONEYPOT_FIELD"]
+    assert ("input", "text", honeypot) in renamed
+    assert ("input", "", honeypot) in embed  # a text input without the type attribute
+    embed = {c for c in embed if c[2] != honeypot}
+    renamed = {c for c in renamed if c[2] != honeypot} - page_only
+    assert renamed == embed
+
+
+def test_the_embedded_select_and_button_are_valid_and_styled(
+    page, live_server, forms, partner_site
+):
+    partner_site.page(snippet(live_server.url, ("guide", "da")))
+    page.goto(f"{partner_site.origin}/guide")
+    host = page.locator("[data-leadgate-form]")
+    select = host.get_by_label(COMPANY_SIZE["da"])
+    select.wait_for()
+    # An empty first option needs a label (HTML: "option without label must not be empty"),
+    # and maxlength is no attribute of a select.
+    assert select.locator("option").first.inner_text().strip() != ""
+    assert select.get_attribute("maxlength") is None
+    assert host.get_by_label("E-mail").get_attribute("maxlength") is not None
+    # The button has a colour of its own, not the browser's grey.
+    background = host.get_by_role("button").evaluate("b => getComputedStyle(b).backgroundColor")
+    assert background == "rgb(31, 95, 191)"

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from processes import GunicornServer, PrivatePostgres, ServiceMissing
 
 from capture.db import db
-from capture.forms.spec import parse_definition
+from capture.forms.definition import parse_definition
 from capture.forms.store import save_spec
 from wsgi import create_app
 
@@ -141,6 +141,8 @@ def stack(postgres: PrivatePostgres, tmp_path_factory: pytest.TempPathFactory) -
             "DATABASE_URL": url,
             "SECRET_KEY": SECRET_KEY,
             "LEADGATE_ENV": "production",
+            "LEADGATE_TRUSTED_HOSTS": "127.0.0.1",
+            "LEADGATE_ALLOW_CONSOLE_MAIL": "1",
             "LEADGATE_FORM_MIN_FILL_SECONDS": "0",
             "RATELIMIT_ENABLED": "0",
             "WEB_CONCURRENCY": str(WORKERS),

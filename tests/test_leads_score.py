@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from capture.db import db, utcnow
 from capture.leads.classify import Stage
 from capture.leads.lead import Lead, StageChange, move_stage
-from capture.leads.score import ScoreChange, decay_all, score_activity
+from capture.leads.scoring import ScoreChange, decay_all, score_activity
 
 BANT = [
     {"name": n, "type": "text"} for n in ("job_title", "budget", "authority", "need", "timeline")
@@ -23,6 +23,8 @@ def app_config(app_config):
         "thresholds": {"mql": 5, "sql": 25},
         "temperature": {"warm": 15, "hot": 28},
         "decay": {"half_life_days": 30},
+        # Repeats score here in full: caps have their own tests (test_leads_caps.py).
+        "conversions": {"newsletter_signup": {"max": None}, "demo_request": {"max": None}},
     }
     return app_config | {"SCORING_RULES": json.dumps(rules)}
 

@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from capture.leads.score import load_rules
 from capture.leads.scoring import (
     DEFAULTS,
     ScoringRulesError,
@@ -17,6 +16,7 @@ from capture.leads.scoring import (
     conversion_points,
     decayed,
     fit_points,
+    load_rules,
     parse_rules,
     round_half_away,
     temperature,
@@ -41,7 +41,7 @@ def test_override_merges_one_number_and_keeps_the_rest():
     assert rules.sql_threshold == 80
     assert rules.mql_threshold == DEFAULTS["thresholds"]["mql"]
     assert rules.conversions["video_view"] == 3
-    assert rules.conversions["demo_request"] == DEFAULTS["conversions"]["demo_request"]
+    assert rules.conversions["demo_request"] == DEFAULTS["conversions"]["demo_request"]["points"]
 
 
 def test_bad_rules_list_every_problem():

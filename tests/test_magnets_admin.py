@@ -283,3 +283,14 @@ def test_editing_details(app_context: None, app: Flask, marketer: Any) -> None:
     assert bad.status_code == 422
     assert re.search(r'class="status-error"', bad.get_data(as_text=True))
     assert marketer.get("/admin/magnets/nothing").status_code == 404
+
+
+def test_help_texts_are_text_and_errors_are_tied_to_their_fields(app: Flask, marketer: Any) -> None:
+    """One field macro for the staff forms: a translated help text is escaped like any text
+    (it once put an <address> element on the page), and an error is tied to its control."""
+    page = marketer.get("/admin/magnets/new").get_data(as_text=True)
+    assert "/p/&lt;address&gt;." in page and "<address>" not in page
+    refused = upload(marketer, b"not a pdf at all", name="guide.pdf", slug="UPPER CASE")
+    html = refused.get_data(as_text=True)
+    assert re.search(r'<input[^>]*aria-describedby="slug-error"[^>]*aria-invalid="true"', html)
+    assert 'id="slug-error"' in html

@@ -13,7 +13,8 @@ from flask import Flask
 from helpers import expired_link, renew_token
 
 from capture.db import db
-from capture.forms.spec import DefinitionError, parse_definition
+from capture.forms.definition import parse_definition
+from capture.forms.spec import DefinitionError
 from capture.outbox import OutboxMessage
 from capture.tokens import Purpose, sign
 from magnets.demo import guide_pdf

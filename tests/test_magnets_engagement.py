@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import html
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -16,7 +18,7 @@ from helpers import ON_POSTGRES
 
 from capture.db import db, utcnow
 from capture.leads.lead import Lead, StageChange
-from capture.leads.score import ScoreChange
+from capture.leads.scoring import ScoreChange
 from magnets.grants import Download
 
 TITLE = "Guiden <b>før</b> & efter"
@@ -103,7 +105,7 @@ def test_every_download_scores_and_a_threshold_moves_the_stage(
     for _ in range(3):
         download(client, link)
     ane = lead()
-    # No cap in the rules: each download adds its points; the second reaches the SQL 40.
+    # Within the download cap (3 a day): each adds its points; the second reaches the SQL 40.
     assert ane.score == 50 and ane.lifecycle_stage == "sql"
     assert [row for row in history(ane) if row[0] == "activity: download"] == [
         ("activity: download", 20, 30),
@@ -173,3 +175,114 @@ def test_on_postgresql_a_scored_download_is_still_one_statement_in_autocommit(
     assert statements == ["SELECT", "WITH"]
     ane = lead()
     assert ane.score == 30 and history(ane)[-1] == ("activity: download", 20, 30)
+
+
+CAPPED = json.dumps({"activities": {"download": {"max": 2, "per": "1d"}}})
+REPEAT = "download: at most 2 per day"
+
+
+def downloads_in(of: Lead) -> list[tuple[int, int, str | None]]:
+    rows = db.session.scalars(
+        sa.select(ScoreChange)
+        .where(ScoreChange.lead_id == of.id, ScoreChange.rule == "activity: download")
+        .order_by(ScoreChange.id)
+    )
+    return [(row.before, row.after, row.reason) for row in rows]
+
+
+@pytest.mark.app_config(SCORING_RULES=CAPPED)
+def test_downloads_beyond_the_rules_cap_score_nothing_and_say_why(
+    app: Flask, live_server: Any, link: str
+) -> None:
+    """Over a real server, so on PostgreSQL the capped download is still the one statement."""
+    db.session.commit()
+    db.session.close()
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement.split()[0].upper())
+
+    for attempt in range(4):
+        if attempt == 3:
+            sa.event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            answer = requests.get(live_server.url + link, allow_redirects=False, timeout=10)
+        finally:
+            if attempt == 3:
+                sa.event.remove(db.engine, "before_cursor_execute", record)
+        assert answer.status_code in (200, 302)
+    ane = lead()
+    assert ane.score == 40
+    assert downloads_in(ane) == [(20, 30, None), (30, 40, None), (40, 40, REPEAT), (40, 40, REPEAT)]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Download)) == 4
+    if ON_POSTGRES:
+        assert statements == ["SELECT", "WITH"]
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="the one-statement path is PostgreSQL's")
+@pytest.mark.app_config(SCORING_RULES=CAPPED)
+def test_a_download_committed_while_the_statement_waits_for_the_lock_is_counted(
+    app: Flask, live_server: Any, link: str
+) -> None:
+    """The statement's snapshot predates its row lock: a scored download committed in between
+    is not in the history it reads. It must notice and count again after the lock."""
+    download(app.test_client(), link)  # one scored: one left under the cap
+    db.session.commit()
+    ane = lead()
+    lead_id, score = ane.id, ane.score
+    db.session.close()
+    other = db.engine.connect()
+    other.begin()
+    # Another download's transaction, scored and holding the lead's row lock.
+    other.execute(
+        sa.update(Lead.__table__)
+        .where(Lead.__table__.c.id == lead_id)
+        .values(score=score + 10, engagement_score=score + 10)
+    )
+    other.execute(
+        sa.insert(ScoreChange.__table__).values(
+            lead_id=lead_id,
+            rule="activity: download",
+            event="another download",
+            before=score,
+            after=score + 10,
+            created_at=utcnow(),
+        )
+    )
+    answers: list[int] = []
+    waiting = threading.Thread(
+        target=lambda: answers.append(
+            requests.get(live_server.url + link, allow_redirects=False, timeout=30).status_code
+        )
+    )
+    waiting.start()
+    waiting.join(timeout=1.5)
+    assert waiting.is_alive(), "the download did not wait for the lead's row lock"
+    other.commit()
+    other.close()
+    waiting.join(timeout=30)
+    assert answers and answers[0] in (200, 302)
+    ane = lead()
+    assert downloads_in(ane)[-1] == (40, 40, REPEAT)
+    assert ane.score == 40
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="racing downloads only mean something on PostgreSQL")
+@pytest.mark.app_config(SCORING_RULES=CAPPED)
+def test_racing_downloads_score_no_more_than_the_cap(
+    app: Flask, live_server: Any, link: str
+) -> None:
+    db.session.commit()
+    db.session.close()
+    barrier = threading.Barrier(8)
+
+    def fetch() -> int:
+        barrier.wait(timeout=30)
+        return requests.get(live_server.url + link, allow_redirects=False, timeout=60).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = [future.result() for future in [pool.submit(fetch) for _ in range(8)]]
+    assert set(answers) <= {200, 302}
+    ane = lead()
+    assert ane.score == 40
+    assert [row[2] for row in downloads_in(ane)] == [None, None] + [REPEAT] * 6

@@ -39,9 +39,18 @@ LEADGATE = Path(sys.executable).with_name("leadgate")
 
 def pdf_parts(size: int) -> tuple[bytes, bytes]:
     """The start and end of a PDF whose one stream, between them, is `size` zero bytes."""
-    head = b"%PDF-1.4\n1 0 obj\n<< /Length " + str(size).encode() + b" >>\nstream\n"
-    tail = b"\nendstream\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
-    return head, tail
+    catalog = b"1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
+    pages = b"2 0 obj\n<< /Type /Pages /Kids [3 0 R] /Count 1 >>\nendobj\n"
+    page = b"3 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 9 9] /Contents 4 0 R >>\nendobj\n"
+    start = b"%PDF-1.4\n" + catalog + pages + page
+    head = start + b"4 0 obj\n<< /Length " + str(size).encode() + b" >>\nstream\n"
+    end = b"\nendstream\nendobj\n"
+    offsets = [9, 9 + len(catalog), 9 + len(catalog) + len(pages), len(start)]
+    xref = b"xref\n0 5\n0000000000 65535 f \n" + b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    trailer = b"trailer\n<< /Size 5 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(head) + size + len(end)
+    )
+    return head, end + xref + trailer
 
 
 def write_sparse(path: Path, head: bytes, size: int, tail: bytes) -> None:

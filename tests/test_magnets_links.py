@@ -235,6 +235,7 @@ def test_no_link_for_unpublished_magnets_or_double_opt_in(
     assert db.session.scalar(sa.select(sa.func.count()).select_from(DownloadGrant)) == 0
 
 
+@pytest.mark.app_config(PUBLIC_BASE_URL="http://localhost")  # so evil.example is answered
 def test_the_redirect_target_is_built_by_the_server_only(
     app: Flask, client: Any, gated: Any, submit: Any
 ) -> None:

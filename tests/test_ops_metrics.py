@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from capture.config import UnsafeConfiguration
 from capture.db import db
-from capture.forms.spec import parse_definition
+from capture.forms.definition import parse_definition
 from capture.forms.store import save_spec
 from capture.worker import drain
 from wsgi import create_app
@@ -168,9 +168,12 @@ def test_server_errors_are_counted_and_a_scrape_survives_a_database_outage(tmp_p
 
 def test_production_refuses_a_short_metrics_token(monkeypatch):
     monkeypatch.setenv("LEADGATE_ENV", "production")
+    monkeypatch.setenv("SUPPRESSION_KEY", "production-suppression-key-0123456789abcdef")
     settings = {
         "SECRET_KEY": "production-secret-key-0123456789abcdefghijkl",
         "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://leadgate@db.invalid:5432/leadgate",
+        "PUBLIC_BASE_URL": "https://leads.example.com",
+        "MAIL_URL": "smtp://mail.invalid:25",
     }
     with pytest.raises(UnsafeConfiguration, match="METRICS_TOKEN"):
         create_app({**settings, "METRICS_TOKEN": "short"})

@@ -30,6 +30,9 @@ def production_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     for name in ("SECRET_KEY", "FLASK_DEBUG", "LEADGATE_ALLOW_SQLITE", "DATABASE_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("LEADGATE_ENV", "production")
+    monkeypatch.setenv("SUPPRESSION_KEY", "production-suppression-key-0123456789abcdef")
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://leads.example.com")
+    monkeypatch.setenv("MAIL_URL", "smtp://mail.invalid:25")
     return monkeypatch
 
 
@@ -54,6 +57,15 @@ def test_production_refuses_a_missing_or_short_secret_key(production_env, key):
         production_env.setenv("SECRET_KEY", key)
     with pytest.raises(UnsafeConfiguration, match="SECRET_KEY"):
         create_app(settings)
+
+
+@pytest.mark.parametrize("key", [None, "", "too-short-to-key-anything"])
+def test_production_refuses_a_missing_or_short_suppression_key(production_env, key):
+    production_env.delenv("SUPPRESSION_KEY")
+    if key is not None:
+        production_env.setenv("SUPPRESSION_KEY", key)
+    with pytest.raises(UnsafeConfiguration, match="SUPPRESSION_KEY"):
+        create_app({"SECRET_KEY": GOOD_KEY, "SQLALCHEMY_DATABASE_URI": POSTGRES})
 
 
 def test_production_refuses_sqlite_unless_allowed(production_env, tmp_path):
@@ -96,7 +108,9 @@ def test_development_needs_none_of_it(monkeypatch, tmp_path):
 
 def _production_process_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "FLASK_DEBUG", "PORT"}}
-    env.update(LEADGATE_ENV="production", DATABASE_URL=POSTGRES, **extra)
+    env.update(LEADGATE_ENV="production", DATABASE_URL=POSTGRES, SUPPRESSION_KEY=GOOD_KEY)
+    env.update(extra)
+    env.update(PUBLIC_BASE_URL="https://leads.example.com", MAIL_URL="smtp://mail.invalid:25")
     return env
 
 
@@ -152,9 +166,12 @@ def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
     """Production as deployed: not TESTING, so errors go through the handlers users see."""
     return app_config | {
         "LEADGATE_ENV": "production",
+        "SUPPRESSION_KEY": GOOD_KEY,
         "TESTING": False,
         "ALLOW_SQLITE_IN_PRODUCTION": True,
         "PASSWORD_HASH_PROFILE": "RFC_9106_LOW_MEMORY",  # CHEAPEST is refused in production
+        "PUBLIC_BASE_URL": "https://leads.example.com",
+        "ALLOW_CONSOLE_MAIL": True,
     }
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Flask
 
-from capture import demo
 from capture.accounts import cli, login
 from capture.accounts.guard import ALL_ROLES, allows, may_open, protect, safe_next
 from capture.accounts.user import (
@@ -39,4 +38,3 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["may_open"] = may_open
     app.register_blueprint(login.bp)
     app.cli.add_command(cli.users_cli)
-    demo.on_demo(app, cli.demo_admin)

@@ -6,19 +6,15 @@ piped (scripts, secrets managers); never from an argument, which would land in s
 
 from __future__ import annotations
 
-import secrets
 import sys
 
 import click
 from flask.cli import AppGroup
 
-from capture.accounts.user import AccountError, Role, create_user
+from capture.accounts.user import AccountError, Role, create_user, find_user, password_problem
 from capture.db import db
-from capture.demo import base_url
 
 users_cli = AppGroup("users", help="Manage back-office accounts.")
-
-DEMO_ADMIN_EMAIL = "admin@example.com"
 
 
 def _read_password() -> str:
@@ -49,11 +45,19 @@ def create_command(email: str, role: str) -> None:
     click.echo(f"created {user.role} user {user.email} ({user.public_id})")
 
 
-def demo_admin() -> list[str]:
-    """The demo's only account, with a random password printed once: no default accounts."""
-    password = secrets.token_urlsafe(12)
-    create_user(DEMO_ADMIN_EMAIL, Role.ADMIN, password)
-    return [
-        f"Back office:                    {base_url()}/admin/",
-        f"  admin login: {DEMO_ADMIN_EMAIL}  password: {password}",
-    ]
+@users_cli.command("password")
+@click.argument("email")
+def password_command(email: str) -> None:
+    """Set a user's password (asked for, or read from stdin); every session of theirs ends."""
+    user = find_user(email)
+    if user is None:
+        click.echo(f"error: no user with the e-mail address {email}", err=True)
+        raise SystemExit(1)
+    password = _read_password()
+    problem = password_problem(password)
+    if problem:
+        click.echo(f"error: {problem}", err=True)
+        raise SystemExit(1)
+    user.change_password(password)
+    db.session.commit()
+    click.echo(f"password changed for {user.email}; every session of theirs has ended")

@@ -1,15 +1,14 @@
 """Logging in and out of the back office: `/admin/login` and `/admin/logout`.
 
-Failed logins are rate-limited per address and per account (a 429 page with Retry-After); the
-message for bad credentials never says which half was wrong; a login starts a new session.
+Login attempts are rate-limited per address and per account before the password is checked
+(`capture.accounts.throttle`; a 429 page with Retry-After); the message for bad credentials
+never says which half was wrong; a login starts a new session.
 """
 
 from __future__ import annotations
 
-import hashlib
-
 import sqlalchemy as sa
-from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -19,8 +18,9 @@ from werkzeug.exceptions import TooManyRequests
 from wtforms import EmailField, HiddenField, PasswordField
 from wtforms.validators import InputRequired, Length
 
+from capture.accounts import throttle
 from capture.accounts.guard import safe_next
-from capture.accounts.user import PASSWORD_MAX_LENGTH, User, authenticate
+from capture.accounts.user import PASSWORD_MAX_LENGTH, User, find_user, verify
 from capture.db import db, utcnow
 from capture.extensions import limiter, login_manager
 
@@ -39,27 +39,18 @@ class LogoutForm(FlaskForm):
     """No fields: only the CSRF token, so logging out cannot be forced from another site."""
 
 
-def _login_limit() -> str:
-    return current_app.config["RATELIMIT_LOGIN"]
-
-
-def _account_limit() -> str:
-    return current_app.config["RATELIMIT_LOGIN_ACCOUNT"]
-
-
-def _account_key() -> str:
-    """The account tried, hashed: counts attempts per account without keeping addresses."""
-    email = (request.form.get("email") or "").strip().lower()
-    return "login-account:" + hashlib.sha256(email.encode()).hexdigest()[:32]
-
-
-def _failed(response: object) -> bool:
-    return bool(g.get("login_failed"))
-
-
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    user = db.session.scalar(sa.select(User).where(User.public_id == user_id))
+    """The session's user while active and the session's generation is current: a session
+    from before a logout, password change or deactivation is not let in."""
+    public_id, _dot, generation = user_id.rpartition(".")
+    if not public_id or not generation.isdigit():
+        return None  # no generation: a session from before they existed, or not ours
+    user = db.session.scalar(
+        sa.select(User).where(
+            User.public_id == public_id, User.session_generation == int(generation)
+        )
+    )
     return user if user is not None and user.is_active else None
 
 
@@ -75,10 +66,8 @@ def _destination(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"], deduct_when=_failed)
-@limiter.limit(_account_limit, key_func=_account_key, methods=["POST"], deduct_when=_failed)
+@limiter.exempt  # counted by `throttle`, atomically and before the password is checked
 def login() -> ResponseReturnValue:
-    g.login_failed = False
     form = LoginForm()
     if request.method == "GET":
         if current_user.is_authenticated:
@@ -86,8 +75,14 @@ def login() -> ResponseReturnValue:
         form.next.data = safe_next(request.args.get("next")) or ""
     message = None
     if form.validate_on_submit():
-        user = authenticate(form.email.data or "", form.password.data or "")
+        address = form.email.data or ""
+        found = find_user(address)
+        attempt = throttle.take_attempt(found, address)
+        if attempt.refused:
+            raise TooManyRequests(retry_after=attempt.retry_after)
+        user = verify(found, form.password.data or "")
         if user is not None:
+            throttle.give_back(attempt)
             destination = _destination(form.next.data)
             # A fresh session: nothing carried over from before the login (session fixation).
             _new_session()
@@ -97,10 +92,8 @@ def login() -> ResponseReturnValue:
             db.session.commit()
             return redirect(destination, 303)
         db.session.commit()  # an upgraded hash or nothing; never leave a transaction open
-        g.login_failed = True
         message = _("Incorrect e-mail address or password.")
-    elif request.method == "POST":
-        g.login_failed = True
+    elif request.method == "POST":  # no password checked, so nothing counted
         message = _("Enter your e-mail address and password.")
     form.password.data = ""
     return render_template("admin/login.html", form=form, message=message)
@@ -110,6 +103,11 @@ def login() -> ResponseReturnValue:
 def logout() -> ResponseReturnValue:
     form = LogoutForm()
     if form.validate_on_submit():  # the CSRF check; CSRFProtect refuses a bad token first
+        if current_user.is_authenticated:
+            # Every session of the user ends, not only this cookie: a copy saved before is
+            # worthless, on every device (the contract's "log out" is "log out everywhere").
+            current_user.end_sessions()
+            db.session.commit()
         logout_user()
         _new_session()
     return redirect(url_for("accounts.login"), 303)
@@ -118,4 +116,7 @@ def logout() -> ResponseReturnValue:
 @bp.errorhandler(TooManyRequests)
 def too_many_attempts(error: TooManyRequests) -> ResponseReturnValue:
     message = _("Too many login attempts. Please wait a few minutes and try again.")
-    return render_template("error.html", status=429, message=message), 429
+    page = render_template("error.html", status=429, message=message)
+    retry_after = getattr(error, "retry_after", None)
+    seconds = retry_after if isinstance(retry_after, int) and retry_after > 0 else 60
+    return page, 429, {"Retry-After": str(seconds)}

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from capture.db import Model, db, new_public_id, utcnow
 from capture.forms.values import normalise_email
+from capture.personal import NotPersonal
 
 PASSWORD_MIN_LENGTH = 12
 PASSWORD_MAX_LENGTH = 1024  # argon2 takes any length; this only stops absurd inputs
@@ -65,10 +66,29 @@ class User(UserMixin, Model):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # Goes up to end every session of the user at once (logout, password change, deactivation):
+    # a session holds the number it started with and is let in only while it is current.
+    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
+
+    __privacy__ = NotPersonal(
+        keep=("public_id", "email", "password_hash", "role"),
+        why="staff accounts: a person's erasure as a lead does not touch them (deactivate users)",
+    )
 
     def get_id(self) -> str:
-        """What the session remembers: the public id, never the sequential database id."""
-        return self.public_id
+        """What the session remembers: the public id (never the sequential database id) and
+        the session generation, checked by `load_user` on every request."""
+        return f"{self.public_id}.{self.session_generation}"
+
+    def end_sessions(self) -> None:
+        """Make every session of this user worthless, server-side (flushed with the caller's
+        commit); the number is raised in SQL, so two at once both count."""
+        self.session_generation = User.session_generation + 1
+
+    def change_password(self, password: str) -> None:
+        """A new password (checked by the caller) and the end of every session on the old one."""
+        self.set_password(password)
+        self.end_sessions()
 
     @property
     def is_active(self) -> bool:
@@ -109,7 +129,11 @@ def find_user(email: str) -> User | None:
 
 def authenticate(email: str, password: str) -> User | None:
     """The active user with these credentials, or None; takes the same time either way."""
-    user = find_user(email)
+    return verify(find_user(email), password)
+
+
+def verify(user: User | None, password: str) -> User | None:
+    """`user` when active and `password` is theirs, else None; as slow for no user at all."""
     if user is None:
         hasher, dummy = _hashing()
         with contextlib.suppress(VerificationError):

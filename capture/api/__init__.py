@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from capture.api import commands, events, forms, idempotency, leads, openapi
-from capture.leads.privacy import on_erase
+from capture.api import commands, events, forms, leads, openapi
 
 
 def init_app(app: Flask) -> None:
@@ -14,4 +13,3 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(forms.bp)
     app.register_blueprint(openapi.bp)
     commands.init_app(app)
-    on_erase(app, idempotency.forget_lead)

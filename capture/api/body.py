@@ -1,19 +1,23 @@
-"""Reading and checking JSON bodies and query values of the authenticated API, strictly.
+"""Reading and checking JSON bodies and query strings of the authenticated API, strictly.
 
-Every problem becomes a contract error (400 malformed, 415 not JSON, 422 invalid values), so
-nothing a client sends reaches a view as an exception.
+Every problem becomes a contract error, so nothing a client sends reaches a view as an exception:
+400 `bad_request` for a malformed body or a name the endpoint does not know (query parameter or
+body key, listed under `fields`), 415 not JSON, 422 `validation_failed` for invalid values.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import request
 from flask_babel import gettext as _
+from pydantic import BaseModel
 
 from capture.errors import ApiError
+from capture.params import MAX_NAMED, NAME_LIMIT, ParamError, check, query
 from capture.submissions.intake import load_json
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def json_object() -> dict[str, Any]:
@@ -30,44 +34,38 @@ def invalid(fields: dict[str, list[str]]) -> ApiError:
     return ApiError(422, "validation_failed", _("Please correct the marked fields."), fields)
 
 
-def text(payload: dict[str, Any], name: str, limit: int, required: bool = False) -> str | None:
-    value = payload.get(name)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise invalid({name: [_("This field is required.")]})
-        return None
-    if not isinstance(value, str) or len(value) > limit or not value.isprintable():
-        raise invalid({name: [_("Must be text of at most %(limit)s characters.", limit=limit)]})
-    return value.strip()
+def unknown(names: list[str]) -> ApiError:
+    """Stripe's rule: a name we do not know is an error, never silently ignored (a misspelt
+    filter would otherwise return every lead)."""
+    fields = {name: [_("Unknown field.")] for name in names}
+    return ApiError(400, "bad_request", ParamError(names, {}).message(), fields)
 
 
-def moment(value: Any, name: str) -> datetime | None:
-    """An ISO 8601 date or time, in UTC; without a zone it is taken as UTC.
+def refused(error: ParamError) -> ApiError:
+    return unknown(error.unknown) if error.unknown else invalid(error.fields)
 
-    Converted here so a moment that leaves Python's range in UTC (0001-01-01T00:00+14:00) is
-    the client's 422, not an OverflowError when the database or a comparison converts it.
-    """
-    if value is None or value == "":
-        return None
+
+def read_body(model: type[M]) -> M:
+    """The JSON body as `model`."""
     try:
-        parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
-        if parsed is not None:
-            parsed = parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    except (ValueError, OverflowError):
-        parsed = None
-    if parsed is None:
-        raise invalid({name: [_("Must be an ISO 8601 date or time.")]})
-    return parsed
+        return check(model, json_object())
+    except ParamError as error:
+        raise refused(error) from None
 
 
-def integer(value: Any, name: str, low: int, high: int) -> int | None:
-    if value is None or value == "":
-        return None
+def read_query(model: type[M]) -> M:
+    """The query string as `model`."""
     try:
-        number = int(value)
-    except (TypeError, ValueError):
-        number = None
-    if number is None or not low <= number <= high:
-        raise invalid({name: [_("Must be a whole number from %(low)s to %(high)s.", low=low,
-                                high=high)]})  # fmt: skip
-    return number
+        return query(model, request.args)
+    except ParamError as error:
+        raise refused(error) from None
+
+
+def no_query() -> None:
+    """For endpoints that take no query parameters: any is unknown (a `before_request`)."""
+    if request.args and request.endpoint not in READS_QUERY:
+        raise unknown([name[:NAME_LIMIT] for name in sorted(request.args)][:MAX_NAMED])
+
+
+# Endpoints that read their query string themselves, with `read_query(...)`.
+READS_QUERY = {"leads_api.list_leads"}

@@ -3,7 +3,6 @@ recorded by lead e-mail, classified and scored like a form conversion."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from email_validator import EmailNotValidError
@@ -11,96 +10,55 @@ from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
+from capture import extension_points
 from capture.api import idempotency
-from capture.api.body import invalid, json_object, moment, text
-from capture.api.signals import OfflineConversion, offline_conversion
+from capture.api.body import invalid, json_object, no_query, refused
+from capture.api.schemas import EventRequest
 from capture.api.token import current_token, protect
 from capture.db import db, utcnow
+from capture.errors import ApiError
+from capture.extension_points import OfflineConversion
 from capture.extensions import csrf
 from capture.forms.values import normalise_email
-from capture.leads.classify import CONVERSION_KINDS, automatic_move, classify, stage_for
+from capture.leads.classify import automatic_move, classify, stage_for
 from capture.leads.conversion import ConversionEvent
 from capture.leads.lead import apply_profile, move_stage, upsert_lead
-from capture.leads.score import score_conversion
+from capture.leads.privacy import Suppressed, refuse_suppressed
+from capture.leads.scoring import score_conversion
+from capture.params import ParamError, check
 from capture.submissions.intake import clean_context, idempotency_key
 from capture.submissions.record import conversion_overrides
 
 bp = protect(Blueprint("events_api", __name__, url_prefix="/api/v1/events"))
 csrf.exempt(bp)
+bp.before_request(no_query)
 
 # Conversions where sales reached out first; the lead they create is outbound (domain.md).
 OUTBOUND_KINDS = frozenset({"phone_call", "sales_email"})
-PROFILE_LIMITS = {
-    "first_name": 300, "last_name": 300, "phone": 40, "company": 300, "job_title": 300,
-    "company_size": 300, "industry": 300, "country": 2, "website": 2048, "message": 5000,
-    "budget": 300, "authority": 300, "need": 300, "timeline": 300,
-}  # fmt: skip
-COUNTRY_RE = re.compile(r"^[A-Za-z]{2}$")
-
-
-def _profile(raw: Any) -> dict[str, str]:
-    """Only known lead fields, as text; anything else is refused, never stored."""
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise invalid({"fields": [_("Must be an object.")]})
-    problems: dict[str, list[str]] = {}
-    values: dict[str, str] = {}
-    for name, value in raw.items():
-        limit = PROFILE_LIMITS.get(name)
-        if limit is None:
-            problems[f"fields.{name}"] = [_("Unknown field.")]
-        elif value is None or value == "":
-            continue
-        elif not isinstance(value, str) or len(value) > limit or not value.isprintable():
-            problems[f"fields.{name}"] = [_("Must be text of at most %(limit)s characters.",
-                                            limit=limit)]  # fmt: skip
-        elif name == "country" and not COUNTRY_RE.match(value):
-            problems[f"fields.{name}"] = [_("Use a two-letter country code (DK, SE, ...).")]
-        else:
-            values[name] = value.strip().upper() if name == "country" else value.strip()
-    if problems:
-        raise invalid(problems)
-    return values
-
-
-def _percent(payload: dict[str, Any]) -> float | None:
-    value = payload.get("percent")
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
-        raise invalid({"percent": [_("Must be a number from 0 to 100.")]})
-    return float(value)
 
 
 def _read(payload: dict[str, Any]) -> dict[str, Any]:
-    raw_email = text(payload, "email", 320, required=True)
     try:
-        email = normalise_email(raw_email or "")
+        event = check(EventRequest, payload)
+    except ParamError as error:
+        raise refused(error) from None
+    try:
+        email = normalise_email(event.email)
     except EmailNotValidError:
         raise invalid({"email": [_("Enter a valid e-mail address.")]}) from None
-    kind = text(payload, "kind", 40, required=True)
-    if kind not in CONVERSION_KINDS:
-        raise invalid({"kind": [_("Use one of: %(values)s.",
-                                  values=", ".join(sorted(CONVERSION_KINDS)))]})  # fmt: skip
-    direction = text(payload, "direction", 10)
-    if direction not in (None, "inbound", "outbound"):
-        raise invalid({"direction": [_("Use inbound or outbound.")]})
-    context = payload.get("context")
-    if context is not None and not isinstance(context, dict):
-        raise invalid({"context": [_("Must be an object.")]})
-    occurred_at = moment(payload.get("occurred_at"), "occurred_at") or utcnow()
+    occurred_at = event.occurred_at or utcnow()
     if occurred_at > utcnow():
         raise invalid({"occurred_at": [_("Must not be in the future.")]})
+    kind = event.kind
     return {
         "email": email,
         "kind": kind,
-        "direction": direction or ("outbound" if kind in OUTBOUND_KINDS else "inbound"),
-        "percent": _percent(payload),
-        "note": text(payload, "note", 2000),
-        "partner": text(payload, "partner", 80),
-        "fields": _profile(payload.get("fields")),
-        "context": clean_context(context or {}),
+        "direction": event.direction or ("outbound" if kind in OUTBOUND_KINDS else "inbound"),
+        "percent": event.percent,
+        "note": event.note,
+        "partner": event.partner,
+        "fields": event.fields.model_dump(exclude_none=True) if event.fields else {},
+        "context": clean_context(event.context or {}),
         "occurred_at": occurred_at,
     }
 
@@ -142,7 +100,7 @@ def _record(event: dict[str, Any], actor: str) -> tuple[OfflineConversion, dict[
         )
     scored = score_conversion(lead, conversion, event["percent"])
     recorded.stage_changes.extend(scored.stage_changes)
-    offline_conversion(recorded)
+    extension_points.offline_conversion.send(recorded)
     body = {
         "event": conversion.public_id,
         "lead": lead.public_id,
@@ -166,6 +124,10 @@ def record_event() -> ResponseReturnValue:
         if earlier is not None:
             return _replay(earlier)
     event = _read(payload)
+    try:
+        refuse_suppressed(event["email"])
+    except Suppressed as refused:
+        raise ApiError(409, "erased_person", str(refused)) from None
     recorded, body = _record(event, token.actor)
     if key:
         twin = idempotency.remember(

@@ -11,16 +11,18 @@ from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from capture.api.body import invalid, json_object
+from capture.api.body import invalid, json_object, no_query
 from capture.api.token import protect
 from capture.db import db
 from capture.errors import ApiError
 from capture.extensions import csrf
-from capture.forms.spec import SLUG_RE, DefinitionError, parse_definition
+from capture.forms.definition import parse_definition
+from capture.forms.spec import SLUG_RE, DefinitionError
 from capture.forms.store import FormDefinition, get_form, save_spec
 
 bp = protect(Blueprint("forms_admin_api", __name__, url_prefix="/api/v1/forms"))
 csrf.exempt(bp)
+bp.before_request(no_query)
 
 
 def _summary(form: FormDefinition) -> dict[str, object]:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from capture.db import Model, db, utcnow
 from capture.errors import ApiError
+from capture.personal import ByLead, Export, Personal, iso
 
 
 class ApiRequest(Model):
@@ -37,6 +38,13 @@ class ApiRequest(Model):
     status: Mapped[int]
     response: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    # The stored answer names the lead and echoes what was sent about them: it goes with them.
+    __privacy__ = Personal(
+        find=(ByLead(),),
+        delete=True,
+        export=Export("api_requests", lambda r: {"route": r.route, "at": iso(r.created_at)}),
+    )
 
 
 def digest(payload: Any) -> str:
@@ -87,12 +95,3 @@ def remember(
         db.session.rollback()
         return earlier(token_id, route, key, body_digest)
     return None
-
-
-def forget_lead(lead: Any, email: str) -> None:
-    """Erasure hook: stored answers and body digests about the person go with them."""
-    db.session.execute(
-        sa.delete(ApiRequest)
-        .where(ApiRequest.lead_id == lead.id)
-        .execution_options(synchronize_session=False)
-    )

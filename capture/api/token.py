@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from capture.db import Model, db, new_public_id, utcnow
 from capture.errors import ApiError
+from capture.personal import NotPersonal
 
 # A marker that makes leaked tokens greppable, not a secret.
 TOKEN_PREFIX = "lgt_"  # noqa: S105  # nosec B105
@@ -50,6 +51,11 @@ class ApiToken(Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+    __privacy__ = NotPersonal(
+        keep=("public_id", "name", "scope", "token_hash", "prefix", "created_by"),
+        why="integration credentials; created_by is a staff account, not a lead",
+    )
 
     @property
     def actor(self) -> str:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from flask import Flask
 
-from capture.backoffice import exports, forms, leads, quarantine, settings
+from capture.backoffice import display, exports, forms, leads, quarantine, settings
 
 
 def init_app(app: Flask) -> None:
+    display.init_app(app)
     app.register_blueprint(leads.bp)
+    app.register_blueprint(leads.erasure)
     app.register_blueprint(exports.bp)
     app.register_blueprint(quarantine.bp)
     app.register_blueprint(forms.bp)

@@ -7,7 +7,7 @@ row by row.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -132,3 +132,68 @@ def days_by_form(since: datetime) -> tuple[list[str], list[tuple[str, list[int]]
 
 def period_start(days: int) -> datetime:
     return utcnow() - timedelta(days=days)
+
+
+def daily(first: date, days: int) -> list[tuple[str, int]]:
+    """Conversions on each of `days` days from `first` (UTC), zeros included, oldest first."""
+    start = datetime.combine(first, time.min, tzinfo=UTC)
+    end = start + timedelta(days=days)
+    day = _day(ConversionEvent.occurred_at)
+    rows = db.session.execute(
+        sa.select(day, sa.func.count())
+        .where(ConversionEvent.occurred_at >= start, ConversionEvent.occurred_at < end)
+        .group_by(day)
+    ).all()
+    counts = {str(when): count for when, count in rows}
+    dates = [(first + timedelta(days=n)).isoformat() for n in range(days)]
+    return [(when, counts.get(when, 0)) for when in dates]
+
+
+@dataclass(frozen=True)
+class FormRow:
+    """One form's results in the period. Views and the conversion rate join these when page
+    views are counted (issue 13: view counting); the table keeps a place for them."""
+
+    slug: str
+    name: str
+    magnet: str | None  # its landing page is /p/<magnet>
+    submissions: int
+    mql: int
+    sql: int
+
+
+FORM_SORTS = ("name", "submissions", "mql", "sql")
+
+
+def by_form(since: datetime, sort: str = "submissions", descending: bool = True) -> list[FormRow]:
+    """Conversions per form since `since`: all, MQL and SQL; every form, even without any."""
+    counts = (
+        sa.select(
+            ConversionEvent.form_id,
+            sa.func.count().label("submissions"),
+            sa.func.count().filter(ConversionEvent.classification == "MQL").label("mql"),
+            sa.func.count().filter(ConversionEvent.classification == "SQL").label("sql"),
+        )
+        .where(ConversionEvent.occurred_at >= since)
+        .group_by(ConversionEvent.form_id)
+        .subquery()
+    )
+    rows = db.session.execute(
+        sa.select(
+            FormDefinition.slug,
+            FormDefinition.name,
+            FormDefinition.magnet,
+            sa.func.coalesce(counts.c.submissions, 0),
+            sa.func.coalesce(counts.c.mql, 0),
+            sa.func.coalesce(counts.c.sql, 0),
+        ).outerjoin(counts, counts.c.form_id == FormDefinition.id)
+    ).all()
+    found = [FormRow(*row) for row in rows]
+    if sort not in FORM_SORTS:
+        sort = "submissions"
+    if sort == "name":
+        found.sort(key=lambda row: row.name.casefold(), reverse=descending)
+    else:
+        found.sort(key=lambda row: row.name.casefold())
+        found.sort(key=lambda row: getattr(row, sort), reverse=descending)
+    return found

@@ -20,11 +20,14 @@ from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
+from capture import safeyaml
 from capture.accounts import Role, protect
 from capture.db import db
+from capture.forms.definition import parse_definition
 from capture.forms.page import build_wtform
-from capture.forms.spec import LANGUAGES, DefinitionError, parse_definition
+from capture.forms.spec import DefinitionError
 from capture.forms.store import FormDefinition, get_form, save_spec
+from capture.i18n import LANGUAGES
 from capture.leads.classify import CONVERSION_KINDS
 from capture.submissions.submission import Submission, SubmissionStatus
 from capture.urls import public_url
@@ -61,11 +64,15 @@ class DefinitionForm(FlaskForm):
 def _document(form: DefinitionForm) -> tuple[dict[str, Any] | None, list[str]]:
     """The definition document from the inputs, or the problems with the YAML."""
     try:
-        extra = yaml.safe_load(form.body.data or "") or {}
+        extra = safeyaml.load(form.body.data or "") or {}
     except yaml.YAMLError as problem:
         mark = getattr(problem, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        return None, [f"yaml: {_('not valid YAML')}{where}"]
+        if isinstance(problem, safeyaml.AliasRefused):
+            message = _("aliases (*name) are not allowed; write the values out")
+        else:
+            message = _("not valid YAML")
+        return None, [f"yaml: {message}{where}"]
     if not isinstance(extra, dict):
         return None, ["yaml: " + _("must be a mapping of %(keys)s", keys=", ".join(YAML_KEYS))]
     unknown = sorted(set(extra) - set(YAML_KEYS))

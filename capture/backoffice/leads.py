@@ -1,6 +1,7 @@
 """/admin/leads: find leads, read one's whole history, and move it along the lifecycle.
 
 Sales and marketing both work here; exports live in `exports` (marketing and admins only).
+Admins can erase a person here (GDPR Art. 17), after typing the address to confirm.
 """
 
 from __future__ import annotations
@@ -14,20 +15,23 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import SelectField, TextAreaField
+from wtforms import SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from capture.accounts import Role, allows, protect
-from capture.api.signals import stage_changed
 from capture.backoffice import search, timeline
 from capture.db import db
 from capture.forms.store import FormDefinition
 from capture.leads.classify import Stage
 from capture.leads.lead import PROFILE_COLUMNS, Lead, move_stage
+from capture.leads.privacy import erase
 
 bp = Blueprint("leads", __name__, url_prefix="/admin/leads")
 protect(bp, Role.MARKETER, Role.SALES)
+# Erasure cannot be undone: admins only.
+erasure = Blueprint("lead_erasure", __name__, url_prefix="/admin/erasure")
+protect(erasure)
 
 STAGE_LABELS = {
     Stage.LEAD: _l("Lead (recycle: back to nurturing)"),
@@ -48,6 +52,12 @@ class StageForm(FlaskForm):
         choices=[SelectChoice(s.value, label) for s, label in STAGE_LABELS.items()],
     )
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=500)])
+
+
+class EraseForm(FlaskForm):
+    """Erasure cannot be undone: the admin types the lead's address to confirm it."""
+
+    confirm = StringField(_l("Type the e-mail address to confirm"), validators=[DataRequired()])
 
 
 def actor() -> str:
@@ -107,9 +117,7 @@ def show(lead_id: str) -> ResponseReturnValue:
         if target.value == lead.lifecycle_stage:
             form.to.errors = [_("The lead is already in this stage.")]
         else:
-            change = move_stage(lead, target, reason=form.reason.data.strip(), actor=actor())
-            db.session.flush()
-            stage_changed(lead, change)
+            move_stage(lead, target, reason=form.reason.data.strip(), actor=actor())
             db.session.commit()
             flash(_("Stage changed to %(stage)s.", stage=target.value))
             return redirect(url_for(".show", lead_id=lead.public_id), 303)
@@ -122,6 +130,22 @@ def show(lead_id: str) -> ResponseReturnValue:
             profile=profile,
             events=timeline.events(lead),
             form=form,
+            erase_form=EraseForm() if current_user.role == Role.ADMIN else None,
         ),
         status,
     )
+
+
+@erasure.post("/<lead_id>")
+def erase_lead(lead_id: str) -> ResponseReturnValue:
+    lead = _lead(lead_id)
+    form = EraseForm()
+    typed = (form.confirm.data or "").strip().lower()
+    if not form.validate_on_submit() or typed != lead.email:
+        flash(_("Not erased: type the lead's e-mail address exactly to confirm."))
+        return redirect(url_for("leads.show", lead_id=lead.public_id), 303)
+    public_id = lead.public_id
+    erase(lead, actor())
+    db.session.commit()
+    flash(_("Lead %(id)s was erased; only anonymous counts remain.", id=public_id))
+    return redirect(url_for("leads.index"), 303)

@@ -6,15 +6,19 @@ The decisions themselves live in `capture.submissions.quarantine`, shared with t
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
+from pydantic import BaseModel
 
 from capture.accounts import Role, protect
 from capture.db import db
 from capture.forms.store import FormDefinition
+from capture.params import Whole, page_query
 from capture.submissions.quarantine import QuarantineError, discard, release
 from capture.submissions.submission import Submission, SubmissionStatus
 
@@ -39,6 +43,10 @@ def _held(public_id: str) -> tuple[Submission, FormDefinition]:
     return row[0], row[1]
 
 
+class QuarantineQuery(BaseModel):
+    before: Annotated[int | None, Whole(1, 2**63 - 1)] = None  # an id: within the database's BIGINT
+
+
 @bp.get("/")
 def index() -> ResponseReturnValue:
     """Newest first, by keyset on the id (`before=`), with the form in the same query."""
@@ -49,7 +57,7 @@ def index() -> ResponseReturnValue:
         .order_by(Submission.id.desc())
         .limit(PAGE_SIZE + 1)
     )
-    before = request.args.get("before", type=int)
+    before = page_query(QuarantineQuery, request.args).before
     if before:
         statement = statement.where(Submission.id < before)
     rows = db.session.execute(statement).all()

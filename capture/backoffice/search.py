@@ -10,17 +10,20 @@ import sqlite3
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from flask import Flask
+from pydantic import ConfigDict, Field
 from werkzeug.datastructures import MultiDict
 
-from capture.db import db
+from capture.db import db, on_connect
 from capture.leads.classify import Stage
 from capture.leads.lead import SEARCHED_COLUMNS, Lead
 from capture.leads.listing import InvalidCursor, LeadFilter, decode_cursor, encode_cursor
+from capture.leads.query import LeadFilterQuery
 from capture.leads.scoring import Temperature
+from capture.params import Day, Text, page_query
 
 PAGE_SIZE = 50
 # Shorter search text matches the start of a column only (see text_pattern).
@@ -73,7 +76,6 @@ def text_pattern(text: str) -> str:
     return escaped + "%" if len(text) < MIN_CONTAINS else "%" + escaped + "%"
 
 
-@sa.event.listens_for(Engine, "connect")
 def _sqlite_lower(dbapi_connection: Any, connection_record: Any) -> None:
     """SQLite's own lower() folds ASCII only, so searching "ærø" would miss "Ærø" there;
     PostgreSQL folds every letter. Python's str.lower makes SQLite agree."""
@@ -89,39 +91,25 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except ValueError:
-        return None
+class LeadSearchQuery(LeadFilterQuery):
+    """The list's query string; names it does not know are ignored (bookmarks, tracking)."""
 
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
-def _day(value: str | None) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
-
-
-def _slug(value: str | None) -> str | None:
-    value = (value or "").strip()
-    return value[:80] if value and value.isprintable() else None
+    q: Annotated[str | None, Text(200)] = None
+    created_from: Day = Field(None, alias="from")
+    created_to: Day = Field(None, alias="to")
 
 
 def from_args(args: MultiDict[str, str]) -> LeadSearch:
-    """Read the query string leniently: a value that makes no sense is ignored, not a 500."""
+    """Read the query string strictly: a value that makes no sense is a 400 page naming it, so
+    nothing odd reaches the database (a 40-digit score, the day after 9999-12-31)."""
+    wanted = page_query(LeadSearchQuery, args)
     return LeadSearch(
-        where=LeadFilter(
-            stages=tuple(s for s in args.getlist("stage") if s in STAGES),
-            temperatures=tuple(t for t in args.getlist("temperature") if t in TEMPERATURES),
-            score_min=_int(args.get("score_min")),
-            score_max=_int(args.get("score_max")),
-            form=_slug(args.get("form")),
-            partner=_slug(args.get("partner")),
-        ),
-        text=(args.get("q") or "").strip()[:200],
-        created_from=_day(args.get("from")),
-        created_to=_day(args.get("to")),
+        where=wanted.lead_filter(),
+        text=wanted.q or "",
+        created_from=wanted.created_from,
+        created_to=wanted.created_to,
     )
 
 
@@ -149,3 +137,7 @@ def page(
     more = len(leads) > size
     leads = leads[:size]
     return leads, encode_cursor(leads[-1].id) if more and leads else None
+
+
+def init_app(app: Flask) -> None:
+    on_connect(app, _sqlite_lower)

@@ -20,8 +20,7 @@ from wtforms.validators import DataRequired, Length
 from capture.accounts import AccountError, Role, User, create_user, protect
 from capture.api.token import ApiToken, Scope, create_token, revoke_token
 from capture.db import db
-from capture.leads.score import current_rules
-from capture.leads.scoring import rules_yaml
+from capture.leads.scoring import current_rules, rules_yaml
 
 bp = Blueprint("settings", __name__, url_prefix="/admin/settings")
 protect(bp)
@@ -104,6 +103,8 @@ def toggle_user(user_id: str) -> ResponseReturnValue:
         flash(_("You cannot deactivate yourself."))
         return redirect(url_for(".index"), 303)
     user.active = not user.active
+    if not user.active:
+        user.end_sessions()  # ended server-side: reactivating does not bring them back
     db.session.commit()
     flash(
         _(

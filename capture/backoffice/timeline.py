@@ -1,29 +1,29 @@
 """A lead's history in time order: submissions, conversions, consents, stages, scores.
 
 One query per kind of event (never one per event). Other packages add their own kinds with
-`on_timeline(app, provider)`; magnets adds downloads that way, since capture never imports it.
+`extension_points.timeline_events`; magnets adds downloads that way, since capture never
+imports it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
+from capture import extension_points
+from capture.backoffice.display import labelled_answers, stage_name
 from capture.db import db
 from capture.forms.store import FormDefinition
 from capture.leads.consent import ConsentRecord
 from capture.leads.conversion import ConversionEvent
 from capture.leads.lead import Lead, StageChange
-from capture.leads.score import ScoreChange
+from capture.leads.scoring import ScoreChange
 from capture.submissions.submission import Submission
-
-EXTENSION = "leadgate.on_timeline"
 
 
 @dataclass(frozen=True)
@@ -34,13 +34,6 @@ class Event:
     kind: str  # submission, conversion, consent, stage, score, or what a provider adds
     title: str
     details: tuple[tuple[str, Any], ...] = ()
-
-
-Provider = Callable[[Lead], list[Event]]
-
-
-def on_timeline(app: Any, provider: Provider) -> None:
-    app.extensions.setdefault(EXTENSION, []).append(provider)
 
 
 def _forms(ids: set[int | None]) -> dict[int, FormDefinition]:
@@ -70,6 +63,7 @@ def events(lead: Lead) -> list[Event]:
     stages = list(db.session.scalars(sa.select(StageChange).where(StageChange.lead_id == lead.id)))
     scores = list(db.session.scalars(sa.select(ScoreChange).where(ScoreChange.lead_id == lead.id)))
     forms = _forms({*(s.form_id for s in submissions), *(c.form_id for c in conversions)})
+    language = str(get_locale() or "en")
 
     found: list[Event] = []
     for s in submissions:
@@ -81,7 +75,7 @@ def events(lead: Lead) -> list[Event]:
                 (
                     ("status", s.status),
                     ("channel", s.channel),
-                    ("fields", s.fields),
+                    ("fields", labelled_answers(forms.get(s.form_id), s.fields, language)),
                     ("context", s.context),
                 ),
             )
@@ -115,7 +109,11 @@ def events(lead: Lead) -> list[Event]:
             Event(
                 change.created_at,
                 "stage",
-                _("Stage %(old)s → %(new)s", old=change.from_stage, new=change.to_stage),
+                _(
+                    "Stage %(old)s → %(new)s",
+                    old=stage_name(change.from_stage),
+                    new=stage_name(change.to_stage),
+                ),
                 (("reason", change.reason), ("by", change.actor)),
             )
         )
@@ -125,10 +123,12 @@ def events(lead: Lead) -> list[Event]:
                 score.created_at,
                 "score",
                 _("Score %(old)s → %(new)s", old=score.before, new=score.after),
-                (("rule", score.rule), ("event", score.event)),
+                (("rule", score.rule), ("event", score.event))
+                # A repeat beyond the rule's cap: no points, and why.
+                + ((("points", 0), ("reason", score.reason)) if score.reason else ()),
             )
         )
-    for provider in current_app.extensions.get(EXTENSION, []):
-        found.extend(provider(lead))
+    for added in extension_points.timeline_events.send(lead):
+        found.extend(added)
     # Stable: events of one moment keep the order above (submission before its conversion).
     return sorted(found, key=lambda event: event.at)

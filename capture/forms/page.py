@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, g, redirect, render_template, request
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
@@ -23,12 +24,18 @@ from capture.forms.public import AUTOCOMPLETE, field_label, field_options, succe
 from capture.forms.spec import FieldSpec, FormSpec, text_for
 from capture.forms.store import FormDefinition, get_form
 from capture.headers import allow_framing
-from capture.i18n import visitor_language
+from capture.i18n import LANGUAGES, visitor_language
 from capture.submissions.api import origin_allowed
 from capture.submissions.captcha import page_widget
-from capture.submissions.intake import build_intake, captcha_answer, read_form_post, request_origin
+from capture.submissions.intake import (
+    build_intake,
+    captcha_answer,
+    check_form_encoding,
+    read_form_post,
+    request_origin,
+)
 from capture.submissions.limits import submission_limits
-from capture.submissions.record import ValidationFailed, record_submission
+from capture.submissions.record import TOUCH_KEYS, ValidationFailed, record_submission
 from capture.tokens import issue_form_token
 
 bp = Blueprint("hosted", __name__)
@@ -90,7 +97,8 @@ def _wtfield(field: FieldSpec, language: str) -> Any:
     render_kw: dict[str, Any] = {}
     if field.required and field.type != "checkbox":
         render_kw["required"] = True
-    if field.type not in {"select", "radio", "checkbox", "country", "hidden"}:
+    if field.type not in {"select", "radio", "checkbox", "country", "hidden", "number"}:
+        # HTML allows maxlength on text-like inputs only (not number); the server checks anyway.
         render_kw["maxlength"] = field.limit
     if field.placeholder:
         render_kw["placeholder"] = text_for(field.placeholder, language)
@@ -124,6 +132,57 @@ def _load(slug: str) -> tuple[FormDefinition, str, bool]:
     return form, language, embedded
 
 
+def lead_form_context(
+    form: FormDefinition,
+    language: str,
+    wtform: Form | None = None,
+    embedded: bool = False,
+    page_url: str | None = None,
+) -> dict[str, Any]:
+    """What `forms/_lead_form.html` needs, for every page that shows a lead form: the hosted
+    page here and the magnets' landing page. One place, so both pages carry the same token,
+    honeypot, CAPTCHA widget, attribution and language.
+
+    `wtform`: the form as posted (an error page); a fresh one otherwise. `page_url`: the
+    page's canonical address, when the form is not on its own page (a landing page).
+    """
+    if wtform is None:
+        wtform = build_wtform(form.spec, language, None, _honeypot())
+    asked = request.args.get("lang")
+    return {
+        "form": form,
+        "spec": form.spec,
+        "wtform": wtform,
+        "language": language,
+        "embedded": embedded,
+        "captcha": page_widget(),
+        "attribution": attribution(form.spec, page_url),
+        "form_action": url_for(
+            "hosted.post",
+            slug=form.slug,
+            embed=1 if embedded else None,
+            lang=asked if asked in LANGUAGES else None,
+        ),
+    }
+
+
+def attribution(spec: FormSpec, page_url: str | None = None) -> dict[str, str]:
+    """The hidden attribution inputs of a page's form: UTM parameters from the page's query,
+    the page that sent the visitor here (Referer) and the page's own address.
+
+    Each name at most once: a repeated name posts a list. Names the definition declares as
+    its own fields are rendered with the fields, not here. Without `page_url` the post's
+    Referer (the page itself) stands in for it, as for the embed's `page_url`.
+    """
+    found = {key: request.args.get(key, "")[:200] for key in TOUCH_KEYS if key.startswith("utm_")}
+    if request.referrer:
+        found["referrer"] = request.referrer[:2048]
+    if page_url:
+        found["page_url"] = page_url
+    declared = {field.name for field in spec.fields}
+    return {key: value for key, value in found.items() if value and key not in declared}
+
+
 def _render(
     form: FormDefinition,
     wtform: Form,
@@ -132,16 +191,25 @@ def _render(
     status: int = 200,
     message: str | None = None,
 ) -> ResponseReturnValue:
-    return render_template(
-        "forms/page.html",
-        form=form,
-        spec=form.spec,
-        wtform=wtform,
-        language=language,
-        embedded=embedded,
-        message=message,
-        captcha=page_widget(),
-    ), status
+    context = lead_form_context(form, language, wtform, embedded)
+    return render_template("forms/page.html", message=message, **context), status
+
+
+# Public pages may be indexed; the back office, the API and the one-person links of e-mails
+# (downloads, confirmations, unsubscribes) may not.
+ROBOTS_TXT = """User-agent: *
+Allow: /
+Disallow: /admin
+Disallow: /api
+Disallow: /d/
+Disallow: /c/
+Disallow: /u/
+"""
+
+
+@bp.get("/robots.txt")
+def robots() -> ResponseReturnValue:
+    return ROBOTS_TXT, 200, {"Content-Type": "text/plain; charset=utf-8"}
 
 
 @bp.get("/f/<slug>")
@@ -162,7 +230,9 @@ def post(slug: str) -> ResponseReturnValue:
     if not origin_allowed(form, request_origin()):
         # A page elsewhere posting our form at us: the same rule as for the API.
         raise ApiError(403, "origin_not_allowed", _("This form cannot be sent from this site."))
-    values, consents, context, token = read_form_post(request.form)
+    hidden = {field.name for field in form.spec.fields if field.type == "hidden"}
+    check_form_encoding()
+    values, consents, context, token = read_form_post(request.form, hidden)
     if not context.get("page_url") and request.referrer:
         context["page_url"] = request.referrer  # the page the form was on, for the ledger
     intake = build_intake(
@@ -197,7 +267,19 @@ def post(slug: str) -> ResponseReturnValue:
         answer=outcome.body,
         embedded=embedded,
         message=outcome.body.get("message") or success_message(form.spec, language),
+        next_step=next_step(form.spec, language),
     )
+
+
+def next_step(spec: FormSpec, language: str) -> tuple[str, str] | None:
+    """The thank-you page's link onwards, (url, text): the definition's `success.next`, else
+    the first site allowed to embed the form (the marketer's own), else none."""
+    if spec.success_next_url:
+        return spec.success_next_url, text_for(spec.success_next_label, language)
+    if spec.allowed_origins:
+        origin = spec.allowed_origins[0]
+        return origin + "/", _("Continue to %(site)s", site=urlsplit(origin).hostname or origin)
+    return None
 
 
 def _replay_key(token: Any) -> tuple[str | None, str | None]:

@@ -8,7 +8,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from capture.db import Model, Timestamped, db
-from capture.forms.spec import FormSpec, parse_definition
+from capture.forms.definition import parse_definition
+from capture.forms.origins import is_allowed_origin
+from capture.forms.spec import DefinitionError, FormSpec
+from capture.personal import NotPersonal
 
 
 class FormDefinition(Timestamped, Model):
@@ -27,19 +30,41 @@ class FormDefinition(Timestamped, Model):
     # The whole canonical document; the columns above are copies for queries and joins.
     document: Mapped[dict[str, Any]]
     digest: Mapped[str] = mapped_column(sa.String(64))
+
+    __privacy__ = NotPersonal(
+        keep=("slug", "name", "conversion", "language", "status", "magnet", "partner",
+              "document", "digest"),
+        why="form definitions written by marketers",
+    )  # fmt: skip
     version: Mapped[int] = mapped_column(default=1)
 
     @property
     def spec(self) -> FormSpec:
         cached = self.__dict__.get("_spec")
         if cached is None or cached[0] != self.digest:
-            cached = (self.digest, parse_definition(self.document))
+            cached = (self.digest, _stored_spec(self.document))
             self.__dict__["_spec"] = cached
         return cached[1]
 
     @property
     def is_open(self) -> bool:
         return self.status == "active"
+
+
+def _stored_spec(document: dict[str, Any]) -> FormSpec:
+    """The spec of a saved document. One saved under older, looser rules (an allowed origin
+    like `https://*`) is read without the origins that no longer pass, so the form keeps
+    working and embeds nowhere it should not; saving it again writes the cleaned document."""
+    try:
+        return parse_definition(document)
+    except DefinitionError:
+        origins = document.get("allowed_origins")
+        if not isinstance(origins, list):
+            raise
+        kept = [o for o in origins if isinstance(o, str) and is_allowed_origin(o)]
+        if len(kept) == len(origins):
+            raise
+        return parse_definition({**document, "allowed_origins": kept})
 
 
 def get_form(slug: str) -> FormDefinition | None:

@@ -51,6 +51,39 @@ def is_clean_text(value: str) -> bool:
     return True
 
 
+ZWJ = "\u200d"
+
+
+def strip_format_characters(value: str) -> str:
+    """`value` without Unicode format characters (category Cf): bidirectional overrides and
+    isolates (U+202A-U+202E, U+2066-U+2069, which make "gnp.exe" read as "exe.png"), zero-width
+    spaces and joiners, the byte order mark, soft hyphens, tag characters. None is visible, all
+    change what people read in the back office and in spreadsheets.
+
+    One exception: a zero-width joiner between two emoji (a family, a profession with a skin
+    tone) is kept, as without it the emoji falls apart into its parts; between letters it is
+    dropped like the rest.
+    """
+    if value.isascii():
+        return value
+    kept: list[str] = []
+    for i, char in enumerate(value):
+        if unicodedata.category(char) != "Cf" or _joins_emoji(value, i):
+            kept.append(char)
+    return "".join(kept)
+
+
+def _joins_emoji(value: str, i: int) -> bool:
+    """Whether value[i] is a ZWJ after an emoji, its presentation selector (U+FE0F) or a skin
+    tone (U+1F3FB-U+1F3FF), and before another emoji."""
+    if value[i] != ZWJ or not 0 < i < len(value) - 1:
+        return False
+    before, after = value[i - 1], value[i + 1]
+    emoji_before = unicodedata.category(before) == "So" or before == "\ufe0f"
+    tone_before = "\U0001f3fb" <= before <= "\U0001f3ff"
+    return (emoji_before or tone_before) and unicodedata.category(after) == "So"
+
+
 def normalise_email(value: str) -> str:
     """Syntax-checked, normalised and lower-cased, so one person is one lead however typed.
 
@@ -86,7 +119,8 @@ def _clean_one(field: FieldSpec, raw: Any, language: str) -> tuple[Any, str | No
         if isinstance(raw, float) and not math.isfinite(raw):
             return None, _("Enter a number.")
         raw = str(raw)
-    text = unicodedata.normalize("NFC", raw).strip() if isinstance(raw, str) else ""
+    text = unicodedata.normalize("NFC", raw) if isinstance(raw, str) else ""
+    text = strip_format_characters(text).strip()
     if not text:
         return (None, _("This field is required.")) if field.required else (None, None)
     if not is_clean_text(text) or (field.type != "textarea" and ("\n" in text or "\r" in text)):

@@ -1,7 +1,10 @@
-"""Command-line tools for leads: `leadgate leads export` and `leadgate scoring decay`."""
+"""Command-line tools for leads: `leadgate leads export|erase` and `leadgate scoring decay`."""
 
 from __future__ import annotations
 
+import shutil
+import sys
+import tempfile
 from datetime import UTC, datetime
 
 import click
@@ -10,10 +13,10 @@ from flask.cli import AppGroup
 
 from capture.db import db
 from capture.leads.classify import Stage
-from capture.leads.export import export_chunks
+from capture.leads.export import TooManyRows, export_chunks, guarded, write_xlsx
 from capture.leads.listing import LeadFilter, count
-from capture.leads.score import current_rules, decay_all
-from capture.leads.scoring import rules_yaml
+from capture.leads.privacy import erase, find_lead
+from capture.leads.scoring import current_rules, decay_all, rules_yaml
 
 leads_cli = AppGroup("leads", help="Work with leads.")
 scoring_cli = AppGroup("scoring", help="Lead scoring.")
@@ -45,7 +48,7 @@ class _Progress:
 
 
 @leads_cli.command("export")
-@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "xlsx"]), default="csv")
 @click.option(
     "--stage",
     "stages",
@@ -61,14 +64,57 @@ def export_leads(
 ) -> None:
     """Stream leads to stdout in constant memory; progress goes to stderr.
 
-    CSV cells that a spreadsheet would run as a formula are prefixed with `'`.
+    CSV cells that a spreadsheet would run as a formula are prefixed with `'`; xlsx cells are
+    all text. An export that fails part-way ends with a line saying so and exits with 1.
     """
     where = LeadFilter(stages=stages, since=_since(since), partner=partner, form=form)
     progress = _Progress(count(where))
-    for chunk in export_chunks(where, fmt, progress):
-        click.echo(chunk, nl=False)
+    try:
+        if fmt == "xlsx":
+            _xlsx(where, progress)
+        else:
+            for chunk in guarded(export_chunks(where, fmt, progress), fmt):
+                click.echo(chunk, nl=False)
+    except TooManyRows as error:
+        click.echo(f"cannot export as xlsx: {error}; use --format csv", err=True)
+        raise SystemExit(1) from None
+    except Exception as error:
+        # After the marker line on stdout: the output is incomplete, and the exit code says so.
+        click.echo(f"export FAILED after {progress.done} leads: {error}", err=True)
+        raise SystemExit(1) from None
+    finally:
+        db.session.rollback()
     click.echo(f"exported {progress.done} leads", err=True)
-    db.session.rollback()
+
+
+def _xlsx(where: LeadFilter, progress: _Progress) -> None:
+    """The workbook to stdout (binary), built in a temporary file first; never to a terminal."""
+    stdout = sys.stdout.buffer
+    if stdout.isatty():
+        click.echo("an .xlsx file is binary: redirect stdout to a file (> leads.xlsx)", err=True)
+        raise SystemExit(1)
+    with tempfile.TemporaryFile() as spool:
+        write_xlsx(where, spool, progress)
+        spool.seek(0)
+        shutil.copyfileobj(spool, stdout)
+    stdout.flush()
+
+
+@leads_cli.command("erase")
+@click.argument("email_or_id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def erase_lead(email_or_id: str, yes: bool) -> None:
+    """Erase a person (GDPR Art. 17) by e-mail address or lead id: see docs/privacy.md."""
+    lead = find_lead(email_or_id.strip())
+    if lead is None:
+        click.echo(f"no lead {email_or_id!r} (or it was erased already)", err=True)
+        raise SystemExit(1)
+    public_id = lead.public_id
+    if not yes:
+        click.confirm(f"Erase lead {public_id} for good?", abort=True)
+    suppression = erase(lead, "cli")
+    db.session.commit()
+    click.echo(f"erased {public_id} at {suppression.erased_at.isoformat(timespec='seconds')}")
 
 
 @scoring_cli.command("decay")

@@ -21,6 +21,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column
 
 from capture.db import Model, new_public_id, utcnow
+from capture.personal import ByLead, Export, Personal
 
 
 class ConsentStatus(StrEnum):
@@ -69,6 +70,14 @@ class ConsentRecord(Model):
     user_agent: Mapped[str | None] = mapped_column(sa.String(512))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     confirmed_at: Mapped[datetime | None]
+
+    # The ledger is the proof of consent while the person is a lead; erasure deletes it (the
+    # only deletion the append-only guard allows, see `erasing`).
+    __privacy__ = Personal(
+        find=(ByLead(),),
+        delete=True,
+        export=Export("consents", lambda record: record.as_proof()),
+    )
 
     def as_proof(self) -> dict[str, Any]:
         """The record as a person or a regulator reads it (GDPR export, printable proof)."""

@@ -8,7 +8,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from capture.db import Model, new_public_id, utcnow
+from capture.db import Model, db, new_public_id, utcnow
+from capture.forms.store import FormDefinition
+from capture.personal import EMPTY, ByLead, Export, Personal, iso
+
+
+def form_slug(form_id: int | None) -> str | None:
+    """A form's slug, for exports: forms are shared, so an export names them."""
+    form = db.session.get(FormDefinition, form_id) if form_id is not None else None
+    return form.slug if form else None
 
 
 class ConversionEvent(Model):
@@ -31,3 +39,24 @@ class ConversionEvent(Model):
     attribution: Mapped[dict[str, Any]] = mapped_column(default=dict)
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    # Kept without content, so counts per form, channel and partner still add up.
+    __privacy__ = Personal(
+        find=(ByLead(),),
+        erase={"attribution": EMPTY, "details": EMPTY},
+        keep=("public_id", "kind", "classification", "channel", "partner"),
+        export=Export(
+            "conversions",
+            lambda c: {
+                "id": c.public_id,
+                "kind": c.kind,
+                "classification": c.classification,
+                "channel": c.channel,
+                "form": form_slug(c.form_id),
+                "partner": c.partner,
+                "attribution": c.attribution,
+                "details": c.details,
+                "occurred_at": iso(c.occurred_at),
+            },
+        ),
+    )

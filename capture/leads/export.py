@@ -1,10 +1,11 @@
-"""Lead exports as CSV or JSON Lines, streamed in batches, safe to open in a spreadsheet.
+"""Lead exports as CSV, JSON Lines or .xlsx, in batches, safe to open in a spreadsheet.
 
 `export_chunks(where, fmt)` yields the text of every lead a filter matches, so the CLI writes
 it to stdout and a back-office view can return `Response(stream_with_context(...))`. On
 PostgreSQL the database formats each cell (and each JSON line) and Python only writes the
 batches: a million leads take seconds, not minutes. Elsewhere `csv_chunks` and `jsonl_chunks`
-format plain lead rows in Python, to the same output.
+format plain lead rows in Python, to the same output. `write_xlsx` writes a workbook of text
+cells; `guarded` marks a stream that fails part-way as failed.
 """
 
 from __future__ import annotations
@@ -12,31 +13,58 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import queue
+import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from datetime import datetime
-from typing import Any
+from typing import IO, Any
 
 import sqlalchemy as sa
+import xlsxwriter
 
 from capture.db import UTCDateTime, db
-from capture.leads.lead import Lead
-from capture.leads.listing import Filter, lead_payload, stream_rows
+from capture.leads.lead import Lead, lead_payload
+from capture.leads.listing import Filter, stream_rows
+
+log = logging.getLogger(__name__)
 
 # A spreadsheet treats a cell starting with one of these as a formula (or, for TAB, CR and NUL,
 # strips them and then does). `|` starts DDE payloads in older Excel. OWASP's list plus ours.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\0", "|")
 NESTED = ("first_touch", "last_touch", "properties")
+# Where a spreadsheet may start a new cell inside our text: Excel in Denmark and Sweden splits
+# a CSV file on `;`, others on TAB, a reader that ignores quotes on `,`, and every one of them
+# starts a row at a line break. So the rule is for every place a cell could begin, not only
+# the start of ours: when what follows (after spaces, quotes and apostrophes) is a trigger, a
+# `'` goes in first. Apostrophes count, so the change can be undone exactly (see `restore`).
+CELL_BREAKS = ",;\t\r\n"
+_TRIGGER_AHEAD = "[ \"']*[-=+@\t\r\0|]"
+_STARTS_FORMULA = re.compile(_TRIGGER_AHEAD)
+_BREAK_BEFORE_FORMULA = re.compile(f"([{CELL_BREAKS}])(?={_TRIGGER_AHEAD})")
+_ADDED = re.compile(f"(^|[{CELL_BREAKS}])'(?={_TRIGGER_AHEAD})")
 
 
 def neutralise(cell: str) -> str:
-    """Prefix a leading formula trigger with `'`, which spreadsheets show as text."""
-    return "'" + cell if cell.startswith(FORMULA_TRIGGERS) else cell
+    """Put `'` (shown as text by spreadsheets) before every formula trigger that could begin a
+    cell: at the start and after each `,`, `;`, TAB and line break, spaces and quotes aside."""
+    inner = _BREAK_BEFORE_FORMULA.sub(r"\1'", cell)
+    return "'" + inner if _STARTS_FORMULA.match(cell) else inner
+
+
+def restore(cell: str) -> str:
+    """The value `neutralise` was given (what a program reading our CSV back may want)."""
+    return _ADDED.sub(r"\1", cell)
 
 
 def _cell(value: Any) -> str:
+    return neutralise(_text(value))
+
+
+def _text(value: Any) -> str:
+    """The value as the text of its cell."""
     if value is None:
         return ""
     if not isinstance(value, str):
@@ -48,7 +76,7 @@ def _cell(value: Any) -> str:
             value = f"{value:.2f}"
         else:
             value = str(value)
-    return "'" + value if value.startswith(FORMULA_TRIGGERS) else value
+    return value
 
 
 # CSV column -> lead row key, where they differ.
@@ -68,7 +96,7 @@ _EMPTY: Mapping[str, Any] = _Empty()
 
 
 def csv_chunks(rows: Iterable[Mapping[str, Any]], batch: int = 500) -> Iterator[str]:
-    """A header line, then the rows, every cell neutralised, in chunks of `batch` rows.
+    """A header line, then the rows, every cell quoted and neutralised, in chunks of `batch` rows.
 
     Rows are lead rows (`stream_rows`, with `json_as_text=True` for speed, or ORM leads'
     column values); the columns are those of `lead_payload`.
@@ -76,7 +104,7 @@ def csv_chunks(rows: Iterable[Mapping[str, Any]], batch: int = 500) -> Iterator[
     names = columns()
     keys = [SOURCE.get(name, name) for name in names]
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
     writer.writerow(names)
     pending = 0
     for row in rows:
@@ -118,10 +146,10 @@ def _pg_iso(column: Any) -> Any:
 
 
 def _pg_csv_cell(column: sa.ColumnElement[Any]) -> Any:
-    """The column's CSV cell as text; NULL for empty, as COPY writes NULL unquoted and csv.writer
-    writes '' unquoted (COPY would quote an empty string)."""
+    """The column's CSV cell as text, never NULL: with FORCE_QUOTE every cell is quoted, as
+    csv.writer quotes every cell (COPY would leave NULL unquoted)."""
     if isinstance(column.type, UTCDateTime):
-        return _pg_iso(column)  # never starts with a trigger
+        return sa.func.coalesce(_pg_iso(column), "")  # never starts with a trigger
     text: sa.ColumnElement[Any]
     if isinstance(column.type, sa.Float):
         text = sa.cast(sa.func.round(sa.cast(column, sa.Numeric), 2), sa.Text)
@@ -129,9 +157,15 @@ def _pg_csv_cell(column: sa.ColumnElement[Any]) -> Any:
         text = column
     else:
         text = sa.cast(column, sa.Text)
-    triggers = [t for t in FORMULA_TRIGGERS if t != "\0"]  # PostgreSQL text never holds NUL
-    neutralised = sa.case((sa.func.left(text, 1).in_(triggers), sa.literal("'") + text), else_=text)
-    return sa.func.nullif(neutralised, "")
+    # `neutralise` in SQL: the same patterns (PostgreSQL's regular expressions take them as
+    # written; text there never holds NUL). A leading `'` by a CASE, as an empty match at the
+    # start and a separator there would be chosen differently by the two regex engines.
+    cell = sa.func.coalesce(text, "")
+    ahead = _TRIGGER_AHEAD.replace("\0", "")
+    breaks = f"([{CELL_BREAKS}])(?={ahead})"
+    inner = sa.func.regexp_replace(cell, sa.literal(breaks), sa.literal("\\1'"), sa.literal("g"))
+    starts = cell.regexp_match(sa.literal("^" + ahead))
+    return sa.case((starts, sa.literal("'") + inner), else_=inner)
 
 
 def _pg_copy_csv(where: Filter, names: list[str], batch: int) -> Iterator[list[bytes]]:
@@ -143,7 +177,7 @@ def _pg_copy_csv(where: Filter, names: list[str], batch: int) -> Iterator[list[b
     compiled = statement.compile(
         dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
     )
-    sql = f"COPY ({compiled.string}) TO STDOUT (FORMAT csv)"
+    sql = f"COPY ({compiled.string}) TO STDOUT (FORMAT csv, FORCE_QUOTE *)"
     driver = connection.connection.driver_connection
     if driver is None:  # pragma: no cover - a checked-out connection always has its driver's
         raise RuntimeError("no driver connection")
@@ -183,7 +217,11 @@ def _batches(where: Filter, selected: list[Any], batch: int) -> Iterator[Sequenc
     statement = where.apply(sa.select(*selected).select_from(Lead)).order_by(Lead.id)
     # Per statement: Connection.execution_options would change the session's connection.
     result = db.session.connection().execute(statement, execution_options={"yield_per": batch})
-    yield from _ahead(result.partitions())
+    try:
+        yield from _ahead(result.partitions())
+    finally:
+        with suppress(sa.exc.DBAPIError):  # on a lost connection there is nothing to close
+            result.close()
 
 
 _DONE = object()
@@ -234,14 +272,88 @@ def export_chunks(
         return
     if fmt == "csv":
         names = columns()
-        yield ",".join(names) + "\r\n"
+        header = ",".join(f'"{name}"' for name in names) + "\r\n"
         for records in _pg_copy_csv(where, names, batch):
             tell(len(records))
-            yield (b"\r\n".join(records) + b"\r\n").decode()
+            yield header + (b"\r\n".join(records) + b"\r\n").decode()
+            header = ""  # with the first batch: the query has run before anything is sent
+        if header:
+            yield header
         return
     for lines in _batches(where, [_pg_json_line()], batch):
         tell(len(lines))
         yield "\n".join([line[0] for line in lines]) + "\n"
+
+
+# What ends a stream that failed part-way, so the file cannot pass for a complete export
+# (`guarded`); a spreadsheet shows it as the last row, a JSON Lines reader as an error object.
+FAILED = {
+    "csv": '"# EXPORT FAILED: this file is incomplete. Export again."\r\n',
+    "jsonl": json.dumps({"error": {"code": "export_failed", "message": "incomplete"}}) + "\n",
+}
+
+
+def guarded(chunks: Iterator[str], fmt: str) -> Iterator[str]:
+    """The chunks; if producing one fails, a last line saying the export failed, then the error
+    again, so a server ends the response without its final chunk (a client sees a broken
+    transfer, not a short file) and the CLI exits non-zero."""
+    try:
+        yield from chunks
+    except Exception:
+        log.exception("lead export failed part-way")
+        yield FAILED[fmt]
+        raise
+
+
+# Excel's limits: rows per sheet (the header is one) and characters per cell.
+XLSX_MAX_ROWS = 1_048_576
+XLSX_MAX_CELL = 32_767
+XLSX_CUT = " [cut: see the CSV export]"
+
+
+class TooManyRows(ValueError):
+    """More leads than one Excel sheet holds."""
+
+
+def write_xlsx(
+    where: Filter,
+    output: IO[bytes],
+    progress: Callable[[int], None] | None = None,
+    batch: int = 1000,
+) -> None:
+    """Every lead `where` matches as an .xlsx workbook written to `output`, every cell a text
+    cell: nothing in it is ever a formula, number or link, so no `'` is needed.
+
+    XlsxWriter in constant-memory mode keeps one row in memory and the sheet in a temporary
+    file; the workbook (a ZIP) is put together at the end, so it is written whole before a
+    byte of it is sent. A cell longer than Excel takes is cut, saying so; more rows than a
+    sheet holds raise `TooManyRows` (the CSV export has no limit).
+    """
+    tell = progress or (lambda n: None)
+    options = {
+        "constant_memory": True,
+        "strings_to_numbers": False,
+        "strings_to_formulas": False,
+        "strings_to_urls": False,
+    }
+    workbook = xlsxwriter.Workbook(output, options)
+    sheet = workbook.add_worksheet("Leads")
+    names = columns()
+    keys = [SOURCE.get(name, name) for name in names]
+    for column, name in enumerate(names):
+        sheet.write_string(0, column, name)
+    rows = _told(stream_rows(where, batch=batch, json_as_text=True), tell, batch)
+    for number, row in enumerate(rows, start=1):
+        if number >= XLSX_MAX_ROWS:
+            workbook.close()
+            raise TooManyRows(f"more than {XLSX_MAX_ROWS - 1} leads")
+        for column, key in enumerate(keys):
+            text = _text(row[key])
+            if len(text) > XLSX_MAX_CELL:
+                text = text[: XLSX_MAX_CELL - len(XLSX_CUT)] + XLSX_CUT
+            if text:
+                sheet.write_string(number, column, text)
+    workbook.close()
 
 
 def _told(

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, current_app
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
+from capture import extension_points
 from capture.db import Model, Timestamped, db, new_public_id, utcnow
+from capture.extension_points import StageMoved
 from capture.leads.classify import Stage
+from capture.personal import EMPTY, NULL, ByLead, Export, Mask, Personal, Set
 
 # The columns the back office's text search looks in (capture/backoffice/search.py).
 SEARCHED_COLUMNS = ("email", "first_name", "last_name", "company")
@@ -97,7 +99,7 @@ class Lead(Timestamped, Model):
     first_touch: Mapped[dict[str, Any]] = mapped_column(default=dict)
     last_touch: Mapped[dict[str, Any]] = mapped_column(default=dict)
     last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # The score's two parts (capture.leads.score): engagement decays with idle time and is
+    # The score's two parts (capture.leads.scoring): engagement decays with idle time and is
     # stored as a float so repeated decay passes do not lose points to rounding; `score` is
     # round(engagement) + fit. `engagement_at` is the moment the engagement value refers to.
     engagement_score: Mapped[float] = mapped_column(sa.Float, default=0.0)
@@ -105,6 +107,20 @@ class Lead(Timestamped, Model):
     engagement_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Set when the person was erased: the row stays only as an anonymous count.
     erased_at: Mapped[datetime | None]
+
+    # The husk that stays after erasure: stage, score, partner and dates still count.
+    __privacy__ = Personal(
+        find=(ByLead("id"),),
+        erase={
+            "email": Mask(lambda lead: f"erased-{lead.public_id}@erased.invalid"),
+            **dict.fromkeys(PROFILE_COLUMNS, NULL),
+            "properties": EMPTY,
+            "first_touch": EMPTY,
+            "last_touch": EMPTY,
+        },
+        keep=("public_id", "lifecycle_stage", "temperature", "source", "partner"),
+        export=Export("lead", lambda lead: lead_payload(lead), single=True),
+    )
 
     @property
     def stage(self) -> Stage:
@@ -125,10 +141,56 @@ sa.event.listen(
 )
 
 
+def lead_payload(row: Mapping[str, Any] | Lead) -> dict[str, Any]:
+    """A lead as the API, exports and webhooks show it (the contract's lead shape)."""
+    value = row.__getitem__ if isinstance(row, Mapping) else row.__getattribute__
+
+    def iso(name: str) -> str | None:
+        moment = value(name)
+        return moment.isoformat() if moment else None
+
+    payload: dict[str, Any] = {
+        "id": value("public_id"),
+        "email": value("email"),
+        "lifecycle_stage": value("lifecycle_stage"),
+        "score": value("score"),
+        "temperature": value("temperature"),
+        "engagement_score": round(value("engagement_score") or 0.0, 2),
+        "fit_score": value("fit_score"),
+        "source": value("source"),
+        "partner": value("partner"),
+        "first_touch": value("first_touch") or {},
+        "last_touch": value("last_touch") or {},
+    }
+    payload.update({name: value(name) for name in PROFILE_COLUMNS})
+    payload["properties"] = value("properties") or {}
+    payload["created_at"] = iso("created_at")
+    payload["updated_at"] = iso("updated_at")
+    payload["last_activity_at"] = iso("last_activity_at")
+    return payload
+
+
 class StageChange(Model):
     """One move along the lifecycle, with who or what made it and why."""
 
     __tablename__ = "stage_changes"
+    # Reasons are free text someone typed ("called Ane at Firma"): they cannot be kept. The
+    # actor is a staff account or a system name, never the person.
+    __privacy__ = Personal(
+        find=(ByLead(),),
+        erase={"reason": Set("[erased]")},
+        keep=("from_stage", "to_stage", "actor"),
+        export=Export(
+            "stage_changes",
+            lambda c: {
+                "from": c.from_stage,
+                "to": c.to_stage,
+                "reason": c.reason,
+                "actor": c.actor,
+                "at": c.created_at.isoformat(),
+            },
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lead_id: Mapped[int] = mapped_column(sa.ForeignKey("leads.id", ondelete="CASCADE"), index=True)
@@ -201,7 +263,7 @@ def move_stage(
     conversion_id: int | None = None,
 ) -> StageChange:
     """The one place a lead's stage changes, so every change lands in its history and every
-    `on_stage_moved` hook (webhooks, notices to sales) hears of it, whoever made it."""
+    `stage_moved` receiver (webhooks, notices to sales) hears of it, whoever made it."""
     change = StageChange(
         lead_id=lead.id,
         from_stage=lead.lifecycle_stage,
@@ -213,14 +275,5 @@ def move_stage(
     )
     lead.lifecycle_stage = to.value
     db.session.add(change)
-    for hook in current_app.extensions.get(STAGE_MOVED, []):
-        hook(lead, change)
+    extension_points.stage_moved.send(StageMoved(lead, change))
     return change
-
-
-STAGE_MOVED = "leadgate.on_stage_moved"
-
-
-def on_stage_moved(app: Flask, hook: Callable[[Lead, StageChange], None]) -> None:
-    """Run `hook(lead, change)` inside the transaction of every stage change (any path)."""
-    app.extensions.setdefault(STAGE_MOVED, []).append(hook)

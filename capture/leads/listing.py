@@ -19,7 +19,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from capture.db import db
 from capture.forms.store import FormDefinition
 from capture.leads.conversion import ConversionEvent
-from capture.leads.lead import PROFILE_COLUMNS, Lead
+from capture.leads.lead import Lead
 
 CURSOR_SALT = "leadgate.cursor"
 
@@ -45,6 +45,7 @@ class LeadFilter:
     form: str | None = None
     partner: str | None = None
     since: datetime | None = None
+    email: str | None = None  # normalised (capture.forms.values.normalise_email), so exact
 
     def apply(self, statement: sa.Select[Any]) -> sa.Select[Any]:
         statement = statement.where(Lead.erased_at.is_(None))
@@ -58,6 +59,8 @@ class LeadFilter:
             statement = statement.where(Lead.score <= self.score_max)
         if self.partner:
             statement = statement.where(Lead.partner == self.partner)
+        if self.email is not None:
+            statement = statement.where(Lead.email == self.email)
         if self.since is not None:
             statement = statement.where(Lead.updated_at >= self.since)
         if self.form:
@@ -133,32 +136,3 @@ def stream_rows(
         last = rows[-1]["id"]
         if len(rows) < batch:
             return
-
-
-def lead_payload(row: Mapping[str, Any] | Lead) -> dict[str, Any]:
-    """A lead as the API, exports and webhooks show it (the contract's lead shape)."""
-    value = row.__getitem__ if isinstance(row, Mapping) else row.__getattribute__
-
-    def iso(name: str) -> str | None:
-        moment = value(name)
-        return moment.isoformat() if moment else None
-
-    payload: dict[str, Any] = {
-        "id": value("public_id"),
-        "email": value("email"),
-        "lifecycle_stage": value("lifecycle_stage"),
-        "score": value("score"),
-        "temperature": value("temperature"),
-        "engagement_score": round(value("engagement_score") or 0.0, 2),
-        "fit_score": value("fit_score"),
-        "source": value("source"),
-        "partner": value("partner"),
-        "first_touch": value("first_touch") or {},
-        "last_touch": value("last_touch") or {},
-    }
-    payload.update({name: value(name) for name in PROFILE_COLUMNS})
-    payload["properties"] = value("properties") or {}
-    payload["created_at"] = iso("created_at")
-    payload["updated_at"] = iso("updated_at")
-    payload["last_activity_at"] = iso("last_activity_at")
-    return payload

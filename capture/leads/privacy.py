@@ -1,199 +1,184 @@
 """GDPR for one person: everything we hold about them (Art. 15/20) and erasure (Art. 17).
 
-Erasure removes personal data from every table and keeps only anonymous counts: the lead row
-stays as a husk (stage, score, partner, dates; no name, no address) so funnels and per-form
-reports still add up, and a `Suppression` keeps the SHA-256 of the e-mail so a later
-submission by the same address can be recognised. Other packages add their own tables through
-`on_export` and `on_erase`; both hooks run inside the caller's transaction.
+Both are derived from the privacy map (`capture.personal`): every model declares beside its
+columns how to find a person's rows and what erasure does to each personal column, so this
+module knows no table by name and a new table cannot be forgotten (tests/test_privacy_map.py).
+
+Erasure keeps only anonymous counts: the lead row stays as a husk (stage, score, partner,
+dates; no name, no address) so funnels and reports still add up, and a `Suppression` keeps a
+keyed hash (HMAC with SUPPRESSION_KEY) of the address, so the same address can be recognised
+and refused where no new consent is given (a quarantine release, an API event). See
+docs/privacy.md.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import hmac
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, current_app
+from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy.orm import Mapped, mapped_column
 
 from capture.db import Model, db, utcnow
-from capture.forms.store import FormDefinition
-from capture.leads.consent import ConsentRecord, erasing
-from capture.leads.conversion import ConversionEvent
-from capture.leads.lead import PROFILE_COLUMNS, Lead, StageChange
-from capture.leads.listing import lead_payload
-from capture.leads.score import ScoreChange
-from capture.submissions.submission import Submission
-
-ERASED_REASON = "[erased]"
-ExportHook = Callable[[Lead], dict[str, Any]]
-EraseHook = Callable[[Lead, str], None]
+from capture.extension_points import Erased, lead_erased
+from capture.forms.values import normalise_email
+from capture.leads.consent import erasing
+from capture.leads.lead import Lead
+from capture.personal import Declaration, NotPersonal, Person, Personal
 
 
 class Suppression(Model):
-    """What is left of an erased person: a hash of the address, recognised on return."""
+    """What is left of an erased person: a keyed hash of the address, recognised on return.
+
+    Rows from before keyed hashes have no `email_hmac` (the plain SHA-256 was dropped, see
+    docs/privacy.md): they still count erasures but match no address.
+    """
 
     __tablename__ = "suppressions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    email_sha256: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    email_hmac: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     lead_public_id: Mapped[str] = mapped_column(sa.String(40))
     erased_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    __privacy__ = NotPersonal(
+        keep=("email_hmac", "lead_public_id"),
+        why="a keyed hash: without SUPPRESSION_KEY it cannot be matched to any address",
+    )
 
-def email_hash(email: str) -> str:
-    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+class Suppressed(ValueError):
+    """The address belongs to a person who was erased; the message says what to do instead."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            _(
+                "This address belongs to a person who asked to be erased. It can only come "
+                "back through a new form submission with the person's consent."
+            )
+        )
+
+
+def _normalised(email: str) -> str:
+    try:
+        return normalise_email(email)
+    except ValueError:
+        return email.strip().lower()
+
+
+def email_key(email: str) -> str:
+    """The suppression key of an address: HMAC-SHA256 with SUPPRESSION_KEY, not a plain hash
+    that anyone with a list of addresses could reverse."""
+    secret = str(current_app.config["SUPPRESSION_KEY"]).encode()
+    return hmac.new(secret, _normalised(email).encode(), hashlib.sha256).hexdigest()
 
 
 def was_erased(email: str) -> bool:
     """True when this address belonged to a person who asked to be erased."""
-    digest = email_hash(email)
+    digest = email_key(email)
     count = db.session.scalar(
-        sa.select(sa.func.count(Suppression.id)).where(Suppression.email_sha256 == digest)
+        sa.select(sa.func.count(Suppression.id)).where(Suppression.email_hmac == digest)
     )
     return bool(count)
 
 
-def on_export(app: Flask, hook: ExportHook) -> None:
-    """`hook(lead)` returns sections to add to a person's export (downloads, deliveries...)."""
-    app.extensions.setdefault("leadgate.on_export", []).append(hook)
+def refuse_suppressed(email: str) -> None:
+    """Raise `Suppressed` when `email` was erased and has not come back as a lead since.
+
+    For every way a lead appears without the person giving consent anew: a quarantine
+    release, an API event. A new form submission with consent is a new lead and is allowed.
+    """
+    if not was_erased(email):
+        return
+    live = db.session.scalar(
+        sa.select(sa.func.count(Lead.id)).where(
+            Lead.email == _normalised(email), Lead.erased_at.is_(None)
+        )
+    )
+    if not live:
+        raise Suppressed
 
 
-def on_erase(app: Flask, hook: EraseHook) -> None:
-    """`hook(lead, email)` removes the person's data from the caller's own tables, before the
-    lead row is anonymised (so `lead.email` and `email` are still the real address)."""
-    app.extensions.setdefault("leadgate.on_erase", []).append(hook)
+def privacy_map() -> Iterator[tuple[Any, Declaration | None]]:
+    """Every mapped model with its declaration (None: it declared nothing), by table name."""
+    models = sorted(
+        (m.class_ for m in Model.registry.mappers), key=lambda model: model.__tablename__
+    )
+    for model in models:
+        yield model, model.__dict__.get("__privacy__")
 
 
-def _rows(model: Any, *where: Any) -> list[Any]:
-    return list(db.session.scalars(sa.select(model).where(*where).order_by(model.id)))
+def _personal() -> Iterator[tuple[Any, Personal]]:
+    for model, declaration in privacy_map():
+        if isinstance(declaration, Personal):
+            yield model, declaration
+
+
+def _person(lead: Lead) -> Person:
+    return Person(lead.id, lead.public_id, lead.email)
+
+
+def _rows(model: Any, declaration: Personal, person: Person) -> list[Any]:
+    where = sa.or_(*(finder.where(model, person) for finder in declaration.find))
+    key = model.__mapper__.primary_key[0]
+    return list(db.session.scalars(sa.select(model).where(where).order_by(key)))
 
 
 def personal_data(lead: Lead) -> dict[str, Any]:
-    """Everything about one person, consent ledger included, as plain JSON-ready data."""
-    forms = {f.id: f.slug for f in db.session.scalars(sa.select(FormDefinition))}
-    data: dict[str, Any] = {
-        "lead": lead_payload(lead),
-        "submissions": [
-            {
-                "id": s.public_id,
-                "form": forms.get(s.form_id),
-                "form_version": s.form_version,
-                "status": s.status,
-                "channel": s.channel,
-                "language": s.language,
-                "fields": s.fields,
-                "consents": s.consents,
-                "context": s.context,
-                "partner": s.partner,
-                "origin": s.origin,
-                "ip": s.ip,
-                "user_agent": s.user_agent,
-                "created_at": s.created_at.isoformat(),
-            }
-            for s in _rows(Submission, Submission.lead_id == lead.id)
-        ],
-        "conversions": [
-            {
-                "id": c.public_id,
-                "kind": c.kind,
-                "classification": c.classification,
-                "channel": c.channel,
-                "form": forms.get(c.form_id) if c.form_id else None,
-                "partner": c.partner,
-                "attribution": c.attribution,
-                "details": c.details,
-                "occurred_at": c.occurred_at.isoformat(),
-            }
-            for c in _rows(ConversionEvent, ConversionEvent.lead_id == lead.id)
-        ],
-        "consents": [r.as_proof() for r in _rows(ConsentRecord, ConsentRecord.lead_id == lead.id)],
-        "stage_changes": [
-            {
-                "from": c.from_stage,
-                "to": c.to_stage,
-                "reason": c.reason,
-                "actor": c.actor,
-                "at": c.created_at.isoformat(),
-            }
-            for c in _rows(StageChange, StageChange.lead_id == lead.id)
-        ],
-        "score_changes": [
-            {
-                "rule": c.rule,
-                "event": c.event,
-                "before": c.before,
-                "after": c.after,
-                "at": c.created_at.isoformat(),
-            }
-            for c in _rows(ScoreChange, ScoreChange.lead_id == lead.id)
-        ],
-    }
-    for hook in current_app.extensions.get("leadgate.on_export", []):
-        data.update(hook(lead))
+    """Everything about one person, as plain JSON-ready data: one section per table."""
+    person = _person(lead)
+    data: dict[str, Any] = {}
+    for model, declaration in _personal():
+        export = declaration.export
+        if export is None:
+            continue
+        rows = [export.row(row) for row in _rows(model, declaration, person)]
+        data[export.section] = (rows[0] if rows else None) if export.single else rows
     return data
 
 
 def erase(lead: Lead, actor: str) -> Suppression:
     """Remove the person's personal data everywhere; keep anonymous counts and a suppression.
 
-    Adds and flushes; the caller commits. Submissions and conversions stay (without content)
-    so counts per form, channel and partner still add up.
+    Every row the map finds for the person (by lead, by address, by mention) is found first,
+    with the address still known, then deleted or overwritten as its model declares. Adds and
+    flushes; the caller commits.
     """
-    email = lead.email
+    person = _person(lead)
     now = utcnow()
-    for hook in current_app.extensions.get("leadgate.on_erase", []):
-        hook(lead, email)
-    db.session.execute(
-        sa.update(Submission)
-        .where(Submission.lead_id == lead.id)
-        .values(
-            fields={}, context={}, consents={}, response={}, ip=None, user_agent=None,
-            origin=None, request_digest=None,
-        )
-        .execution_options(synchronize_session=False)
-    )  # fmt: skip
-    db.session.execute(
-        sa.update(ConversionEvent)
-        .where(ConversionEvent.lead_id == lead.id)
-        .values(attribution={}, details={})
-        .execution_options(synchronize_session=False)
-    )
-    # Reasons are free text a person typed ("called Ane at Firma"): they cannot be kept.
-    db.session.execute(
-        sa.update(StageChange)
-        .where(StageChange.lead_id == lead.id)
-        .values(reason=ERASED_REASON)
-        .execution_options(synchronize_session=False)
-    )
+    found = [(d, _rows(model, d, person)) for model, d in _personal()]
     with erasing(db.session()):
-        for record in _rows(ConsentRecord, ConsentRecord.lead_id == lead.id):
-            db.session.delete(record)
+        for declaration, rows in found:
+            for row in rows:
+                if declaration.delete:
+                    db.session.delete(row)
+                    continue
+                values = {name: action.value(row) for name, action in declaration.erase.items()}
+                for name, value in values.items():
+                    setattr(row, name, value)
         db.session.flush()
-
-    lead.email = f"erased-{lead.public_id}@erased.invalid"
-    for name in PROFILE_COLUMNS:
-        setattr(lead, name, None)
-    lead.properties = {}
-    lead.first_touch = {}
-    lead.last_touch = {}
     lead.erased_at = now
-    suppression = db.session.scalar(
-        sa.select(Suppression).where(Suppression.email_sha256 == email_hash(email))
-    )
+    digest = email_key(person.email)
+    suppression = db.session.scalar(sa.select(Suppression).where(Suppression.email_hmac == digest))
     if suppression is None:
-        suppression = Suppression(email_sha256=email_hash(email), lead_public_id=lead.public_id)
+        suppression = Suppression(email_hmac=digest, lead_public_id=lead.public_id)
         db.session.add(suppression)
     suppression.erased_at = now
-    for hook in current_app.extensions.get("leadgate.on_lead_erased", []):
-        hook(lead.public_id, actor)
+    lead_erased.send(Erased(lead_public_id=lead.public_id, actor=actor))
     db.session.flush()
     return suppression
 
 
-def on_lead_erased(app: Flask, hook: Callable[[str, str], None]) -> None:
-    """`hook(lead_public_id, actor)` after erasure, in its transaction (capture.webhooks
-    queues `lead.erased` there)."""
-    app.extensions.setdefault("leadgate.on_lead_erased", []).append(hook)
+def find_lead(email_or_id: str) -> Lead | None:
+    """A live lead by public id or address (for `leadgate leads erase`)."""
+    where = (
+        Lead.public_id == email_or_id
+        if "@" not in email_or_id
+        else Lead.email == _normalised(email_or_id)
+    )
+    return db.session.scalar(sa.select(Lead).where(where, Lead.erased_at.is_(None)))

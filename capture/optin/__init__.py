@@ -10,7 +10,6 @@ from capture.optin.confirmation import (
     confirm_submission,
     confirmation_url,
     delivery_held,
-    on_confirm,
 )
 from capture.optin.unsubscribe import (
     marketing_status,
@@ -27,7 +26,6 @@ __all__ = [
     "init_app",
     "marketing_status",
     "may_send_marketing",
-    "on_confirm",
     "unsubscribe_url",
     "withdraw_marketing",
 ]

@@ -2,13 +2,13 @@
 
 For a form with `double_opt_in: true` nothing is delivered until the person clicks the link in
 the confirmation e-mail. Marketing consent given on such a form is recorded as `pending`; the
-click appends `confirmed` records (method `double_opt_in`) to the ledger and fires the
-`on_confirm` hooks, in the same transaction, so a download e-mail is queued exactly once.
+click appends `confirmed` records (method `double_opt_in`) to the ledger and fires
+`optin_confirmed` (capture.extension_points) in the same transaction, so a download e-mail is
+queued exactly once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -19,12 +19,14 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from capture.db import db, utcnow
 from capture.errors import ApiError
+from capture.extension_points import Confirmed, optin_confirmed, submission_accepted
 from capture.i18n import visitor_language
 from capture.leads.consent import ConsentMethod, ConsentRecord, ConsentStatus
 from capture.leads.lead import Lead
 from capture.outbox import enqueue_email
+from capture.submissions.consents import stored_ip
 from capture.submissions.intake import user_agent
-from capture.submissions.record import Accepted, on_accept, stored_ip
+from capture.submissions.record import Accepted
 from capture.submissions.submission import Submission
 from capture.tokens import ExpiredToken, InvalidToken, Purpose, sign, verify
 from capture.urls import public_url
@@ -34,20 +36,13 @@ CONFIRM_VALID_DAYS = CONFIRM_MAX_AGE // (24 * 3600)
 
 bp = Blueprint("optin", __name__)
 
-ConfirmHook = Callable[[Submission, Lead], None]
-
-
-def on_confirm(app: Any, hook: ConfirmHook) -> None:
-    """Run `hook(submission, lead)` in the transaction that confirms a double opt-in, once per
-    submission (a second click fires nothing). Use it to deliver what confirmation unlocks."""
-    app.extensions.setdefault("leadgate.on_confirm", []).append(hook)
-
 
 def delivery_held(accepted: Accepted) -> bool:
     """True when this submission must be confirmed by e-mail before anything is delivered.
 
-    Other `on_accept` hooks call this instead of delivering (and leave `download_url` unset),
-    then deliver from an `on_confirm` hook. It reads the form, so hook order does not matter.
+    Other `submission_accepted` receivers call this instead of delivering (and leave
+    `download_url` unset), then deliver on `optin_confirmed`. It reads the form, so the order
+    of receivers does not matter.
     """
     return bool(
         accepted.answer.get("confirmation_required") or accepted.intake.form.spec.double_opt_in
@@ -59,12 +54,11 @@ def confirmation_url(submission_public_id: str, language: str | None = None) -> 
     return public_url("optin.confirm", token=token, lang=language)
 
 
-def require_confirmation(accepted: Accepted) -> None:
-    """The on_accept hook: hold delivery and queue the confirmation e-mail (no advertising)."""
+def require_confirmation(accepted: Accepted) -> dict[str, Any] | None:
+    """On `submission_accepted`: hold delivery and queue the confirmation e-mail (no ads)."""
     spec = accepted.intake.form.spec
     if not spec.double_opt_in:
-        return
-    accepted.answer["confirmation_required"] = True
+        return None
     language = accepted.intake.language
     enqueue_email(
         accepted.lead.email,
@@ -78,6 +72,7 @@ def require_confirmation(accepted: Accepted) -> None:
         },
         dedupe_key=f"confirm:{accepted.submission.public_id}",
     )
+    return {"confirmation_required": True}
 
 
 def _withdrawn_since(lead_id: int, purpose: str, record: ConsentRecord) -> bool:
@@ -146,8 +141,7 @@ def confirm_submission(
         )
     lead.last_activity_at = now
     db.session.flush()
-    for hook in current_app.extensions.get("leadgate.on_confirm", []):
-        hook(submission, lead)
+    optin_confirmed.send(Confirmed(submission, lead))
     return True
 
 
@@ -177,6 +171,9 @@ def confirm(token: str) -> ResponseReturnValue:
     if submission is None or lead is None:
         visitor_language()
         raise ApiError(404, "not_found", _("This confirmation link is not valid."))
+    if lead.erased_at is not None:  # erasure kills every link the person holds
+        visitor_language()
+        raise ApiError(410, "gone", _("This link no longer works: the data behind it was erased."))
     visitor_language(submission.language)
     newly = confirm_submission(submission, lead, request.remote_addr, user_agent())
     db.session.commit()
@@ -187,5 +184,5 @@ def confirm(token: str) -> ResponseReturnValue:
 
 
 def init_app(app: Flask) -> None:
-    on_accept(app, require_confirmation)
+    submission_accepted.connect(app, require_confirmation)
     app.register_blueprint(bp)

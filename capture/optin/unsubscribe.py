@@ -22,8 +22,8 @@ from capture.extensions import csrf
 from capture.i18n import visitor_language
 from capture.leads.consent import ConsentMethod, ConsentRecord, ConsentStatus, text_hash
 from capture.leads.lead import Lead
+from capture.submissions.consents import stored_ip
 from capture.submissions.intake import user_agent
-from capture.submissions.record import stored_ip
 from capture.tokens import InvalidToken, Purpose, sign, verify
 from capture.urls import public_url
 
@@ -77,14 +77,18 @@ def withdraw_marketing(lead: Lead, language: str, ip: str | None, agent: str | N
 
 
 def _lead(token: str) -> Lead | None:
-    """The lead the token names; None when it was erased. A bad token is a 404."""
+    """The lead the token names; None when there is none. A bad token is a 404; an erased
+    person's link is a 410 and writes nothing (erasure kills every link they hold)."""
     try:
         public_id, _issued = verify(Purpose.UNSUBSCRIBE, token)
     except InvalidToken:
         raise ApiError(404, "not_found", _("This unsubscribe link is not valid.")) from None
     if not isinstance(public_id, str):
         raise ApiError(404, "not_found", _("This unsubscribe link is not valid."))
-    return db.session.scalar(sa.select(Lead).where(Lead.public_id == public_id))
+    lead = db.session.scalar(sa.select(Lead).where(Lead.public_id == public_id))
+    if lead is not None and lead.erased_at is not None:
+        raise ApiError(410, "gone", _("This link no longer works: the data behind it was erased."))
+    return lead
 
 
 def _masked(email: str) -> str:

@@ -29,6 +29,7 @@ from capture.forms.public import public_definition
 from capture.forms.spec import SLUG_RE
 from capture.forms.store import FormDefinition, get_form
 from capture.i18n import visitor_language
+from capture.partners import partner_of_origin
 from capture.submissions.intake import (
     UNREAD,
     Unread,
@@ -56,11 +57,10 @@ def _open_form(slug: str) -> FormDefinition:
 
 def _open_form_for(slug: str, origin: str | None) -> tuple[FormDefinition, str | Unread | None]:
     """The form and the partner owning `origin`, in one query (a submission needs both)."""
-    query = current_app.extensions.get("leadgate.partner_of_origin")
-    if not origin or query is None or not SLUG_RE.match(slug):
+    if not origin or not SLUG_RE.match(slug):
         return _open_form(slug), UNREAD
     row = db.session.execute(
-        sa.select(FormDefinition, query(origin)).where(FormDefinition.slug == slug)
+        sa.select(FormDefinition, partner_of_origin(origin)).where(FormDefinition.slug == slug)
     ).one_or_none()
     form, partner = row if row is not None else (None, None)
     return _opened(form), partner

@@ -11,19 +11,49 @@ import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote_to_bytes, urlsplit
 
-from flask import current_app, request
+from flask import request
 from flask_babel import gettext as _
 
 from capture.errors import ApiError
-from capture.forms.spec import normalise_origin
+from capture.forms.origins import normalise_origin
 from capture.forms.store import FormDefinition
-from capture.forms.values import is_clean_text
+from capture.forms.values import is_clean_text, strip_format_characters
+from capture.params import ParamError, check
+from capture.partners import partner_for_origin
 from capture.submissions.captcha import RESPONSE_FIELDS
-from capture.submissions.record import TOUCH_KEYS, Intake
+from capture.submissions.envelope import SubmissionEnvelope
 
-MAX_KEYS = 200
+TOUCH_KEYS = (
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "referrer",
+    "page_url",
+)
+
+
+@dataclass
+class Intake:
+    """A submission as read from a request, before any check."""
+
+    form: FormDefinition
+    fields: dict[str, Any]
+    consents: dict[str, Any]
+    context: dict[str, str]
+    token: Any
+    channel: str
+    language: str
+    ip: str | None = None
+    user_agent: str | None = None
+    origin: str | None = None
+    partner: str | None = None
+    idempotency_key: str | None = None
+    request_digest: str | None = None
+    captcha: Any = None
 
 
 class Unread:
@@ -49,15 +79,31 @@ def load_json(raw: bytes) -> Any:
         raise bad_request(_("The body is not valid JSON.")) from exc
 
 
-def _mapping(payload: dict[str, Any], key: str) -> dict[str, Any]:
-    value = payload.get(key)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise bad_request(_("`%(key)s` must be an object.", key=key))
-    if len(value) > MAX_KEYS:
-        raise bad_request(_("`%(key)s` has too many entries.", key=key))
-    return value
+def check_form_encoding() -> None:
+    """Refuse a form post whose text is not UTF-8, before any of it is read.
+
+    Werkzeug keeps undecodable bytes of a url-encoded body as their `%FF` escapes and turns
+    those of a multipart body into U+FFFD: either way the visitor's name would be stored as
+    something they did not type. Checked on the raw body, as percent-decoded bytes.
+    """
+    if request.mimetype == "application/x-www-form-urlencoded":
+        raw = request.get_data(cache=True, parse_form_data=False)
+        for part in raw.split(b"&"):
+            try:
+                unquote_to_bytes(part.replace(b"+", b" ")).decode("utf-8")
+            except UnicodeDecodeError:
+                raise bad_request(_("The form is not valid UTF-8.")) from None
+    elif request.mimetype == "multipart/form-data":
+        request.get_data(cache=True, parse_form_data=False)
+        if any("\ufffd" in text for item in request.form.items(multi=True) for text in item):
+            raise bad_request(_("The form is not valid UTF-8."))
+
+
+def _envelope(payload: dict[str, Any]) -> SubmissionEnvelope:
+    try:
+        return check(SubmissionEnvelope, payload)
+    except ParamError as error:
+        raise bad_request(next(iter(error.fields.values()))[0]) from None
 
 
 @dataclass
@@ -86,11 +132,11 @@ def read_payload() -> Payload:
         payload = load_json(request.get_data(cache=True))
         if not isinstance(payload, dict):
             raise bad_request(_("The body must be a JSON object."))
-        fields, consents = _mapping(payload, "fields"), _mapping(payload, "consents")
-        context, token = _mapping(payload, "context"), payload.get("token")
-        captcha, key = payload.get("captcha"), payload.get("idempotency_key")
+        envelope = _envelope(payload)
+        fields, consents, context = envelope.fields, envelope.consents, envelope.context
+        token, captcha, key = envelope.token, envelope.captcha, envelope.idempotency_key
     elif mimetype in {"application/x-www-form-urlencoded", "multipart/form-data"}:
-        request.get_data(cache=True, parse_form_data=False)
+        check_form_encoding()
         fields, consents, context, token = read_form_post(request.form)
         captcha, key = captcha_answer(request.form), request.form.get("idempotency_key")
         fields.pop("idempotency_key", None)
@@ -113,14 +159,24 @@ def captcha_answer(form: Any) -> str | None:
     return None
 
 
-def read_form_post(form: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], Any]:
-    """Split a flat form post into fields, consents (`consent_<purpose>`), context and token."""
+def read_form_post(
+    form: Any, single: frozenset[str] | set[str] = frozenset()
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], Any]:
+    """Split a flat form post into fields, consents (`consent_<purpose>`), context and token.
+
+    A name posted twice becomes a list, which a field refuses ("Enter a single value"). For
+    names the visitor cannot see, a refusal would be an error nobody can correct, and dropping
+    the value loses it silently: the attribution keys and the fields named in `single` (the
+    form's hidden fields) keep their first non-empty value instead.
+    """
     fields: dict[str, Any] = {}
     consents: dict[str, Any] = {}
     context: dict[str, Any] = {}
     for key in form:
         values = form.getlist(key)
         value = values[0] if len(values) == 1 else values
+        if len(values) > 1 and (key in TOUCH_KEYS or key in single):
+            value = next((v for v in values if isinstance(v, str) and v.strip()), values[0])
         prefix = next((p for p in CONSENT_PREFIXES if key.startswith(p)), None)
         if prefix:
             consents[key[len(prefix) :].rstrip("]")] = value
@@ -141,7 +197,10 @@ def clean_context(raw: dict[str, Any]) -> dict[str, str]:
         value = raw.get(key)
         if not isinstance(value, str) or not value.strip() or not is_clean_text(value):
             continue
-        value = value.strip()[: 2048 if key in {"page_url", "referrer"} else 200]
+        value = strip_format_characters(value).strip()
+        if not value:
+            continue
+        value = value[: 2048 if key in {"page_url", "referrer"} else 200]
         if key in {"page_url", "referrer"}:
             try:
                 if urlsplit(value).scheme not in {"http", "https"}:
@@ -239,9 +298,8 @@ def attributed_partner(
         if origin_partner and origin in form.spec.allowed_origins:
             return origin_partner
         return form.partner
-    resolver = current_app.extensions.get("leadgate.partner_for_origin")
-    if resolver and origin:
-        partner = resolver(form, origin)
+    if origin:
+        partner = partner_for_origin(form, origin)
         if partner:
             return partner
     return form.partner

@@ -15,7 +15,10 @@ from flask.cli import AppGroup
 from capture.db import db
 from capture.forms.store import FormDefinition
 from capture.forms.values import clean_values
-from capture.submissions.record import Accepted, Intake, accept, given_consents
+from capture.leads.privacy import Suppressed, refuse_suppressed
+from capture.submissions.consents import given_consents
+from capture.submissions.intake import Intake
+from capture.submissions.record import Accepted, accept
 from capture.submissions.submission import Submission, SubmissionStatus
 
 
@@ -49,6 +52,10 @@ def _held(public_id: str) -> Submission:
 def release(public_id: str) -> Accepted:
     """Create the lead as if the submission had been accepted; adds and flushes."""
     submission = _held(public_id)
+    try:
+        refuse_suppressed(str(submission.fields.get("email") or ""))
+    except Suppressed as refused:
+        raise QuarantineError(f"{public_id}: {refused}") from None
     form = db.session.get(FormDefinition, submission.form_id)
     if form is None:  # the foreign key cascades deletes, so only a race gets here
         raise QuarantineError(f"{public_id}: its form no longer exists")

@@ -7,8 +7,6 @@ same everywhere.
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,8 +16,10 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql, sqlite
 
+from capture import extension_points
 from capture.db import db, new_public_id, utcnow
-from capture.forms.spec import language_for, text_for
+from capture.extension_points import Quarantined
+from capture.forms.spec import text_for
 from capture.forms.store import FormDefinition
 from capture.forms.values import Errors, clean_values
 from capture.leads.classify import (
@@ -30,47 +30,20 @@ from capture.leads.classify import (
     parse_overrides,
     stage_for,
 )
-from capture.leads.consent import ConsentMethod, ConsentRecord, ConsentStatus, text_hash
+from capture.leads.consent import ConsentRecord
 from capture.leads.conversion import ConversionEvent
 from capture.leads.lead import Lead, StageChange, apply_profile, move_stage, upsert_lead
+from capture.leads.scoring import score_conversion
 from capture.submissions.captcha import captcha_problem
+from capture.submissions.consents import agreed, consent_record, given_consents, stored_ip
+from capture.submissions.intake import TOUCH_KEYS, Intake
 from capture.submissions.submission import Submission, SubmissionStatus
 from capture.tokens import check_form_token
-
-TOUCH_KEYS = (
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-    "referrer",
-    "page_url",
-)
-
-
-@dataclass
-class Intake:
-    """A submission as read from a request, before any check."""
-
-    form: FormDefinition
-    fields: dict[str, Any]
-    consents: dict[str, Any]
-    context: dict[str, str]
-    token: Any
-    channel: str
-    language: str
-    ip: str | None = None
-    user_agent: str | None = None
-    origin: str | None = None
-    partner: str | None = None
-    idempotency_key: str | None = None
-    request_digest: str | None = None
-    captcha: Any = None
 
 
 @dataclass
 class Accepted:
-    """What one accepted submission produced; handed to the hooks other packages register."""
+    """What one accepted submission produced; the payload of `submission_accepted`."""
 
     intake: Intake
     submission: Submission
@@ -103,20 +76,6 @@ class ValidationFailed(Exception):
 
 class IdempotencyConflict(Exception):
     """The key was used before with another body."""
-
-
-AcceptHook = Callable[[Accepted], None]
-QuarantineHook = Callable[[Intake, Submission], None]
-
-
-def on_accept(app: Any, hook: AcceptHook) -> None:
-    """Run `hook` inside the transaction of every accepted submission (gates, outbox rows)."""
-    app.extensions.setdefault("leadgate.on_accept", []).append(hook)
-
-
-def on_quarantine(app: Any, hook: QuarantineHook) -> None:
-    """Run `hook` inside the transaction of every submission held in quarantine (counters)."""
-    app.extensions.setdefault("leadgate.on_quarantine", []).append(hook)
 
 
 def conversion_overrides() -> dict[str, Classification]:
@@ -174,7 +133,7 @@ def accept(
     touch.update(partner=intake.partner, form=form.slug, at=now.isoformat())
     lead, created = upsert_lead(values["email"], touch, intake.partner)
 
-    records = [_consent_record(intake, submission, lead, purpose) for purpose in given]
+    records = [consent_record(intake, submission, lead, purpose) for purpose in given]
     db.session.add_all(records)
 
     classification = classify(form.conversion, conversion_overrides())
@@ -214,8 +173,12 @@ def accept(
     accepted.answer = _answer(
         intake, submission.public_id, lead.public_id, classification, lead.stage
     )
-    for hook in current_app.extensions.get("leadgate.on_accept", []):
-        hook(accepted)
+    # Scoring is part of the write path, not a receiver: every receiver sees the scored stage.
+    scored = score_conversion(lead, conversion, flush=False)
+    accepted.stage_changes.extend(scored.stage_changes)
+    accepted.answer["lifecycle_stage"] = lead.lifecycle_stage
+    for fields in extension_points.submission_accepted.send(accepted):
+        accepted.answer.update(fields or {})
     return accepted
 
 
@@ -296,28 +259,6 @@ def _spam_signal(intake: Intake) -> str | None:
     return check_form_token(intake.token, intake.form.slug).problem
 
 
-def given_consents(intake: Intake, errors: Errors) -> list[str]:
-    """The purposes the person actively agreed to; a missing required one is an error.
-
-    Only a literal yes counts: anything else (absent, false, "false", "0", "") is no, so
-    marketing consent is never recorded unless the box was ticked.
-    """
-    given = []
-    for consent in intake.form.spec.consents:
-        if agreed(intake.consents.get(consent.purpose)):
-            given.append(consent.purpose)
-        elif consent.required:
-            errors[f"consents.{consent.purpose}"] = [_("You must accept this to send the form.")]
-    return given
-
-
-def agreed(answer: Any) -> bool:
-    """A literal yes: JSON `true`, or what a ticked box posts (`y`, `on`, `true`, `1`, `yes`)."""
-    return answer is True or (
-        isinstance(answer, str) and answer.strip().lower() in {"true", "on", "1", "yes", "y"}
-    )
-
-
 def _refuse_disposable(values: dict[str, Any], errors: Errors) -> None:
     """Throw-away addresses, when the operator refuses them: the person is told, not ignored."""
     email = values.get("email")
@@ -327,32 +268,6 @@ def _refuse_disposable(values: dict[str, Any], errors: Errors) -> None:
     domains = {".".join(labels[i:]) for i in range(len(labels) - 1)}
     if domains & disposable_domains:
         errors["email"] = [_("Please use a permanent e-mail address, not a disposable one.")]
-
-
-def _consent_record(
-    intake: Intake, submission: Submission, lead: Lead, purpose: str
-) -> ConsentRecord:
-    spec = intake.form.spec
-    consent = next(c for c in spec.consents if c.purpose == purpose)
-    text = text_for(consent.text, intake.language)
-    pending = spec.double_opt_in and purpose == "marketing"
-    return ConsentRecord(
-        lead_id=lead.id,
-        submission_id=submission.id,
-        purpose=purpose,
-        status=(ConsentStatus.PENDING if pending else ConsentStatus.GRANTED).value,
-        method=ConsentMethod.CHECKBOX.value,
-        channel=intake.channel,
-        text=text,
-        text_hash=text_hash(text),
-        language=language_for(consent.text, intake.language),
-        form_id=intake.form.id,
-        form_version=intake.form.version,
-        page_url=intake.context.get("page_url"),
-        origin=intake.origin,
-        ip=submission.ip,
-        user_agent=intake.user_agent,
-    )
 
 
 def _quarantine(intake: Intake, values: dict[str, Any], reason: str) -> Outcome:
@@ -376,20 +291,5 @@ def _quarantine(intake: Intake, values: dict[str, Any], reason: str) -> Outcome:
         stage_for(classification),
     )
     db.session.flush()
-    for hook in current_app.extensions.get("leadgate.on_quarantine", []):
-        hook(intake, claimed)
+    extension_points.submission_quarantined.send(Quarantined(intake, claimed))
     return Outcome(submission=claimed, body=claimed.response)
-
-
-def stored_ip(ip: str | None) -> str | None:
-    """The address as configured: whole, or with the host part cut (privacy by default)."""
-    if not ip:
-        return None
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return None
-    if not current_app.config.get("TRUNCATE_IP"):
-        return str(address)
-    prefix = 24 if address.version == 4 else 48
-    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)

@@ -10,6 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from capture.db import Model, utcnow
+from capture.leads.conversion import form_slug
+from capture.personal import EMPTY, NULL, ByAddress, ByLead, Export, Mask, Personal, iso
 
 
 class SubmissionStatus(StrEnum):
@@ -49,3 +51,55 @@ class Submission(Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     # Double opt-in: when the person clicked the confirmation link (set once, never cleared).
     confirmed_at: Mapped[datetime | None]
+
+    # Found by lead, and by address for those held in quarantine (no lead yet): erasure empties
+    # them and discards a quarantined one, so releasing it can never bring the person back.
+    # The row stays, without content, as a count per form and channel. The idempotency key is
+    # the client's request id; it stays so a retry is not taken for a new submission.
+    __privacy__ = Personal(
+        find=(ByLead(), ByAddress("fields", "email")),
+        erase={
+            "fields": EMPTY,
+            "consents": EMPTY,
+            "context": EMPTY,
+            "response": EMPTY,
+            "origin": NULL,
+            "ip": NULL,
+            "user_agent": NULL,
+            "request_digest": NULL,
+            "status": Mask(
+                lambda s: (
+                    SubmissionStatus.DISCARDED.value
+                    if s.status == SubmissionStatus.QUARANTINED.value
+                    else s.status
+                )
+            ),
+        },
+        keep=(
+            "public_id",
+            "spam_reason",
+            "channel",
+            "language",
+            "partner",
+            "idempotency_key",
+        ),
+        export=Export(
+            "submissions",
+            lambda s: {
+                "id": s.public_id,
+                "form": form_slug(s.form_id),
+                "form_version": s.form_version,
+                "status": s.status,
+                "channel": s.channel,
+                "language": s.language,
+                "fields": s.fields,
+                "consents": s.consents,
+                "context": s.context,
+                "partner": s.partner,
+                "origin": s.origin,
+                "ip": s.ip,
+                "user_agent": s.user_agent,
+                "created_at": iso(s.created_at),
+            },
+        ),
+    )

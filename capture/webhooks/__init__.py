@@ -1,19 +1,26 @@
 """Webhooks: signed events to CRMs, delivered at least once by `leadgate worker`.
 
-Events come from hooks into the core's transactions: accepted submissions (`on_accept`),
-API conversions (`on_offline_conversion`), every stage change (`on_stage_moved`, whoever
-made it) and erasure (`on_erase`, `on_lead_erased`). Each becomes one outbox row per endpoint.
+Events come from the core's extension points (capture.extension_points), inside its
+transactions: accepted submissions, API conversions, every stage change (whoever made it) and
+erasure (`lead_erased`). Each becomes one outbox row per endpoint. Erasure itself empties the
+person's earlier event rows through the privacy map.
 """
 
 from __future__ import annotations
 
 from flask import Flask
 
-from capture.api.signals import OfflineConversion, on_offline_conversion
-from capture.leads.lead import Lead, StageChange, on_stage_moved
-from capture.leads.privacy import on_erase, on_lead_erased
-from capture.outbox import register_sender
-from capture.submissions.record import Accepted, on_accept
+from capture.extension_points import (
+    Erased,
+    OfflineConversion,
+    StageMoved,
+    lead_erased,
+    offline_conversion,
+    outbox_senders,
+    stage_moved,
+    submission_accepted,
+)
+from capture.submissions.record import Accepted
 from capture.webhooks import admin, events, handoff
 from capture.webhooks.cli import webhooks_cli
 from capture.webhooks.delivery import send_webhook
@@ -22,7 +29,7 @@ from capture.webhooks.endpoint import EVENTS, WebhookEndpoint, create_endpoint
 __all__ = ["EVENTS", "WebhookEndpoint", "create_endpoint", "init_app"]
 
 
-def _accepted(accepted: Accepted) -> None:
+def _accepted(accepted: Accepted) -> None:  # returns nothing: the answer is unchanged
     if accepted.lead_created:
         events.lead_created(accepted.lead)
     events.conversion_recorded(accepted.lead, accepted.conversion)
@@ -34,21 +41,20 @@ def _offline(recorded: OfflineConversion) -> None:
     events.conversion_recorded(recorded.lead, recorded.conversion)
 
 
-def _stage_moved(lead: Lead, change: StageChange) -> None:
-    events.stage_changed(lead, change)
-    handoff.notify_sales(lead, change)
+def _stage_moved(moved: StageMoved) -> None:
+    events.stage_changed(moved.lead, moved.change)
+    handoff.notify_sales(moved.lead, moved.change)
 
 
-def _erasing(lead: Lead, email: str) -> None:
-    events.forget(lead)
+def _erased(erased: Erased) -> None:
+    events.lead_erased(erased.lead_public_id, erased.actor)
 
 
 def init_app(app: Flask) -> None:
-    register_sender(app, events.KIND, send_webhook)
-    on_accept(app, _accepted)
-    on_offline_conversion(app, _offline)
-    on_stage_moved(app, _stage_moved)
-    on_erase(app, _erasing)
-    on_lead_erased(app, events.lead_erased)
+    outbox_senders.register(app, events.KIND, send_webhook)
+    submission_accepted.connect(app, _accepted)
+    offline_conversion.connect(app, _offline)
+    stage_moved.connect(app, _stage_moved)
+    lead_erased.connect(app, _erased)
     app.register_blueprint(admin.bp)
     app.cli.add_command(webhooks_cli)

@@ -17,6 +17,7 @@ from flask import current_app
 from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 
 from capture.db import JSONType, Model, db, new_public_id, utcnow
+from capture.personal import NotPersonal
 from capture.webhooks.address import refusal_for_literal
 
 EVENTS = ("lead.created", "conversion.recorded", "lead.stage_changed", "lead.erased")
@@ -39,6 +40,11 @@ class WebhookEndpoint(Model):
     secret: Mapped[str] = mapped_column(sa.String(100))
     active: Mapped[bool] = mapped_column(default=True)
     disabled_reason: Mapped[str | None] = mapped_column(sa.String(500))
+
+    __privacy__ = NotPersonal(
+        keep=("public_id", "url", "events", "secret", "disabled_reason"),
+        why="receivers configured by an admin; events about people are outbox rows",
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     def wants(self, event: str) -> bool:

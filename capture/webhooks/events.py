@@ -5,7 +5,8 @@ when the change committed. Each endpoint gets its own row, retried on its own; a
 event share the event's `webhook-id`, which never changes across retries or re-sends.
 
 The outbox row's `dedupe_key` is `wh:<endpoint>:<lead>:<webhook-id>[:r:<n>]`: the endpoint
-prefix lists an endpoint's delivery log, the lead part finds a person's rows on erasure.
+prefix lists an endpoint's delivery log. Erasure finds a person's rows through the privacy map
+(`OutboxMessage.__privacy__`: the payload mentions the lead id).
 """
 
 from __future__ import annotations
@@ -18,13 +19,11 @@ from flask_babel import gettext as _
 from capture.db import db, new_public_id, utcnow
 from capture.leads.classify import Stage
 from capture.leads.conversion import ConversionEvent
-from capture.leads.lead import Lead, StageChange
-from capture.leads.listing import lead_payload
+from capture.leads.lead import Lead, StageChange, lead_payload
 from capture.outbox import OutboxMessage, OutboxStatus, enqueue
 from capture.webhooks.endpoint import find_endpoint, subscribed
 
 KIND = "webhook"
-ERASED_NOTE = "the person was erased; this event's data was removed"
 
 
 def dedupe_key(endpoint: str, lead: str, webhook_id: str) -> str:
@@ -113,28 +112,6 @@ def lead_erased(lead_public_id: str, actor: str) -> None:
         lead_public_id,
         {"lead": {"id": lead_public_id}, "erased_at": utcnow().isoformat(), "actor": actor},
     )
-
-
-def forget(lead: Lead) -> None:
-    """On erasure: strip the person's data from their queued and past webhook rows; rows not
-    yet sent are dropped (the `lead.erased` event that follows tells receivers to forget)."""
-    pattern = "wh:%:" + lead.public_id + ":%"
-    rows = db.session.scalars(
-        sa.select(OutboxMessage).where(
-            OutboxMessage.kind == KIND, OutboxMessage.dedupe_key.like(pattern)
-        )
-    ).all()
-    for row in rows:
-        payload = dict(row.payload)
-        event = dict(payload["event"])
-        event["data"] = {"lead": {"id": lead.public_id}, "erased": True}
-        payload["event"] = event
-        payload["erased"] = True
-        row.payload = payload
-        if row.status == OutboxStatus.PENDING.value:
-            row.status = OutboxStatus.DEAD.value
-            row.last_error = "cancelled: " + ERASED_NOTE
-    db.session.flush()
 
 
 class ResendRefused(Exception):

@@ -1,24 +1,32 @@
-"""Pure scoring rules: points for behaviour, fit on profile values, decay, thresholds, BANT.
+"""Pure scoring rules: points for behaviour, fit on profile values, thresholds, BANT.
 
 Rules are data (`ScoringRules`, read from a JSON or YAML document merged over `DEFAULTS`), so a
-team changes them without code. No Flask and no database here: everything takes plain values and
-returns plain values, and `capture.leads.score` applies the results to leads.
+team changes them without code. No database here: everything takes plain values and returns
+plain values, and `capture.leads.scoring.apply` applies the results to leads.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 import yaml
+from flask import current_app
 
+from capture import safeyaml
 from capture.leads.classify import CONVERSION_KINDS
+from capture.leads.scoring.defaults import BANT_FIELDS, DEFAULTS
 
-BANT_FIELDS = ("budget", "authority", "need", "timeline")
 FIT_FIELDS = frozenset({"job_title", "company_size", "industry", "country"})
+
+
 MATCHES = frozenset({"contains", "equals"})
 
 
@@ -26,64 +34,6 @@ class Temperature(StrEnum):
     COLD = "cold"
     WARM = "warm"
     HOT = "hot"
-
-
-# The sources' example: page views +5, pricing or contact page +15, forms, downloads and webinars
-# more; idle time takes points away (half-life decay of the engagement part).
-DEFAULTS: dict[str, Any] = {
-    "conversions": {
-        "newsletter_signup": 10,
-        "whitepaper_download": 20,
-        "ebook_download": 20,
-        "content_download": 15,
-        "webinar_registration": 20,
-        "webinar_attendance": 30,
-        "video_view": 10,
-        "contact_request": 30,
-        "demo_request": 40,
-        "phone_call": 30,
-        "sales_email": 25,
-        "assessment_request": 40,
-    },
-    "activities": {
-        "page_view": 5,
-        "blog_view": 5,
-        "pricing_page_view": 15,
-        "contact_page_view": 15,
-        "download": 10,
-        "email_open": 2,
-        "email_click": 5,
-    },
-    "fit": [
-        {
-            "name": "senior title",
-            "field": "job_title",
-            "match": "contains",
-            "values": ["ceo", "cto", "cfo", "cmo", "founder", "owner", "director", "direktør",
-                       "head of", "vp", "chef", "partner"],
-            "points": 15,
-        },
-        {"name": "manager title", "field": "job_title", "match": "contains",
-         "values": ["manager", "leder", "ansvarlig", "ansvarig"], "points": 5},
-        {"name": "target company size", "field": "company_size", "match": "equals",
-         "values": ["51-200", "201+"], "points": 10},
-        {"name": "very small company", "field": "company_size", "match": "equals",
-         "values": ["1-10"], "points": -5},
-        {"name": "nordic country", "field": "country", "match": "equals",
-         "values": ["DK", "SE", "NO", "FI", "IS"], "points": 5},
-        {"name": "target industry", "field": "industry", "match": "contains",
-         "values": ["software", "saas", "it", "tech"], "points": 5},
-    ],
-    "decay": {"half_life_days": 60},
-    "thresholds": {"mql": 40, "sql": 100},
-    "temperature": {"warm": 30, "hot": 70},
-    "bant": {
-        "require": list(BANT_FIELDS),
-        "minimum": 4,
-        "negative": ["no", "none", "unknown", "n/a", "na", "-", "not sure", "don't know",
-                     "nej", "ingen", "ved ikke", "vet ej", "vet inte", "ukendt", "okänt"],
-    },
-}  # fmt: skip
 
 
 class ScoringRulesError(ValueError):
@@ -147,6 +97,38 @@ class BantRule:
         return len(self.answered(profile)) >= self.minimum
 
 
+# A cap's window: a whole number and a unit, as in `per: 30d`.
+WINDOW = re.compile(r"^([1-9][0-9]{0,5})\s*([mhdw])$")
+UNITS = {"m": ("minute", 60), "h": ("hour", 3600), "d": ("day", 86400), "w": ("week", 604800)}
+RULE_KEYS = frozenset({"points", "max", "per"})
+
+
+@dataclass(frozen=True)
+class Cap:
+    """At most `max` scored occurrences of a rule per rolling `per` window; repeats beyond it
+    are recorded with 0 points and `reason(...)`."""
+
+    max: int
+    per: timedelta
+    window: str  # as written: "30d"
+
+    def reason(self, name: str) -> str:
+        """Why a repeat scored nothing: `newsletter_signup: at most 1 per 30 days`."""
+        number, unit = self.window[:-1], self.window[-1]
+        word = UNITS[unit][0]
+        span = word if number == "1" else f"{number} {word}s"
+        return f"{name}: at most {self.max} per {span}"
+
+
+def parse_window(value: Any) -> tuple[timedelta, str] | None:
+    """`per` as (its length, as written again: "30d"); None if it is not a window."""
+    match = WINDOW.match(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        return None
+    number, unit = match.groups()
+    return timedelta(seconds=int(number) * UNITS[unit][1]), f"{number}{unit}"
+
+
 @dataclass(frozen=True)
 class ScoringRules:
     conversions: Mapping[str, int]
@@ -159,6 +141,8 @@ class ScoringRules:
     hot_from: int
     bant: BantRule
     document: dict[str, Any] = field(default_factory=dict, compare=False)
+    # By the rule's name in the score history: "conversion: newsletter_signup", "activity: ...".
+    caps: Mapping[str, Cap] = field(default_factory=dict)
 
 
 def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -178,11 +162,47 @@ def _integer(value: Any, path: str, problems: list[str]) -> int:
     return value
 
 
+def _as_rules(section: Any) -> Any:
+    """A points rule given as a bare number is `{points: n}`, so it merges over a default's
+    cap instead of dropping it (`newsletter_signup: 15` changes the points, keeps the cap)."""
+    if not isinstance(section, Mapping):
+        return section
+    return {
+        name: rule if isinstance(rule, Mapping) else {"points": rule}
+        for name, rule in section.items()
+    }
+
+
+def _points_rule(raw: Mapping[str, Any], path: str, problems: list[str]) -> tuple[int, Cap | None]:
+    """One entry of `conversions` or `activities`: points, and a cap when `max` is set."""
+    problems += [f"{path}.{key}: unknown setting" for key in sorted(set(raw) - RULE_KEYS, key=str)]
+    points = _integer(raw.get("points"), f"{path}.points", problems)
+    given, per = raw.get("max"), raw.get("per")
+    if given is None:  # no cap (`max: null` lifts a default one)
+        return points, None
+    whole = isinstance(given, int) and not isinstance(given, bool)
+    limit = _integer(given, f"{path}.max", problems)
+    if whole and limit < 1:
+        problems.append(f"{path}.max: must be 1 or more (null for no cap)")
+    window = parse_window(per)
+    if per is None:
+        problems.append(f"{path}.per: required with max: a window like 30d, 1d, 12h or 15m")
+    elif window is None:
+        problems.append(
+            f"{path}.per: a window like 30d, 1d, 12h, 15m or 2w (a whole number and m, h, d or w)"
+        )
+    if window is None or limit < 1:
+        return points, None
+    return points, Cap(limit, *window)
+
+
 def parse_rules(override: Any = None) -> ScoringRules:
     """Rules from a document merged over `DEFAULTS`; raises `ScoringRulesError`.
 
     Mappings merge key by key (so `{"thresholds": {"sql": 80}}` changes one number); the `fit`
-    list, when given, replaces the default list.
+    list, when given, replaces the default list. A points rule is a number or a mapping of
+    `points`, `max` and `per` (a cap: at most `max` scored per rolling `per` window, such as
+    `30d`, `1d`, `12h`, `15m`); a bare number changes the points and keeps the default cap.
     """
     if override is None:
         override = {}
@@ -191,17 +211,29 @@ def parse_rules(override: Any = None) -> ScoringRules:
     problems: list[str] = []
     unknown = set(override) - set(DEFAULTS)
     problems += [f"{key}: unknown setting" for key in sorted(unknown)]
+    override = dict(override)
+    for section in ("conversions", "activities"):
+        if section in override:
+            override[section] = _as_rules(override[section])
     doc = _merge(DEFAULTS, override)
 
-    conversions = {}
-    for kind, points in dict(doc["conversions"]).items():
-        if kind not in CONVERSION_KINDS:
-            problems.append(f"conversions.{kind}: unknown conversion kind")
-        conversions[kind] = _integer(points, f"conversions.{kind}", problems)
-    activities = {
-        str(name): _integer(points, f"activities.{name}", problems)
-        for name, points in dict(doc["activities"]).items()
-    }
+    conversions: dict[str, int] = {}
+    activities: dict[str, int] = {}
+    caps: dict[str, Cap] = {}
+    for section, points_by_name, label in (
+        ("conversions", conversions, "conversion"),
+        ("activities", activities, "activity"),
+    ):
+        if not isinstance(doc[section], Mapping):
+            problems.append(f"{section}: must be a mapping")
+            continue
+        for name, raw in dict(doc[section]).items():
+            if section == "conversions" and name not in CONVERSION_KINDS:
+                problems.append(f"conversions.{name}: unknown conversion kind")
+            points, cap = _points_rule(raw, f"{section}.{name}", problems)
+            points_by_name[str(name)] = points
+            if cap is not None:
+                caps[f"{label}: {name}"] = cap
 
     fit: list[FitRule] = []
     if not isinstance(doc["fit"], list):
@@ -269,6 +301,7 @@ def parse_rules(override: Any = None) -> ScoringRules:
         hot_from=hot,
         bant=BantRule(tuple(require), minimum, frozenset(v.strip().casefold() for v in negative)),
         document=doc,
+        caps=caps,
     )
 
 
@@ -291,16 +324,6 @@ def fit_points(rules: ScoringRules, profile: Mapping[str, Any]) -> list[tuple[st
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
-
-
-def decayed(engagement: float, idle_days: float, half_life_days: float) -> float:
-    """Engagement left after `idle_days` without activity: halves every `half_life_days`.
-
-    The same formula runs in SQL (`capture.leads.score.decay_all`); this is its reference.
-    """
-    if idle_days <= 0:
-        return engagement
-    return engagement * math.pow(0.5, idle_days / half_life_days)
 
 
 def round_half_away(value: float) -> int:
@@ -329,6 +352,49 @@ def threshold_stage(rules: ScoringRules, score: int) -> str | None:
     return None
 
 
+class _OneLine(dict[str, Any]):
+    """A points rule, printed on one line: `newsletter_signup: {points: 10, max: 1, per: 30d}`."""
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+_Dumper.add_representer(
+    _OneLine,
+    lambda dumper, data: dumper.represent_mapping(
+        yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, data, flow_style=True
+    ),
+)
+
+
 def rules_yaml(rules: ScoringRules) -> str:
-    """The rules in force as a complete document, ready to copy into LEADGATE_SCORING_RULES."""
-    return yaml.safe_dump(rules.document, allow_unicode=True, sort_keys=False, width=100)
+    """The rules in force as a complete document, ready to copy into LEADGATE_SCORING_RULES;
+    each points rule on one line, with its cap (`max` per `per`) when it has one."""
+    document = dict(rules.document)
+    for section in ("conversions", "activities"):
+        document[section] = {
+            name: _OneLine(rule) if isinstance(rule, Mapping) else rule
+            for name, rule in document[section].items()
+        }
+    return yaml.dump(document, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=100)
+
+
+EXTENSION = "leadgate.scoring"
+
+
+def load_rules(setting: str | None) -> ScoringRules:
+    """`LEADGATE_SCORING_RULES`: inline JSON, or the path of a .json/.yaml/.yml file."""
+    if not setting or not setting.strip():
+        return parse_rules()
+    text = setting.strip()
+    if not text.startswith("{"):
+        path = Path(text)
+        text = path.read_text(encoding="utf-8")
+        if path.suffix in {".yaml", ".yml"}:
+            return parse_rules(safeyaml.load(text))
+    return parse_rules(json.loads(text))
+
+
+def current_rules() -> ScoringRules:
+    return current_app.extensions[EXTENSION]
