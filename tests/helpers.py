@@ -50,12 +50,16 @@ def log_in(
     password: str = STAFF_PASSWORD,
     next_url: str | None = None,
     base_url: str = "",
+    environ_base: dict[str, str] | None = None,
 ) -> Any:
     """Log in through the back office's login form, as a person would: fetch the page for its
     CSRF token, then post. `client` is a Flask test client, or a `requests.Session` with the
-    server's `base_url`. Returns the answer to the POST (303 on success), not following it."""
+    server's `base_url`. Returns the answer to the POST (303 on success), not following it.
+    `environ_base` (test client only) sets both requests' WSGI environ, e.g. REMOTE_ADDR."""
     over_http = isinstance(client, requests.Session)
     options: dict[str, Any] = {"timeout": 30} if over_http else {}
+    if environ_base is not None:
+        options["environ_base"] = environ_base
     path = "/admin/login" + (f"?next={next_url}" if next_url else "")
     page = client.get(base_url + path, **options)
     data = {"email": email, "password": password, "csrf_token": csrf_token_in(page.text)}

@@ -3,25 +3,17 @@ session cookie saved before no longer opens the back office."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from helpers import STAFF_PASSWORD, csrf_token_in, log_in
 
 from capture.accounts import Role, User, create_user
 from capture.db import db
 
-PASSWORD = "correct horse battery staple"
+PASSWORD = STAFF_PASSWORD
 NEW_PASSWORD = "another long enough passphrase"
-
-
-def csrf_from(html: str) -> str:
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
-        r'value="([^"]+)"[^>]*name="csrf_token"', html
-    )
-    assert match, "no CSRF token on the page"
-    return match.group(1)
 
 
 @pytest.fixture
@@ -33,11 +25,7 @@ def ane(app: Any) -> User:
 
 def signed_in(app: Any, email: str = "ane@firma.dk", password: str = PASSWORD) -> FlaskClient:
     client = app.test_client()
-    token = csrf_from(client.get("/admin/login").get_data(as_text=True))
-    answer = client.post(
-        "/admin/login", data={"email": email, "password": password, "csrf_token": token}
-    )
-    assert answer.status_code == 303
+    assert log_in(client, email, password).status_code == 303
     return client
 
 
@@ -57,7 +45,7 @@ def replay(app: Any, client: FlaskClient) -> FlaskClient:
 
 
 def log_out(client: FlaskClient) -> None:
-    token = csrf_from(client.get("/admin/").get_data(as_text=True))
+    token = csrf_token_in(client.get("/admin/").get_data(as_text=True))
     assert client.post("/admin/logout", data={"csrf_token": token}).status_code == 303
 
 
@@ -104,7 +92,7 @@ def test_deactivation_ends_every_session_for_good(app: Any, ane: User) -> None:
     saved = replay(app, browser)
 
     def toggle() -> None:
-        token = csrf_from(admin.get("/admin/settings/").get_data(as_text=True))
+        token = csrf_token_in(admin.get("/admin/settings/").get_data(as_text=True))
         answer = admin.post(
             f"/admin/settings/users/{ane.public_id}/active", data={"csrf_token": token}
         )

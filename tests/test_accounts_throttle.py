@@ -5,7 +5,6 @@ not buy more guesses."""
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import threading
 from collections import Counter
@@ -14,23 +13,16 @@ from typing import Any
 import pytest
 import redis
 import requests
+from helpers import STAFF_PASSWORD, csrf_token_in, log_in
 
 from capture.accounts import Role, create_user
 from capture.db import db
 
-PASSWORD = "correct horse battery staple"
+PASSWORD = STAFF_PASSWORD
 WRONG = "wrong but long password"
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/3")
 # The same account however typed: case, a full-width letter, a variation selector.
 SPELLINGS = ["Sales@Example.com", "sales@\uff45xample.com", "sales@example.com\ufe0f"]
-
-
-def csrf_from(html: str) -> str:
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
-        r'value="([^"]+)"[^>]*name="csrf_token"', html
-    )
-    assert match, "no CSRF token on the page"
-    return match.group(1)
 
 
 def redis_or_skip() -> str:
@@ -65,10 +57,7 @@ def sales(app: Any) -> None:
 
 
 def attempt(client: Any, email: str, password: str, address: str) -> Any:
-    environ = {"REMOTE_ADDR": address}
-    page = client.get("/admin/login", environ_base=environ).get_data(as_text=True)
-    data = {"email": email, "password": password, "csrf_token": csrf_from(page)}
-    return client.post("/admin/login", data=data, environ_base=environ)
+    return log_in(client, email, password, environ_base={"REMOTE_ADDR": address})
 
 
 def test_the_account_limit_holds_however_the_address_is_typed_and_from_wherever(
@@ -111,7 +100,7 @@ def parallel_guesses(url: str, emails: list[str]) -> Counter[int]:
 
     def guess(email: str) -> None:
         with requests.Session() as browser:
-            token = csrf_from(browser.get(f"{url}/admin/login", timeout=30).text)
+            token = csrf_token_in(browser.get(f"{url}/admin/login", timeout=30).text)
             data = {"email": email, "password": WRONG, "csrf_token": token}
             ready.wait(timeout=60)
             statuses.append(browser.post(f"{url}/admin/login", data=data, timeout=60).status_code)
