@@ -85,6 +85,7 @@ class Instance:
         self.env.update(
             LEADGATE_ENV="production",
             SECRET_KEY=secrets.token_urlsafe(48),
+            SUPPRESSION_KEY=secrets.token_urlsafe(48),
             DATABASE_URL=database,
             LEADGATE_ALLOW_SQLITE="1",  # only read when DATABASE_URL is SQLite
             STORAGE_URL=(work / "magnets").as_uri(),

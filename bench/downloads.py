@@ -59,6 +59,7 @@ def run(settings: Settings, log: IO[str], notes: list[str]) -> list[Row]:
         DATABASE_URL=database.url_string,
         BASELINE_DATABASE_URL=database.baseline_url,
         SECRET_KEY=secrets.token_urlsafe(48),
+        SUPPRESSION_KEY=secrets.token_urlsafe(48),
         LEADGATE_ENV="production",
         LEADGATE_ALLOW_CONSOLE_MAIL="1",  # no mail server in the bench
         LEADGATE_FORM_MIN_FILL_SECONDS="0",

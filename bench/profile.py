@@ -88,6 +88,7 @@ def main() -> int:
         DATABASE_URL=database.url_string,
         BASELINE_DATABASE_URL=database.baseline_url,
         SECRET_KEY=secrets.token_urlsafe(48),
+        SUPPRESSION_KEY=secrets.token_urlsafe(48),
         LEADGATE_ENV="production",
         LEADGATE_ALLOW_CONSOLE_MAIL="1",  # no mail server in the bench
         PUBLIC_BASE_URL="https://leads.bench.example",

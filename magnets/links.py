@@ -21,8 +21,8 @@ from capture.db import db, is_postgresql, utcnow
 from capture.errors import respond, wants_json
 from capture.extensions import csrf, limiter
 from capture.i18n import visitor_language
+from capture.submissions.client import user_agent
 from capture.submissions.consents import stored_ip
-from capture.submissions.intake import user_agent
 from capture.tokens import ExpiredToken, InvalidToken, Purpose, sign, verify
 from magnets.delivery import send_fresh_link
 from magnets.grants import (

@@ -23,7 +23,8 @@ import sqlalchemy as sa
 from markupsafe import escape
 
 from capture.db import db, utcnow
-from capture.leads.export import FORMULA_TRIGGERS, columns
+from capture.leads.cells import FORMULA_TRIGGERS
+from capture.leads.export import columns
 from capture.leads.lead import PROFILE_COLUMNS, Lead
 from capture.outbox import OutboxMessage
 from capture.submissions.submission import Submission

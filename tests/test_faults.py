@@ -140,6 +140,7 @@ def stack(postgres: PrivatePostgres, tmp_path_factory: pytest.TempPathFactory) -
         {
             "DATABASE_URL": url,
             "SECRET_KEY": SECRET_KEY,
+            "SUPPRESSION_KEY": SECRET_KEY,
             "LEADGATE_ENV": "production",
             "LEADGATE_TRUSTED_HOSTS": "127.0.0.1",
             "LEADGATE_ALLOW_CONSOLE_MAIL": "1",

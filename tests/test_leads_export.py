@@ -10,14 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from capture.db import db
-from capture.leads.export import (
-    FORMULA_TRIGGERS,
-    columns,
-    csv_chunks,
-    export_chunks,
-    neutralise,
-    restore,
-)
+from capture.leads.cells import FORMULA_TRIGGERS, neutralise, restore
+from capture.leads.export import columns, csv_chunks, export_chunks
 from capture.leads.lead import Lead, lead_payload
 from capture.leads.listing import LeadFilter, stream_rows
 

@@ -25,16 +25,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from capture.db import db
-from capture.leads.export import (
-    FAILED,
-    FORMULA_TRIGGERS,
-    columns,
-    csv_chunks,
-    export_chunks,
-    guarded,
-    neutralise,
-    restore,
-)
+from capture.leads.cells import FORMULA_TRIGGERS, neutralise, restore
+from capture.leads.export import FAILED, columns, csv_chunks, export_chunks, guarded
 from capture.leads.lead import Lead
 from capture.leads.listing import LeadFilter, stream_rows
 

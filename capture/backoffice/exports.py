@@ -22,7 +22,8 @@ from capture.backoffice import search
 from capture.db import utcnow
 from capture.errors import ApiError
 from capture.forms.values import is_clean_text
-from capture.leads.export import TooManyRows, export_chunks, guarded, write_xlsx
+from capture.leads.export import export_chunks, guarded
+from capture.leads.xlsx import TooManyRows, write_xlsx
 
 bp = Blueprint("exports", __name__, url_prefix="/admin/exports")
 protect(bp, Role.MARKETER)

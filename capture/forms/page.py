@@ -27,12 +27,12 @@ from capture.headers import allow_framing
 from capture.i18n import LANGUAGES, visitor_language
 from capture.submissions.api import origin_allowed
 from capture.submissions.captcha import page_widget
+from capture.submissions.client import request_origin
 from capture.submissions.intake import (
     build_intake,
     captcha_answer,
     check_form_encoding,
     read_form_post,
-    request_origin,
 )
 from capture.submissions.limits import submission_limits
 from capture.submissions.record import TOUCH_KEYS, ValidationFailed, record_submission

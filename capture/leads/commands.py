@@ -13,10 +13,11 @@ from flask.cli import AppGroup
 
 from capture.db import db
 from capture.leads.classify import Stage
-from capture.leads.export import TooManyRows, export_chunks, guarded, write_xlsx
+from capture.leads.export import export_chunks, guarded
 from capture.leads.listing import LeadFilter, count
 from capture.leads.privacy import erase, find_lead
 from capture.leads.scoring import current_rules, decay_all, rules_yaml
+from capture.leads.xlsx import TooManyRows, write_xlsx
 
 leads_cli = AppGroup("leads", help="Work with leads.")
 scoring_cli = AppGroup("scoring", help="Lead scoring.")

@@ -5,7 +5,7 @@ it to stdout and a back-office view can return `Response(stream_with_context(...
 PostgreSQL the database formats each cell (and each JSON line) and Python only writes the
 batches: a million leads take seconds, not minutes. Elsewhere `csv_chunks` and `jsonl_chunks`
 format plain lead rows in Python, to the same output. `write_xlsx` writes a workbook of text
-cells; `guarded` marks a stream that fails part-way as failed.
+cells (capture.leads.xlsx); `guarded` marks a stream that fails part-way as failed.
 """
 
 from __future__ import annotations
@@ -15,55 +15,29 @@ import io
 import json
 import logging
 import queue
-import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from datetime import datetime
-from typing import IO, Any
+from typing import Any
 
 import sqlalchemy as sa
-import xlsxwriter
 
 from capture.db import UTCDateTime, db
+from capture.leads.cells import CELL_BREAKS, TRIGGER_AHEAD, neutralise
 from capture.leads.lead import Lead, lead_payload
 from capture.leads.listing import Filter, stream_rows
 
 log = logging.getLogger(__name__)
 
-# A spreadsheet treats a cell starting with one of these as a formula (or, for TAB, CR and NUL,
-# strips them and then does). `|` starts DDE payloads in older Excel. OWASP's list plus ours.
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\0", "|")
 NESTED = ("first_touch", "last_touch", "properties")
-# Where a spreadsheet may start a new cell inside our text: Excel in Denmark and Sweden splits
-# a CSV file on `;`, others on TAB, a reader that ignores quotes on `,`, and every one of them
-# starts a row at a line break. So the rule is for every place a cell could begin, not only
-# the start of ours: when what follows (after spaces, quotes and apostrophes) is a trigger, a
-# `'` goes in first. Apostrophes count, so the change can be undone exactly (see `restore`).
-CELL_BREAKS = ",;\t\r\n"
-_TRIGGER_AHEAD = "[ \"']*[-=+@\t\r\0|]"
-_STARTS_FORMULA = re.compile(_TRIGGER_AHEAD)
-_BREAK_BEFORE_FORMULA = re.compile(f"([{CELL_BREAKS}])(?={_TRIGGER_AHEAD})")
-_ADDED = re.compile(f"(^|[{CELL_BREAKS}])'(?={_TRIGGER_AHEAD})")
-
-
-def neutralise(cell: str) -> str:
-    """Put `'` (shown as text by spreadsheets) before every formula trigger that could begin a
-    cell: at the start and after each `,`, `;`, TAB and line break, spaces and quotes aside."""
-    inner = _BREAK_BEFORE_FORMULA.sub(r"\1'", cell)
-    return "'" + inner if _STARTS_FORMULA.match(cell) else inner
-
-
-def restore(cell: str) -> str:
-    """The value `neutralise` was given (what a program reading our CSV back may want)."""
-    return _ADDED.sub(r"\1", cell)
 
 
 def _cell(value: Any) -> str:
-    return neutralise(_text(value))
+    return neutralise(cell_text(value))
 
 
-def _text(value: Any) -> str:
+def cell_text(value: Any) -> str:
     """The value as the text of its cell."""
     if value is None:
         return ""
@@ -161,7 +135,7 @@ def _pg_csv_cell(column: sa.ColumnElement[Any]) -> Any:
     # written; text there never holds NUL). A leading `'` by a CASE, as an empty match at the
     # start and a separator there would be chosen differently by the two regex engines.
     cell = sa.func.coalesce(text, "")
-    ahead = _TRIGGER_AHEAD.replace("\0", "")
+    ahead = TRIGGER_AHEAD.replace("\0", "")
     breaks = f"([{CELL_BREAKS}])(?={ahead})"
     inner = sa.func.regexp_replace(cell, sa.literal(breaks), sa.literal("\\1'"), sa.literal("g"))
     starts = cell.regexp_match(sa.literal("^" + ahead))
@@ -268,7 +242,7 @@ def export_chunks(
     if db.session.get_bind().dialect.name != "postgresql":
         rows = stream_rows(where, batch=batch, json_as_text=fmt == "csv")
         chunks = csv_chunks if fmt == "csv" else jsonl_chunks
-        yield from chunks(_told(rows, tell, batch), batch)
+        yield from chunks(counted(rows, tell, batch), batch)
         return
     if fmt == "csv":
         names = columns()
@@ -305,60 +279,10 @@ def guarded(chunks: Iterator[str], fmt: str) -> Iterator[str]:
         raise
 
 
-# Excel's limits: rows per sheet (the header is one) and characters per cell.
-XLSX_MAX_ROWS = 1_048_576
-XLSX_MAX_CELL = 32_767
-XLSX_CUT = " [cut: see the CSV export]"
-
-
-class TooManyRows(ValueError):
-    """More leads than one Excel sheet holds."""
-
-
-def write_xlsx(
-    where: Filter,
-    output: IO[bytes],
-    progress: Callable[[int], None] | None = None,
-    batch: int = 1000,
-) -> None:
-    """Every lead `where` matches as an .xlsx workbook written to `output`, every cell a text
-    cell: nothing in it is ever a formula, number or link, so no `'` is needed.
-
-    XlsxWriter in constant-memory mode keeps one row in memory and the sheet in a temporary
-    file; the workbook (a ZIP) is put together at the end, so it is written whole before a
-    byte of it is sent. A cell longer than Excel takes is cut, saying so; more rows than a
-    sheet holds raise `TooManyRows` (the CSV export has no limit).
-    """
-    tell = progress or (lambda n: None)
-    options = {
-        "constant_memory": True,
-        "strings_to_numbers": False,
-        "strings_to_formulas": False,
-        "strings_to_urls": False,
-    }
-    workbook = xlsxwriter.Workbook(output, options)
-    sheet = workbook.add_worksheet("Leads")
-    names = columns()
-    keys = [SOURCE.get(name, name) for name in names]
-    for column, name in enumerate(names):
-        sheet.write_string(0, column, name)
-    rows = _told(stream_rows(where, batch=batch, json_as_text=True), tell, batch)
-    for number, row in enumerate(rows, start=1):
-        if number >= XLSX_MAX_ROWS:
-            workbook.close()
-            raise TooManyRows(f"more than {XLSX_MAX_ROWS - 1} leads")
-        for column, key in enumerate(keys):
-            text = _text(row[key])
-            if len(text) > XLSX_MAX_CELL:
-                text = text[: XLSX_MAX_CELL - len(XLSX_CUT)] + XLSX_CUT
-            if text:
-                sheet.write_string(number, column, text)
-    workbook.close()
-
-
-def _told(
+def counted(
     rows: Iterable[Mapping[str, Any]], tell: Callable[[int], None], every: int
 ) -> Iterator[Mapping[str, Any]]:
+    """The rows, calling `tell` with how many went by every `every` rows (and at the end)."""
     done = 0
     for row in rows:
         yield row

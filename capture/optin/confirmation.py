@@ -24,8 +24,8 @@ from capture.i18n import visitor_language
 from capture.leads.consent import ConsentMethod, ConsentRecord, ConsentStatus
 from capture.leads.lead import Lead
 from capture.outbox import enqueue_email
+from capture.submissions.client import user_agent
 from capture.submissions.consents import stored_ip
-from capture.submissions.intake import user_agent
 from capture.submissions.record import Accepted
 from capture.submissions.submission import Submission
 from capture.tokens import ExpiredToken, InvalidToken, Purpose, sign, verify

@@ -22,8 +22,8 @@ from capture.extensions import csrf
 from capture.i18n import visitor_language
 from capture.leads.consent import ConsentMethod, ConsentRecord, ConsentStatus, text_hash
 from capture.leads.lead import Lead
+from capture.submissions.client import user_agent
 from capture.submissions.consents import stored_ip
-from capture.submissions.intake import user_agent
 from capture.tokens import InvalidToken, Purpose, sign, verify
 from capture.urls import public_url
 

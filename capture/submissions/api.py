@@ -30,14 +30,8 @@ from capture.forms.spec import SLUG_RE
 from capture.forms.store import FormDefinition, get_form
 from capture.i18n import visitor_language
 from capture.partners import partner_of_origin
-from capture.submissions.intake import (
-    UNREAD,
-    Unread,
-    build_intake,
-    idempotency_key,
-    read_payload,
-    request_origin,
-)
+from capture.submissions.client import request_origin
+from capture.submissions.intake import UNREAD, Unread, build_intake, idempotency_key, read_payload
 from capture.submissions.limits import submission_limits
 from capture.submissions.record import IdempotencyConflict, ValidationFailed, record_submission
 from capture.tokens import token_language

@@ -17,12 +17,12 @@ from flask import request
 from flask_babel import gettext as _
 
 from capture.errors import ApiError
-from capture.forms.origins import normalise_origin
 from capture.forms.store import FormDefinition
 from capture.forms.values import is_clean_text, strip_format_characters
 from capture.params import ParamError, check
 from capture.partners import partner_for_origin
 from capture.submissions.captcha import RESPONSE_FIELDS
+from capture.submissions.client import request_origin, user_agent
 from capture.submissions.envelope import SubmissionEnvelope
 
 TOUCH_KEYS = (
@@ -222,34 +222,6 @@ def idempotency_key(from_body: Any = None) -> str | None:
     if not key or len(key) > 255 or not key.isprintable() or not key.isascii():
         raise bad_request(_("Idempotency-Key must be 1-255 printable ASCII characters."))
     return key
-
-
-OPAQUE_ORIGIN = "null"
-
-
-def request_origin() -> str | None:
-    """The page's origin; None only when the request names none (server-to-server, curl).
-
-    A browser sends `Origin: null` from an opaque origin, e.g. a sandboxed iframe on a site
-    that is not allowed: that must not pass for "no origin", or any site could post our forms
-    by wrapping the snippet in one. It is allowed only for our own page posting to itself
-    (`Sec-Fetch-Site: same-origin`), which a strict referrer policy can also make "null".
-    """
-    origin = request.headers.get("Origin")
-    if origin is None:
-        return None
-    try:
-        return normalise_origin(origin)
-    except ValueError:
-        if request.headers.get("Sec-Fetch-Site") == "same-origin":
-            return None
-        return OPAQUE_ORIGIN
-
-
-def user_agent() -> str | None:
-    agent = request.headers.get("User-Agent", "")
-    agent = "".join(ch for ch in agent if ch.isprintable())[:512]
-    return agent or None
 
 
 def build_intake(

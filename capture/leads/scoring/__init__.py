@@ -1,7 +1,8 @@
 """Lead scoring: rules as data, applied to leads with a history of every change, and decay.
 
-`rules` reads and checks the rules (merged over `defaults`); `apply` adds points and moves
-stages when a threshold is crossed; `history` keeps each change for the timeline; `decay`
+`rules` reads and checks the rules (merged over `defaults`, with `caps` per window); `points`
+says what they give; `document` holds the rules in force and prints them; `apply` adds points
+and moves stages when a threshold is crossed; `history` keeps each change for the timeline; `decay`
 takes engagement away with time. Import the public names from here.
 """
 
@@ -18,28 +19,27 @@ from capture.leads.scoring.apply import (
     score_activity,
     score_conversion,
 )
+from capture.leads.scoring.caps import Cap
 from capture.leads.scoring.decay import decay_all, decayed, sqlite_power
 from capture.leads.scoring.defaults import BANT_FIELDS, DEFAULTS
+from capture.leads.scoring.document import EXTENSION, current_rules, load_rules, rules_yaml
 from capture.leads.scoring.history import ScoreChange, Scored
+from capture.leads.scoring.points import (
+    activity_points,
+    conversion_points,
+    fit_points,
+    round_half_away,
+    temperature,
+    threshold_stage,
+    total,
+)
 from capture.leads.scoring.rules import (
-    EXTENSION,
     BantRule,
-    Cap,
     FitRule,
     ScoringRules,
     ScoringRulesError,
     Temperature,
-    activity_points,
-    conversion_points,
-    current_rules,
-    fit_points,
-    load_rules,
     parse_rules,
-    round_half_away,
-    rules_yaml,
-    temperature,
-    threshold_stage,
-    total,
 )
 
 __all__ = [

@@ -19,16 +19,16 @@ from capture.leads.classify import Stage, automatic_move
 from capture.leads.conversion import ConversionEvent
 from capture.leads.lead import PROFILE_COLUMNS, Lead, StageChange, move_stage
 from capture.leads.scoring.decay import decayed
+from capture.leads.scoring.document import current_rules
 from capture.leads.scoring.history import ScoreChange, Scored
-from capture.leads.scoring.rules import (
-    ScoringRules,
+from capture.leads.scoring.points import (
     conversion_points,
-    current_rules,
     fit_points,
     temperature,
     threshold_stage,
     total,
 )
+from capture.leads.scoring.rules import ScoringRules
 
 ACTOR = "system:scoring"
 

@@ -15,8 +15,8 @@ import sqlalchemy as sa
 
 from capture.db import UTCDateTime, db, table_of, utcnow
 from capture.leads.lead import Lead
+from capture.leads.scoring.document import current_rules
 from capture.leads.scoring.history import ScoreChange
-from capture.leads.scoring.rules import current_rules
 
 
 def decayed(engagement: float, idle_days: float, half_life_days: float) -> float:

@@ -7,21 +7,13 @@ plain values, and `capture.leads.scoring.apply` applies the results to leads.
 
 from __future__ import annotations
 
-import json
-import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
-import yaml
-from flask import current_app
-
-from capture import safeyaml
 from capture.leads.classify import CONVERSION_KINDS
+from capture.leads.scoring.caps import RULE_KEYS, Cap, parse_window
 from capture.leads.scoring.defaults import BANT_FIELDS, DEFAULTS
 
 FIT_FIELDS = frozenset({"job_title", "company_size", "industry", "country"})
@@ -95,38 +87,6 @@ class BantRule:
 
     def met(self, profile: Mapping[str, Any]) -> bool:
         return len(self.answered(profile)) >= self.minimum
-
-
-# A cap's window: a whole number and a unit, as in `per: 30d`.
-WINDOW = re.compile(r"^([1-9][0-9]{0,5})\s*([mhdw])$")
-UNITS = {"m": ("minute", 60), "h": ("hour", 3600), "d": ("day", 86400), "w": ("week", 604800)}
-RULE_KEYS = frozenset({"points", "max", "per"})
-
-
-@dataclass(frozen=True)
-class Cap:
-    """At most `max` scored occurrences of a rule per rolling `per` window; repeats beyond it
-    are recorded with 0 points and `reason(...)`."""
-
-    max: int
-    per: timedelta
-    window: str  # as written: "30d"
-
-    def reason(self, name: str) -> str:
-        """Why a repeat scored nothing: `newsletter_signup: at most 1 per 30 days`."""
-        number, unit = self.window[:-1], self.window[-1]
-        word = UNITS[unit][0]
-        span = word if number == "1" else f"{number} {word}s"
-        return f"{name}: at most {self.max} per {span}"
-
-
-def parse_window(value: Any) -> tuple[timedelta, str] | None:
-    """`per` as (its length, as written again: "30d"); None if it is not a window."""
-    match = WINDOW.match(value.strip()) if isinstance(value, str) else None
-    if match is None:
-        return None
-    number, unit = match.groups()
-    return timedelta(seconds=int(number) * UNITS[unit][1]), f"{number}{unit}"
 
 
 @dataclass(frozen=True)
@@ -303,98 +263,3 @@ def parse_rules(override: Any = None) -> ScoringRules:
         document=doc,
         caps=caps,
     )
-
-
-def conversion_points(rules: ScoringRules, kind: str, percent: float | None = None) -> int:
-    """Points for a conversion; a video watched in part earns that part of the points."""
-    points = rules.conversions.get(kind, 0)
-    if percent is not None:
-        points = round(points * max(0.0, min(percent, 100.0)) / 100)
-    return points
-
-
-def activity_points(rules: ScoringRules, activity: str) -> int:
-    return rules.activities.get(activity, 0)
-
-
-def fit_points(rules: ScoringRules, profile: Mapping[str, Any]) -> list[tuple[str, int]]:
-    """The fit rules that apply to a profile, as (rule name, points)."""
-    return [(r.name, r.points) for r in rules.fit if r.applies(_text(profile.get(r.field)))]
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def round_half_away(value: float) -> int:
-    """SQL's round(): halves go away from zero (Python's round() goes to even)."""
-    return int(math.copysign(math.floor(abs(value) + 0.5), value))
-
-
-def total(engagement: float, fit: int) -> int:
-    return round_half_away(engagement) + fit
-
-
-def temperature(rules: ScoringRules, score: int) -> Temperature:
-    if score >= rules.hot_from:
-        return Temperature.HOT
-    if score >= rules.warm_from:
-        return Temperature.WARM
-    return Temperature.COLD
-
-
-def threshold_stage(rules: ScoringRules, score: int) -> str | None:
-    """`sql`, `mql` or None: the stage a score alone qualifies for."""
-    if score >= rules.sql_threshold:
-        return "sql"
-    if score >= rules.mql_threshold:
-        return "mql"
-    return None
-
-
-class _OneLine(dict[str, Any]):
-    """A points rule, printed on one line: `newsletter_signup: {points: 10, max: 1, per: 30d}`."""
-
-
-class _Dumper(yaml.SafeDumper):
-    pass
-
-
-_Dumper.add_representer(
-    _OneLine,
-    lambda dumper, data: dumper.represent_mapping(
-        yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, data, flow_style=True
-    ),
-)
-
-
-def rules_yaml(rules: ScoringRules) -> str:
-    """The rules in force as a complete document, ready to copy into LEADGATE_SCORING_RULES;
-    each points rule on one line, with its cap (`max` per `per`) when it has one."""
-    document = dict(rules.document)
-    for section in ("conversions", "activities"):
-        document[section] = {
-            name: _OneLine(rule) if isinstance(rule, Mapping) else rule
-            for name, rule in document[section].items()
-        }
-    return yaml.dump(document, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=100)
-
-
-EXTENSION = "leadgate.scoring"
-
-
-def load_rules(setting: str | None) -> ScoringRules:
-    """`LEADGATE_SCORING_RULES`: inline JSON, or the path of a .json/.yaml/.yml file."""
-    if not setting or not setting.strip():
-        return parse_rules()
-    text = setting.strip()
-    if not text.startswith("{"):
-        path = Path(text)
-        text = path.read_text(encoding="utf-8")
-        if path.suffix in {".yaml", ".yml"}:
-            return parse_rules(safeyaml.load(text))
-    return parse_rules(json.loads(text))
-
-
-def current_rules() -> ScoringRules:
-    return current_app.extensions[EXTENSION]
