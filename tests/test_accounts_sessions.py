@@ -49,7 +49,9 @@ def log_out(client: FlaskClient) -> None:
     assert client.post("/admin/logout", data={"csrf_token": token}).status_code == 303
 
 
-def test_a_cookie_saved_before_logout_is_worthless_after(app: Any, ane: User) -> None:
+def test_a_cookie_saved_before_logout_is_worthless_after(
+    app_context: None, app: Any, ane: User
+) -> None:
     browser = signed_in(app)
     saved = replay(app, browser)
     assert opens_back_office(saved)
@@ -63,7 +65,7 @@ def test_a_cookie_saved_before_logout_is_worthless_after(app: Any, ane: User) ->
 
 
 def test_logout_ends_the_users_sessions_on_every_device_not_other_users(
-    app: Any, ane: User
+    app_context: None, app: Any, ane: User
 ) -> None:
     create_user("bo@firma.dk", Role.SALES, PASSWORD)
     db.session.commit()
@@ -73,7 +75,9 @@ def test_logout_ends_the_users_sessions_on_every_device_not_other_users(
     assert opens_back_office(colleague)
 
 
-def test_a_password_change_ends_every_session(app: Any, ane: User, runner: Any) -> None:
+def test_a_password_change_ends_every_session(
+    app_context: None, app: Any, ane: User, runner: Any
+) -> None:
     browser = signed_in(app)
     result = runner.invoke(args=["users", "password", "Ane@Firma.dk"], input=NEW_PASSWORD + "\n")
     assert result.exit_code == 0, result.output
@@ -85,7 +89,7 @@ def test_a_password_change_ends_every_session(app: Any, ane: User, runner: Any) 
     assert missing.exit_code == 1 and "no user" in missing.stderr
 
 
-def test_deactivation_ends_every_session_for_good(app: Any, ane: User) -> None:
+def test_deactivation_ends_every_session_for_good(app_context: None, app: Any, ane: User) -> None:
     create_user("boss@firma.dk", Role.ADMIN, PASSWORD)
     db.session.commit()
     admin, browser = signed_in(app, "boss@firma.dk"), signed_in(app)
@@ -106,7 +110,9 @@ def test_deactivation_ends_every_session_for_good(app: Any, ane: User) -> None:
     assert opens_back_office(signed_in(app))
 
 
-def test_a_session_without_a_generation_is_not_let_in(app: Any, ane: User) -> None:
+def test_a_session_without_a_generation_is_not_let_in(
+    app_context: None, app: Any, ane: User
+) -> None:
     """Sessions signed before generations existed name only the user: they log in again."""
     client = app.test_client()
     with client.session_transaction() as session:

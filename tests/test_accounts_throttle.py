@@ -61,7 +61,7 @@ def attempt(client: Any, email: str, password: str, address: str) -> Any:
 
 
 def test_the_account_limit_holds_however_the_address_is_typed_and_from_wherever(
-    client: Any, sales: None
+    app_context: None, client: Any, sales: None
 ) -> None:
     for n, spelling in enumerate(SPELLINGS, start=1):
         assert attempt(client, spelling, WRONG, f"203.0.113.{n}").status_code == 200
@@ -74,7 +74,9 @@ def test_the_account_limit_holds_however_the_address_is_typed_and_from_wherever(
     assert attempt(client, "other@example.com", PASSWORD, "198.51.100.99").status_code == 303
 
 
-def test_unknown_addresses_are_counted_normalised_too(client: Any, sales: None) -> None:
+def test_unknown_addresses_are_counted_normalised_too(
+    app_context: None, client: Any, sales: None
+) -> None:
     for n, spelling in enumerate(
         ["nobody@example.com", "Nobody@\uff45xample.com", "NOBODY@EXAMPLE.COM"]
     ):
@@ -82,7 +84,9 @@ def test_unknown_addresses_are_counted_normalised_too(client: Any, sales: None) 
     assert attempt(client, "nobody@example.com", WRONG, "203.0.113.50").status_code == 429
 
 
-def test_a_successful_login_gives_its_attempt_back(client: Any, sales: None) -> None:
+def test_a_successful_login_gives_its_attempt_back(
+    app_context: None, client: Any, sales: None
+) -> None:
     for _ in range(2):
         assert attempt(client, "sales@example.com", WRONG, "203.0.113.1").status_code == 200
     for _ in range(4):  # more than the limit: successes do not use it up
@@ -115,14 +119,14 @@ def parallel_guesses(url: str, emails: list[str]) -> Counter[int]:
 
 @pytest.mark.app_config(RATELIMIT_LOGIN="1000/minute")
 def test_parallel_guesses_at_one_account_check_no_more_passwords_than_the_limit(
-    live_server: Any, sales: None
+    app_context: None, live_server: Any, sales: None
 ) -> None:
     emails = [SPELLINGS[n % len(SPELLINGS)] for n in range(25)]
     assert parallel_guesses(live_server.url, emails) == Counter({200: 3, 429: 22})
 
 
 def test_parallel_guesses_from_one_address_check_no_more_passwords_than_its_limit(
-    live_server: Any, sales: None
+    app_context: None, live_server: Any, sales: None
 ) -> None:
     emails = [f"guess{n}@example.com" for n in range(25)]
     assert parallel_guesses(live_server.url, emails) == Counter({200: 6, 429: 19})
@@ -130,7 +134,7 @@ def test_parallel_guesses_from_one_address_check_no_more_passwords_than_its_limi
 
 @pytest.mark.app_config(RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0")  # nothing listens there
 def test_with_the_shared_storage_down_the_limit_is_kept_in_the_process(
-    client: Any, sales: None
+    app_context: None, client: Any, sales: None
 ) -> None:
     for n in range(3):
         assert attempt(client, "sales@example.com", WRONG, f"203.0.113.{n}").status_code == 200

@@ -485,7 +485,7 @@ def test_the_hosted_form_and_the_embed_name_and_type_controls_alike(
 
 
 def test_the_embedded_select_and_button_are_valid_and_styled(
-    page, live_server, forms, partner_site
+    app_context, page, live_server, forms, partner_site
 ):
     partner_site.page(snippet(live_server.url, ("guide", "da")))
     page.goto(f"{partner_site.origin}/guide")

@@ -82,7 +82,7 @@ def test_the_cli_says_so_on_stderr_and_exits_non_zero(runner, tmp_path: Path):
     )
 
 
-def test_the_editor_shows_the_problem_and_saves_nothing(staff):
+def test_the_editor_shows_the_problem_and_saves_nothing(app_context, staff):
     marketer = staff("marketer")
     token = csrf_token_in(marketer.get("/admin/forms/new").get_data(as_text=True))
     data = {

@@ -91,7 +91,7 @@ def test_every_cell_is_quoted_and_the_danish_attack_is_text():
     assert_safe_everywhere(text)
 
 
-def test_the_database_and_python_write_the_same_file(app, make_form, submit):
+def test_the_database_and_python_write_the_same_file(app_context, app, make_form, submit):
     """On PostgreSQL the database neutralises cells (regexp_replace); it must match Python."""
     make_form(fields=[{"name": "email", "type": "email", "required": True}])
     for i in range(len(TRICKY)):

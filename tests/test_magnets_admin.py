@@ -285,7 +285,9 @@ def test_editing_details(app_context: None, app: Flask, marketer: Any) -> None:
     assert marketer.get("/admin/magnets/nothing").status_code == 404
 
 
-def test_help_texts_are_text_and_errors_are_tied_to_their_fields(app: Flask, marketer: Any) -> None:
+def test_help_texts_are_text_and_errors_are_tied_to_their_fields(
+    app_context: None, app: Flask, marketer: Any
+) -> None:
     """One field macro for the staff forms: a translated help text is escaped like any text
     (it once put an <address> element on the page), and an error is tied to its control."""
     page = marketer.get("/admin/magnets/new").get_data(as_text=True)

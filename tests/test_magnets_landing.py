@@ -239,7 +239,7 @@ def only_submission() -> Submission:
 
 
 def test_with_captcha_on_a_landing_submission_makes_a_lead_and_a_download(
-    app: Flask, client: Any, landing: Any, captcha: Any
+    app_context: None, app: Flask, client: Any, landing: Any, captcha: Any
 ) -> None:
     page = client.get("/p/guide")
     assert "https://challenges.cloudflare.com" in page.headers["Content-Security-Policy"]
@@ -253,7 +253,9 @@ def test_with_captcha_on_a_landing_submission_makes_a_lead_and_a_download(
     assert captcha.posts[0]["response"] == ["human:site-key-1"]
 
 
-def test_a_landing_conversion_keeps_its_referrer(app: Flask, client: Any, landing: Any) -> None:
+def test_a_landing_conversion_keeps_its_referrer(
+    app_context: None, app: Flask, client: Any, landing: Any
+) -> None:
     page = client.get("/p/guide?utm_campaign=spring", headers={"Referer": LINKEDIN})
     data = browser_post(page.get_data(as_text=True), email="ane@firma.dk", consent_processing="y")
     response = client.post(
@@ -305,7 +307,7 @@ def test_the_hosted_page_and_the_landing_page_render_the_same_form(
 
 
 def test_the_cover_has_a_size_and_phones_can_jump_to_the_form(
-    app: Flask, client: Any, landing: Any
+    app_context: None, app: Flask, client: Any, landing: Any
 ) -> None:
     add_cover(app, "guide")
     page = BeautifulSoup(client.get("/p/guide").get_data(as_text=True), "html.parser")

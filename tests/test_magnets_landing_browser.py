@@ -26,7 +26,7 @@ document.querySelectorAll(".cf-turnstile").forEach(function (box) {
 
 
 def test_landing_page_with_captcha_gives_the_download(
-    app, browser, live_server, partner_site, make_magnet, make_form
+    app_context, app, browser, live_server, partner_site, make_magnet, make_form
 ):
     make_magnet(slug="guide", title="The guide", headline="Score your leads", language="en")
     make_form(slug="guide-en", magnet="guide", conversion="ebook_download")

@@ -31,7 +31,9 @@ def phone(browser: Any) -> Iterator[Any]:
         context.close()
 
 
-def test_no_back_office_page_is_wider_than_a_phone(app, live_server, phone, make_form, submit):
+def test_no_back_office_page_is_wider_than_a_phone(
+    app_context, app, live_server, phone, make_form, submit
+):
     make_form(
         name="Kvartalsrapport om energimarkedet i Norden med prognoser",
         allowed_origins=["https://www.firma.dk"],
