@@ -82,7 +82,9 @@ def test_many_submissions_with_one_email_make_one_lead(live_server, demo_forms, 
     assert rows(Lead)[0].score == 10
 
 
-def test_ten_signups_at_once_score_once_and_hand_nothing_to_sales(live_server, demo_forms, rows):
+def test_ten_signups_at_once_score_once_and_hand_nothing_to_sales(
+    app_context, live_server, demo_forms, rows
+):
     """The issue's burst, racing for real: the cap is counted under the lead's row lock, so
     exactly one signup scores and nine are 0-point repeats, whatever the interleaving."""
     create_user("sales@firma.dk", Role.SALES, "correct horse battery staple")

@@ -222,7 +222,7 @@ def test_downloads_beyond_the_rules_cap_score_nothing_and_say_why(
 @pytest.mark.skipif(not ON_POSTGRES, reason="the one-statement path is PostgreSQL's")
 @pytest.mark.app_config(SCORING_RULES=CAPPED)
 def test_a_download_committed_while_the_statement_waits_for_the_lock_is_counted(
-    app: Flask, live_server: Any, link: str
+    app_context: None, app: Flask, live_server: Any, link: str
 ) -> None:
     """The statement's snapshot predates its row lock: a scored download committed in between
     is not in the history it reads. It must notice and count again after the lock."""
@@ -270,7 +270,7 @@ def test_a_download_committed_while_the_statement_waits_for_the_lock_is_counted(
 @pytest.mark.skipif(not ON_POSTGRES, reason="racing downloads only mean something on PostgreSQL")
 @pytest.mark.app_config(SCORING_RULES=CAPPED)
 def test_racing_downloads_score_no_more_than_the_cap(
-    app: Flask, live_server: Any, link: str
+    app_context: None, app: Flask, live_server: Any, link: str
 ) -> None:
     db.session.commit()
     db.session.close()
