@@ -47,6 +47,7 @@ demo: build
 lint: install check-built
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/bandit -q -c pyproject.toml -r capture magnets wsgi.py gunicorn.conf.py leadgate_gunicorn.py
 	$(BIN)/lint-imports --no-cache  # package layers and no import cycles ([tool.importlinter])
 
@@ -64,12 +65,15 @@ check-built: install
 	done
 
 # The slow fault tests start their own PostgreSQL whatever the pass: run them once, in the
-# PostgreSQL pass when there is one.
+# PostgreSQL pass when there is one. Both passes run on two pytest-xdist workers (each with its
+# own database schema and ports); `make test PYTEST_WORKERS=0` runs in one process.
+PYTEST_WORKERS ?= 2
+XDIST := $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS))
 test-sqlite: build
-	env -u TEST_DATABASE_URL $(BIN)/pytest $(if $(TEST_DATABASE_URL),-m "not slow") $(PYTEST_ARGS)
+	env -u TEST_DATABASE_URL $(BIN)/pytest $(XDIST) $(if $(TEST_DATABASE_URL),-m "not slow") $(PYTEST_ARGS)
 
 test-postgres: build
-	@if [ -n "$$TEST_DATABASE_URL" ]; then $(BIN)/pytest $(PYTEST_ARGS); \
+	@if [ -n "$$TEST_DATABASE_URL" ]; then $(BIN)/pytest $(XDIST) $(PYTEST_ARGS); \
 	else echo "TEST_DATABASE_URL is not set: PostgreSQL run skipped"; fi
 
 ## Install everything and run the whole suite: lint, SQLite, then PostgreSQL if configured.

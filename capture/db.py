@@ -7,7 +7,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from flask import Flask
@@ -58,6 +58,12 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+if TYPE_CHECKING:
+    # To mypy `db.Model` is an attribute, not a class it can check subclasses of: models
+    # derive from `Model`, which is `db.Model` at run time and our `Base` to the checker.
+    Model = Base
+else:
+    Model = db.Model
 log = logging.getLogger(__name__)
 
 
@@ -127,6 +133,15 @@ def render_migration_item(type_: str, obj: Any, autogen_context: Any) -> str | b
         autogen_context.imports.add("from sqlalchemy.dialects import postgresql")
         return "sa.JSON().with_variant(postgresql.JSONB(), 'postgresql')"
     return False
+
+
+def table_of(model: type[Any]) -> sa.Table:
+    """A model's table, typed as the `Table` it is (declarative types `__table__` as any
+    FromClause, which `insert()` and `update()` do not take)."""
+    table = model.__table__
+    if not isinstance(table, sa.Table):  # pragma: no cover - every model here maps a table
+        raise TypeError(f"{model.__name__} is not mapped to a table")
+    return table
 
 
 def is_postgresql() -> bool:

@@ -90,7 +90,8 @@ def embed_script_url() -> str:
 @limiter.exempt
 def script() -> ResponseReturnValue:
     current = current_script()
-    compressed = "gzip" in request.accept_encodings
+    # The quality, not `in`: `gzip;q=0` lists gzip to refuse it.
+    compressed = request.accept_encodings["gzip"] > 0
     response = Response(
         current.gzipped if compressed else current.body,
         mimetype="application/javascript",

@@ -9,7 +9,7 @@ from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import gettext as _
 from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from capture.db import discard_session
 
@@ -101,7 +101,7 @@ def init_app(app: Flask) -> None:
     def http_error(error: HTTPException) -> Response:
         status = error.code or 500
         headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else {}
-        if status == 405 and error.valid_methods:
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
             headers["Allow"] = ", ".join(error.valid_methods)
         return respond(status, CODES.get(status, "http_error"), _http_message(error), headers)
 

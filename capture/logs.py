@@ -147,7 +147,7 @@ class PersonalDataFilter(logging.Filter):
         return True
 
 
-class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class StderrHandler(logging.StreamHandler):
     """Writes to whatever `sys.stderr` is now, and filters a private copy of each record.
 
     The copy keeps masking from changing what other handlers (pytest's caplog, an error
@@ -157,7 +157,7 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def __init__(self) -> None:
         super().__init__()
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> TextIO:
         return sys.stderr
 

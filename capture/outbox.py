@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from capture import extension_points, mail
-from capture.db import db, new_public_id, utcnow
+from capture.db import Model, db, new_public_id, utcnow
 from capture.personal import ByMention, Export, Mask, Personal, iso
 
 
@@ -41,8 +41,8 @@ def erased_payload(row: OutboxMessage) -> dict[str, Any]:
     kept: dict[str, Any] = {key: payload[key] for key in ENVELOPE_KEYS if key in payload}
     event = payload.get("event")
     if isinstance(event, dict):
-        data = event.get("data") if isinstance(event.get("data"), dict) else {}
-        lead = data.get("lead") if isinstance(data.get("lead"), dict) else {}
+        data: dict[str, Any] = event["data"] if isinstance(event.get("data"), dict) else {}
+        lead: dict[str, Any] = data["lead"] if isinstance(data.get("lead"), dict) else {}
         kept["event"] = {
             "type": event.get("type"),
             "timestamp": event.get("timestamp"),
@@ -80,7 +80,7 @@ def _export(row: OutboxMessage) -> dict[str, Any]:
     return message
 
 
-class OutboxMessage(db.Model):
+class OutboxMessage(Model):
     __tablename__ = "outbox_messages"
     __table_args__ = (
         # The worker's only question: which pending rows are due? Sent rows stay out of it.

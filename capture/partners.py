@@ -15,14 +15,14 @@ from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from capture.db import Timestamped, db
+from capture.db import Model, Timestamped, db
 from capture.forms.origins import is_allowed_origin, normalise_origin
 from capture.forms.spec import SLUG_RE
 from capture.forms.store import FormDefinition
 from capture.personal import NotPersonal
 
 
-class Partner(Timestamped, db.Model):
+class Partner(Timestamped, Model):
     __tablename__ = "partners"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -35,7 +35,7 @@ class Partner(Timestamped, db.Model):
     )
 
 
-class PartnerOrigin(db.Model):
+class PartnerOrigin(Model):
     """One site of a partner. Unique: an origin attributes to exactly one partner."""
 
     __tablename__ = "partner_origins"

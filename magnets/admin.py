@@ -8,7 +8,7 @@ check CSRF themselves, after raising it, because the global check would read the
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -179,11 +179,12 @@ def act(slug: str, action: str) -> ResponseReturnValue:
         magnet.archive()
         flash(_("The magnet is archived: its page and all its links answer “gone”."))
     else:
-        revoked = db.session.execute(
+        result = db.session.execute(
             sa.update(DownloadGrant)
             .where(DownloadGrant.magnet_id == magnet.id, DownloadGrant.revoked_at.is_(None))
             .values(revoked_at=utcnow(), revoked_by=_actor())
-        ).rowcount
+        )
+        revoked = cast("sa.CursorResult[Any]", result).rowcount  # an UPDATE's result has it
         flash(_("%(count)s links were revoked.", count=revoked))
     db.session.commit()
     return redirect(url_for(".edit", slug=slug), 303)

@@ -20,7 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from capture.db import UTCDateTime
+from capture.db import UTCDateTime, table_of
 from capture.leads.classify import FUNNEL, Stage, rank
 from capture.leads.lead import Lead
 from capture.leads.scoring import Cap, ScoreChange, ScoringRules, current_rules
@@ -71,7 +71,7 @@ def scored_touch(rules: ScoringRules, points: int) -> tuple[sa.CTE, sa.CTE]:
     any column, which Core would add to the UPDATE's SET): the construct is
     large, and building it per download would cost more than running it.
     """
-    leads = Lead.__table__
+    leads = table_of(Lead)
     c = leads.c
     lead_id = sa.bindparam("p_lead", type_=sa.Integer())
     moment = sa.bindparam("p_at", type_=UTCDateTime())
@@ -135,7 +135,7 @@ def scored_touch(rules: ScoringRules, points: int) -> tuple[sa.CTE, sa.CTE]:
     t = touched.c
     reason = sa.case((t.capped, cap.reason(ACTIVITY)), else_=sa.null()) if cap else sa.null()
     history = (
-        sa.insert(ScoreChange.__table__)
+        sa.insert(table_of(ScoreChange))
         .from_select(
             columns,
             sa.union_all(

@@ -15,7 +15,7 @@ from flask import current_app
 from sqlalchemy.orm import Mapped, lazyload, mapped_column, relationship
 
 from capture import metrics
-from capture.db import db, new_public_id, utcnow
+from capture.db import Model, db, new_public_id, table_of, utcnow
 from capture.leads.lead import Lead
 from capture.leads.scoring import current_rules, score_activity
 from capture.personal import NULL, ByLead, Export, Mask, Personal, iso
@@ -36,7 +36,7 @@ class GrantSource:
     BACK_OFFICE = "back_office"
 
 
-class DownloadGrant(db.Model):
+class DownloadGrant(Model):
     __tablename__ = "download_grants"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -100,7 +100,7 @@ class DownloadGrant(db.Model):
         return public_url("links.download", token=self.token)
 
 
-class Download(db.Model):
+class Download(Model):
     """One use of a link: the lead's timeline entry and the magnet's download count."""
 
     __tablename__ = "downloads"
@@ -234,7 +234,7 @@ def _scored_insert(points: int) -> sa.Insert:
     key = (id(rules), points)
     if key not in cache:
         touched, history = scored_touch(rules, points)
-        table = Download.__table__
+        table = table_of(Download)
         names = ["public_id", "grant_id", "lead_id", "magnet_id", "file_id", "ip", "user_agent"]
         values = sa.select(
             *(sa.bindparam(f"p_{name}", type_=table.c[name].type) for name in names),

@@ -14,7 +14,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from capture.db import Timestamped, db, new_public_id, utcnow
+from capture.db import Model, Timestamped, db, new_public_id, utcnow
 from capture.forms.spec import SLUG_RE
 from capture.i18n import LANGUAGES
 from capture.personal import NotPersonal
@@ -39,7 +39,7 @@ class MagnetStatus(StrEnum):
     ARCHIVED = "archived"
 
 
-class MagnetFile(db.Model):
+class MagnetFile(Model):
     """One uploaded version of a magnet's file; rows are kept when the file is replaced."""
 
     __tablename__ = "magnet_files"
@@ -63,7 +63,7 @@ class MagnetFile(db.Model):
     )
 
 
-class Magnet(Timestamped, db.Model):
+class Magnet(Timestamped, Model):
     __tablename__ = "magnets"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -15,11 +15,12 @@ import tempfile
 import time
 import unicodedata
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Literal, Protocol
 from urllib.parse import quote, unquote, urlsplit
 
 import boto3
-from boto3.s3.transfer import S3UploadFailedError, TransferConfig
+from boto3.exceptions import S3UploadFailedError
+from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from flask import Flask, current_app
@@ -145,7 +146,7 @@ class S3Storage:
         # Object key -> monotonic time of its last good HEAD, in this process.
         self._answered: dict[str, float] = {}
         # Path-style for S3-compatible endpoints (MinIO, moto, Ceph) that have no bucket DNS.
-        addressing = "path" if endpoint_url else "auto"
+        addressing: Literal["path", "auto"] = "path" if endpoint_url else "auto"
         # The default session shares botocore's loaded service models between apps.
         self.client = boto3.client(
             "s3",
@@ -177,7 +178,10 @@ class S3Storage:
 
     def open(self, key: str) -> IO[bytes]:
         try:
-            return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
+            body = self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
+            # botocore's StreamingBody is no IO subclass, but has what send_file and our
+            # callers use of a binary file: read(), iteration and close().
+            return body  # type: ignore[return-value]
         except (BotoCoreError, ClientError) as exc:
             raise StorageUnavailable(f"cannot read {key}: {exc}") from exc
 

@@ -13,7 +13,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,18 +20,13 @@ import time
 from pathlib import Path
 
 import requests
+from helpers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 class ServiceMissing(RuntimeError):
     """What the machine lacks to run the test, in words for a skip or failure message."""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def postgres_bindir() -> Path:

@@ -15,7 +15,7 @@ def users(app):
     return db.session.scalars(sa.select(User)).all()
 
 
-def test_create_user_reads_password_from_stdin(app, runner):
+def test_create_user_reads_password_from_stdin(app_context, app, runner):
     result = runner.invoke(
         args=["users", "create", "Ane@Firma.DK", "--role", "marketer"], input=PASSWORD + "\n"
     )
@@ -30,7 +30,7 @@ def test_create_user_reads_password_from_stdin(app, runner):
     assert PASSWORD not in result.output
 
 
-def test_short_password_is_refused_with_the_rule(app, runner):
+def test_short_password_is_refused_with_the_rule(app_context, app, runner):
     result = runner.invoke(
         args=["users", "create", "ane@firma.dk", "--role", "admin"], input="short\n"
     )
@@ -40,7 +40,7 @@ def test_short_password_is_refused_with_the_rule(app, runner):
     assert users(app) == []
 
 
-def test_duplicate_email_is_refused_case_insensitively(app, runner):
+def test_duplicate_email_is_refused_case_insensitively(app_context, app, runner):
     args = ["users", "create", "ane@firma.dk", "--role", "sales"]
     assert runner.invoke(args=args, input=PASSWORD + "\n").exit_code == 0
     again = runner.invoke(
@@ -51,7 +51,7 @@ def test_duplicate_email_is_refused_case_insensitively(app, runner):
     assert len(users(app)) == 1
 
 
-def test_bad_email_and_bad_role_are_refused(app, runner):
+def test_bad_email_and_bad_role_are_refused(app_context, app, runner):
     bad_email = runner.invoke(
         args=["users", "create", "not-an-address", "--role", "admin"], input=PASSWORD + "\n"
     )
@@ -63,7 +63,7 @@ def test_bad_email_and_bad_role_are_refused(app, runner):
     assert users(app) == []
 
 
-def test_demo_creates_one_admin_with_a_random_password(app, runner):
+def test_demo_creates_one_admin_with_a_random_password(app_context, app, runner):
     result = runner.invoke(args=["demo"])
     assert result.exit_code == 0, result.output
     [user] = users(app)

@@ -46,7 +46,13 @@ def mailed_text(runner: Any, smtp_server: Any) -> str:
 
 
 def test_an_untrusted_host_gets_no_link_and_no_mail_in_development(
-    app: Flask, gated: Any, submit: Any, runner: Any, smtp_server: Any, contract_error: Any
+    app_context: None,
+    app: Flask,
+    gated: Any,
+    submit: Any,
+    runner: Any,
+    smtp_server: Any,
+    contract_error: Any,
 ) -> None:
     answer = submit("get-it", {"email": "ane@firma.dk"}, headers=EVIL)
     contract_error(answer, 400)

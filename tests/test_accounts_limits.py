@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_accounts_login import PASSWORD, csrf_from, login
+from helpers import STAFF_PASSWORD, csrf_token_in, log_in
 
 from capture.accounts import Role, create_user
 from capture.db import db
@@ -22,24 +22,24 @@ def app_config(app_config):
 @pytest.fixture
 def users(app):
     for name in ("ane", "bo"):
-        create_user(f"{name}@firma.dk", Role.MARKETER, PASSWORD)
+        create_user(f"{name}@firma.dk", Role.MARKETER, STAFF_PASSWORD)
     db.session.commit()
 
 
-def test_per_account_limit_then_429_page(client, users):
+def test_per_account_limit_then_429_page(app_context, client, users):
     for _ in range(3):
-        assert login(client, "ane@firma.dk", "wrong but long password").status_code == 200
-    blocked = login(client, "ane@firma.dk", PASSWORD)  # even the right password now waits
+        assert log_in(client, "ane@firma.dk", "wrong but long password").status_code == 200
+    blocked = log_in(client, "ane@firma.dk", STAFF_PASSWORD)  # even the right password now waits
     assert blocked.status_code == 429
     assert int(blocked.headers["Retry-After"]) > 0
     assert "Too many login attempts" in blocked.get_data(as_text=True)
     # Another account from the same address is still allowed in.
-    assert login(client, "bo@firma.dk", PASSWORD).status_code == 303
+    assert log_in(client, "bo@firma.dk", STAFF_PASSWORD).status_code == 303
 
 
-def test_per_address_limit_covers_many_accounts(client, users):
+def test_per_address_limit_covers_many_accounts(app_context, client, users):
     page = client.get("/admin/login").get_data(as_text=True)
-    token = csrf_from(page)
+    token = csrf_token_in(page)
     statuses = []
     for n in range(7):
         response = client.post(
@@ -51,10 +51,10 @@ def test_per_address_limit_covers_many_accounts(client, users):
     assert statuses[6] == 429
 
 
-def test_successful_logins_do_not_count(client, users):
+def test_successful_logins_do_not_count(app_context, client, users):
     for _ in range(5):
-        assert login(client, "ane@firma.dk", PASSWORD).status_code == 303
+        assert log_in(client, "ane@firma.dk", STAFF_PASSWORD).status_code == 303
         client.post(
             "/admin/logout",
-            data={"csrf_token": csrf_from(client.get("/admin/").get_data(as_text=True))},
+            data={"csrf_token": csrf_token_in(client.get("/admin/").get_data(as_text=True))},
         )

@@ -5,37 +5,19 @@ from __future__ import annotations
 import re
 
 import pytest
+from helpers import STAFF_PASSWORD, csrf_token_in, log_in
 
 from capture.accounts import Role, User, create_user
 from capture.config import UnsafeConfiguration
 from capture.db import db
 from wsgi import create_app
 
-PASSWORD = "correct horse battery staple"
-
-
-def csrf_from(html: str) -> str:
-    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
-        r'type="hidden" name="csrf_token" value="([^"]+)"', html
-    )
-    assert match, "no CSRF token on the page"
-    return match.group(1)
-
 
 @pytest.fixture
 def user(app):
-    created = create_user("Ane@Firma.dk", Role.MARKETER, PASSWORD)
+    created = create_user("Ane@Firma.dk", Role.MARKETER, STAFF_PASSWORD)
     db.session.commit()
     return created
-
-
-def login(client, email, password, next_url=None):
-    page = client.get("/admin/login" + (f"?next={next_url}" if next_url else ""))
-    token = csrf_from(page.get_data(as_text=True))
-    data = {"email": email, "password": password, "csrf_token": token}
-    if next_url is not None:
-        data["next"] = next_url
-    return client.post("/admin/login", data=data)
 
 
 def test_anonymous_is_sent_to_login_with_next(client):
@@ -44,8 +26,8 @@ def test_anonymous_is_sent_to_login_with_next(client):
     assert response.headers["Location"] == "/admin/login?next=/admin/?tab%3D1"
 
 
-def test_login_then_dashboard_then_logout(client, user):
-    response = login(client, "ane@FIRMA.dk", PASSWORD)  # e-mail is case-insensitive
+def test_login_then_dashboard_then_logout(app_context, client, user):
+    response = log_in(client, "ane@FIRMA.dk", STAFF_PASSWORD)  # e-mail is case-insensitive
     assert response.status_code == 303
     assert response.headers["Location"] == "/admin/"
     cookie = response.headers["Set-Cookie"]
@@ -63,23 +45,23 @@ def test_login_then_dashboard_then_logout(client, user):
     assert refused.status_code == 400  # no CSRF token: refused, still logged in
     assert client.get("/admin/").status_code == 200
 
-    out = client.post("/admin/logout", data={"csrf_token": csrf_from(html)})
+    out = client.post("/admin/logout", data={"csrf_token": csrf_token_in(html)})
     assert out.status_code == 303 and out.headers["Location"] == "/admin/login"
     assert client.get("/admin/").status_code == 302
 
 
-def test_login_without_csrf_token_is_refused(client, user):
-    response = client.post("/admin/login", data={"email": user.email, "password": PASSWORD})
+def test_login_without_csrf_token_is_refused(app_context, client, user):
+    response = client.post("/admin/login", data={"email": user.email, "password": STAFF_PASSWORD})
     assert response.status_code == 400
     assert client.get("/admin/").status_code == 302
 
 
 @pytest.mark.parametrize(
     ("email", "password"),
-    [("ane@firma.dk", "wrong password, long enough"), ("nobody@firma.dk", PASSWORD)],
+    [("ane@firma.dk", "wrong password, long enough"), ("nobody@firma.dk", STAFF_PASSWORD)],
 )
-def test_bad_credentials_get_one_generic_message(client, user, email, password):
-    response = login(client, email, password)
+def test_bad_credentials_get_one_generic_message(app_context, client, user, email, password):
+    response = log_in(client, email, password)
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "Incorrect e-mail address or password." in html
@@ -87,22 +69,22 @@ def test_bad_credentials_get_one_generic_message(client, user, email, password):
     assert client.get("/admin/").status_code == 302
 
 
-def test_inactive_user_cannot_log_in_and_is_logged_out(client, user):
-    assert login(client, user.email, PASSWORD).status_code == 303
+def test_inactive_user_cannot_log_in_and_is_logged_out(app_context, client, user):
+    assert log_in(client, user.email, STAFF_PASSWORD).status_code == 303
     user.active = False
     db.session.commit()
     assert client.get("/admin/").status_code == 302  # the live session stops working
-    response = login(client, user.email, PASSWORD)
+    response = log_in(client, user.email, STAFF_PASSWORD)
     assert "Incorrect e-mail address or password." in response.get_data(as_text=True)
 
 
-def test_login_starts_a_new_session(client, user):
+def test_login_starts_a_new_session(app_context, client, user):
     client.get("/admin/login")
     with client.session_transaction() as before:
         before["planted"] = "by someone else"
         old_csrf = before.get("csrf_token")
     assert old_csrf
-    login(client, user.email, PASSWORD)
+    log_in(client, user.email, STAFF_PASSWORD)
     with client.session_transaction() as after:
         assert "planted" not in after
         assert after.get("csrf_token") != old_csrf
@@ -113,19 +95,19 @@ def test_login_starts_a_new_session(client, user):
     "target",
     ["https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)"],
 )
-def test_next_never_leaves_the_site(client, user, target):
-    response = login(client, user.email, PASSWORD, next_url=target)
+def test_next_never_leaves_the_site(app_context, client, user, target):
+    response = log_in(client, user.email, STAFF_PASSWORD, next_url=target)
     assert response.status_code == 303
     assert response.headers["Location"] == "/admin/"
 
 
-def test_next_to_a_local_page_is_followed(client, user):
-    response = login(client, user.email, PASSWORD, next_url="/admin/leads/?stage=sql")
+def test_next_to_a_local_page_is_followed(app_context, client, user):
+    response = log_in(client, user.email, STAFF_PASSWORD, next_url="/admin/leads/?stage=sql")
     assert response.headers["Location"] == "/admin/leads/?stage=sql"
 
 
-def test_admin_pages_are_csp_friendly(client, user):
-    login(client, user.email, PASSWORD)
+def test_admin_pages_are_csp_friendly(app_context, client, user):
+    log_in(client, user.email, STAFF_PASSWORD)
     html = client.get("/admin/").get_data(as_text=True)
     assert " style=" not in html and "<style" not in html
     for script in re.findall(r"<script[^>]*>", html):
@@ -135,10 +117,12 @@ def test_admin_pages_are_csp_friendly(client, user):
     assert ">Settings</a>" not in html  # a marketer's nav leaves out what only admins open
 
 
-def test_dashboard_counts_leads_and_todays_submissions(client, user, demo_forms, submit):
+def test_dashboard_counts_leads_and_todays_submissions(
+    app_context, client, user, demo_forms, submit
+):
     submit("newsletter", {"email": "one@firma.dk"})
     submit("contact", {"email": "two@firma.dk", "first_name": "To", "company": "Firma"})
-    login(client, user.email, PASSWORD)
+    log_in(client, user.email, STAFF_PASSWORD)
     html = client.get("/admin/").get_data(as_text=True)
     figures = dict(re.findall(r"<dt>([^<]+)</dt><dd>(\d+)</dd>", html))
     assert figures["Leads"] == "2"
@@ -160,9 +144,9 @@ def test_production_session_cookie_is_secure(app, app_config):
     production = create_app(config)  # on the tables the `app` fixture made
     with production.app_context():
         try:
-            create_user("ane@firma.dk", Role.ADMIN, PASSWORD)
+            create_user("ane@firma.dk", Role.ADMIN, STAFF_PASSWORD)
             db.session.commit()
-            response = login(production.test_client(), "ane@firma.dk", PASSWORD)
+            response = log_in(production.test_client(), "ane@firma.dk", STAFF_PASSWORD)
             assert response.status_code == 303
             cookie = response.headers["Set-Cookie"]
             assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie

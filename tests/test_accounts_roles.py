@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from flask import Blueprint
-from test_accounts_login import PASSWORD, login
+from helpers import STAFF_PASSWORD, log_in
 
 from capture.accounts import ALL_ROLES, Role, create_user, protect
 from capture.db import db
@@ -30,7 +30,7 @@ def guarded_client(app):
     app.register_blueprint(admin_only)
     app.register_blueprint(marketing)
     for role in Role:
-        create_user(f"{role.value}@firma.dk", role, PASSWORD)
+        create_user(f"{role.value}@firma.dk", role, STAFF_PASSWORD)
     db.session.commit()
     return app.test_client()
 
@@ -50,8 +50,8 @@ MATRIX = [
 
 
 @pytest.mark.parametrize(("role", "path", "status"), MATRIX)
-def test_role_matrix(guarded_client, role, path, status):
-    assert login(guarded_client, f"{role.value}@firma.dk", PASSWORD).status_code == 303
+def test_role_matrix(app_context, guarded_client, role, path, status):
+    assert log_in(guarded_client, f"{role.value}@firma.dk", STAFF_PASSWORD).status_code == 303
     response = guarded_client.get(path)
     assert response.status_code == status
     if status == 403:
@@ -59,13 +59,13 @@ def test_role_matrix(guarded_client, role, path, status):
 
 
 @pytest.mark.parametrize("path", ["/admin/only/", "/admin/marketing/", "/admin/"])
-def test_anonymous_is_redirected_to_login(guarded_client, path):
+def test_anonymous_is_redirected_to_login(app_context, guarded_client, path):
     response = guarded_client.get(path)
     assert response.status_code == 302
     assert response.headers["Location"] == f"/admin/login?next={path}"
 
 
-def test_anonymous_post_is_redirected_not_run(guarded_client):
+def test_anonymous_post_is_redirected_not_run(app_context, guarded_client):
     """CSRF is checked for every POST before anything else; the view never runs."""
     response = guarded_client.post("/admin/marketing/", data={})
     assert response.status_code == 400

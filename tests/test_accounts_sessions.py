@@ -3,25 +3,17 @@ session cookie saved before no longer opens the back office."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from helpers import STAFF_PASSWORD, csrf_token_in, log_in
 
 from capture.accounts import Role, User, create_user
 from capture.db import db
 
-PASSWORD = "correct horse battery staple"
+PASSWORD = STAFF_PASSWORD
 NEW_PASSWORD = "another long enough passphrase"
-
-
-def csrf_from(html: str) -> str:
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
-        r'value="([^"]+)"[^>]*name="csrf_token"', html
-    )
-    assert match, "no CSRF token on the page"
-    return match.group(1)
 
 
 @pytest.fixture
@@ -33,11 +25,7 @@ def ane(app: Any) -> User:
 
 def signed_in(app: Any, email: str = "ane@firma.dk", password: str = PASSWORD) -> FlaskClient:
     client = app.test_client()
-    token = csrf_from(client.get("/admin/login").get_data(as_text=True))
-    answer = client.post(
-        "/admin/login", data={"email": email, "password": password, "csrf_token": token}
-    )
-    assert answer.status_code == 303
+    assert log_in(client, email, password).status_code == 303
     return client
 
 
@@ -57,11 +45,13 @@ def replay(app: Any, client: FlaskClient) -> FlaskClient:
 
 
 def log_out(client: FlaskClient) -> None:
-    token = csrf_from(client.get("/admin/").get_data(as_text=True))
+    token = csrf_token_in(client.get("/admin/").get_data(as_text=True))
     assert client.post("/admin/logout", data={"csrf_token": token}).status_code == 303
 
 
-def test_a_cookie_saved_before_logout_is_worthless_after(app: Any, ane: User) -> None:
+def test_a_cookie_saved_before_logout_is_worthless_after(
+    app_context: None, app: Any, ane: User
+) -> None:
     browser = signed_in(app)
     saved = replay(app, browser)
     assert opens_back_office(saved)
@@ -75,7 +65,7 @@ def test_a_cookie_saved_before_logout_is_worthless_after(app: Any, ane: User) ->
 
 
 def test_logout_ends_the_users_sessions_on_every_device_not_other_users(
-    app: Any, ane: User
+    app_context: None, app: Any, ane: User
 ) -> None:
     create_user("bo@firma.dk", Role.SALES, PASSWORD)
     db.session.commit()
@@ -85,7 +75,9 @@ def test_logout_ends_the_users_sessions_on_every_device_not_other_users(
     assert opens_back_office(colleague)
 
 
-def test_a_password_change_ends_every_session(app: Any, ane: User, runner: Any) -> None:
+def test_a_password_change_ends_every_session(
+    app_context: None, app: Any, ane: User, runner: Any
+) -> None:
     browser = signed_in(app)
     result = runner.invoke(args=["users", "password", "Ane@Firma.dk"], input=NEW_PASSWORD + "\n")
     assert result.exit_code == 0, result.output
@@ -97,14 +89,14 @@ def test_a_password_change_ends_every_session(app: Any, ane: User, runner: Any) 
     assert missing.exit_code == 1 and "no user" in missing.stderr
 
 
-def test_deactivation_ends_every_session_for_good(app: Any, ane: User) -> None:
+def test_deactivation_ends_every_session_for_good(app_context: None, app: Any, ane: User) -> None:
     create_user("boss@firma.dk", Role.ADMIN, PASSWORD)
     db.session.commit()
     admin, browser = signed_in(app, "boss@firma.dk"), signed_in(app)
     saved = replay(app, browser)
 
     def toggle() -> None:
-        token = csrf_from(admin.get("/admin/settings/").get_data(as_text=True))
+        token = csrf_token_in(admin.get("/admin/settings/").get_data(as_text=True))
         answer = admin.post(
             f"/admin/settings/users/{ane.public_id}/active", data={"csrf_token": token}
         )
@@ -118,7 +110,9 @@ def test_deactivation_ends_every_session_for_good(app: Any, ane: User) -> None:
     assert opens_back_office(signed_in(app))
 
 
-def test_a_session_without_a_generation_is_not_let_in(app: Any, ane: User) -> None:
+def test_a_session_without_a_generation_is_not_let_in(
+    app_context: None, app: Any, ane: User
+) -> None:
     """Sessions signed before generations existed name only the user: they log in again."""
     client = app.test_client()
     with client.session_transaction() as session:

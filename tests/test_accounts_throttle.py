@@ -5,7 +5,6 @@ not buy more guesses."""
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import threading
 from collections import Counter
@@ -14,23 +13,16 @@ from typing import Any
 import pytest
 import redis
 import requests
+from helpers import STAFF_PASSWORD, csrf_token_in, log_in
 
 from capture.accounts import Role, create_user
 from capture.db import db
 
-PASSWORD = "correct horse battery staple"
+PASSWORD = STAFF_PASSWORD
 WRONG = "wrong but long password"
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/3")
 # The same account however typed: case, a full-width letter, a variation selector.
 SPELLINGS = ["Sales@Example.com", "sales@\uff45xample.com", "sales@example.com\ufe0f"]
-
-
-def csrf_from(html: str) -> str:
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
-        r'value="([^"]+)"[^>]*name="csrf_token"', html
-    )
-    assert match, "no CSRF token on the page"
-    return match.group(1)
 
 
 def redis_or_skip() -> str:
@@ -65,14 +57,11 @@ def sales(app: Any) -> None:
 
 
 def attempt(client: Any, email: str, password: str, address: str) -> Any:
-    environ = {"REMOTE_ADDR": address}
-    page = client.get("/admin/login", environ_base=environ).get_data(as_text=True)
-    data = {"email": email, "password": password, "csrf_token": csrf_from(page)}
-    return client.post("/admin/login", data=data, environ_base=environ)
+    return log_in(client, email, password, environ_base={"REMOTE_ADDR": address})
 
 
 def test_the_account_limit_holds_however_the_address_is_typed_and_from_wherever(
-    client: Any, sales: None
+    app_context: None, client: Any, sales: None
 ) -> None:
     for n, spelling in enumerate(SPELLINGS, start=1):
         assert attempt(client, spelling, WRONG, f"203.0.113.{n}").status_code == 200
@@ -85,7 +74,9 @@ def test_the_account_limit_holds_however_the_address_is_typed_and_from_wherever(
     assert attempt(client, "other@example.com", PASSWORD, "198.51.100.99").status_code == 303
 
 
-def test_unknown_addresses_are_counted_normalised_too(client: Any, sales: None) -> None:
+def test_unknown_addresses_are_counted_normalised_too(
+    app_context: None, client: Any, sales: None
+) -> None:
     for n, spelling in enumerate(
         ["nobody@example.com", "Nobody@\uff45xample.com", "NOBODY@EXAMPLE.COM"]
     ):
@@ -93,7 +84,9 @@ def test_unknown_addresses_are_counted_normalised_too(client: Any, sales: None) 
     assert attempt(client, "nobody@example.com", WRONG, "203.0.113.50").status_code == 429
 
 
-def test_a_successful_login_gives_its_attempt_back(client: Any, sales: None) -> None:
+def test_a_successful_login_gives_its_attempt_back(
+    app_context: None, client: Any, sales: None
+) -> None:
     for _ in range(2):
         assert attempt(client, "sales@example.com", WRONG, "203.0.113.1").status_code == 200
     for _ in range(4):  # more than the limit: successes do not use it up
@@ -111,7 +104,7 @@ def parallel_guesses(url: str, emails: list[str]) -> Counter[int]:
 
     def guess(email: str) -> None:
         with requests.Session() as browser:
-            token = csrf_from(browser.get(f"{url}/admin/login", timeout=30).text)
+            token = csrf_token_in(browser.get(f"{url}/admin/login", timeout=30).text)
             data = {"email": email, "password": WRONG, "csrf_token": token}
             ready.wait(timeout=60)
             statuses.append(browser.post(f"{url}/admin/login", data=data, timeout=60).status_code)
@@ -126,14 +119,14 @@ def parallel_guesses(url: str, emails: list[str]) -> Counter[int]:
 
 @pytest.mark.app_config(RATELIMIT_LOGIN="1000/minute")
 def test_parallel_guesses_at_one_account_check_no_more_passwords_than_the_limit(
-    live_server: Any, sales: None
+    app_context: None, live_server: Any, sales: None
 ) -> None:
     emails = [SPELLINGS[n % len(SPELLINGS)] for n in range(25)]
     assert parallel_guesses(live_server.url, emails) == Counter({200: 3, 429: 22})
 
 
 def test_parallel_guesses_from_one_address_check_no_more_passwords_than_its_limit(
-    live_server: Any, sales: None
+    app_context: None, live_server: Any, sales: None
 ) -> None:
     emails = [f"guess{n}@example.com" for n in range(25)]
     assert parallel_guesses(live_server.url, emails) == Counter({200: 6, 429: 19})
@@ -141,7 +134,7 @@ def test_parallel_guesses_from_one_address_check_no_more_passwords_than_its_limi
 
 @pytest.mark.app_config(RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0")  # nothing listens there
 def test_with_the_shared_storage_down_the_limit_is_kept_in_the_process(
-    client: Any, sales: None
+    app_context: None, client: Any, sales: None
 ) -> None:
     for n in range(3):
         assert attempt(client, "sales@example.com", WRONG, f"203.0.113.{n}").status_code == 200

@@ -69,7 +69,7 @@ def test_scope_matrix(client, api_token, lead, who, call):
         assert response.status_code == ok, response.get_json()
 
 
-def test_tokens_create_prints_the_token_once_and_stores_only_its_hash(runner, client):
+def test_tokens_create_prints_the_token_once_and_stores_only_its_hash(app_context, runner, client):
     result = runner.invoke(args=["tokens", "create", "CRM sync", "--scope", "write"])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
@@ -89,7 +89,7 @@ def test_tokens_create_prints_the_token_once_and_stores_only_its_hash(runner, cl
     assert db.session.scalar(sa.select(ApiToken)).last_used_at is not None
 
 
-def test_revoked_wrong_and_malformed_tokens_are_refused(runner, client, api_token):
+def test_revoked_wrong_and_malformed_tokens_are_refused(app_context, runner, client, api_token):
     headers = api_token("read")
     row = db.session.scalar(sa.select(ApiToken))
     assert runner.invoke(args=["tokens", "revoke", row.public_id]).exit_code == 0

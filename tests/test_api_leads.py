@@ -63,11 +63,11 @@ def test_cursor_is_opaque_and_tamper_proof(client, make_form, submit, read):
     _people(make_form, submit, 3)
     cursor = client.get("/api/v1/leads?limit=1", headers=read).get_json()["next_cursor"]
     assert cursor and cursor != "1"
-    for bad in [cursor[:-2] + "xx", "1", "", "%00", "a" * 3000]:
+    assert client.get("/api/v1/leads?cursor=", headers=read).status_code == 200  # no cursor
+    for bad in [cursor[:-2] + "xx", "1", "%00", "a" * 3000]:
         response = client.get(f"/api/v1/leads?cursor={bad}", headers=read)
-        assert response.status_code in (200, 422), bad
-        if response.status_code == 422:
-            assert "cursor" in response.get_json()["error"]["fields"]
+        assert response.status_code == 422, bad
+        assert "cursor" in response.get_json()["error"]["fields"]
 
 
 def test_filters(client, make_form, submit, read, write):
@@ -143,7 +143,9 @@ def test_one_lead_has_the_contract_fields(client, make_form, submit, read):
     assert client.get("/api/v1/leads/lead_nope", headers=read).status_code == 404
 
 
-def test_people_move_stages_back_and_out_with_a_reason(client, make_form, submit, write):
+def test_people_move_stages_back_and_out_with_a_reason(
+    app_context, client, make_form, submit, write
+):
     lead_id = _people(make_form, submit, 1)[0]
     url = f"/api/v1/leads/{lead_id}/stage"
     response = client.post(url, json={"to": "lead", "reason": "recycle"}, headers=write)
@@ -225,7 +227,9 @@ def _leaks():
     ]
 
 
-def test_erasure_leaves_no_personal_data_anywhere(client, make_form, submit, write, read):
+def test_erasure_leaves_no_personal_data_anywhere(
+    app_context, client, make_form, submit, write, read
+):
     make_form(fields=[{"name": n, "type": "email" if n == "email" else "text"} for n in PERSON])
     lead_id = submit(
         "test-form",

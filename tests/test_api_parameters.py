@@ -55,7 +55,7 @@ def test_routes_without_parameters_refuse_any(client, write, leads, contract_err
 
 
 def test_unknown_body_keys_are_refused_and_nothing_is_recorded(
-    client, write, leads, contract_error
+    app_context, client, write, leads, contract_error
 ):
     event = {"email": "ane@firma.dk", "kind": "phone_call", "occured_at": "2020-01-01"}
     _unknown(client.post("/api/v1/events", json=event, headers=write), contract_error, "occured_at")

@@ -6,12 +6,9 @@ any the Content-Security-Policy blocked.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
 import sqlalchemy as sa
-from conftest import STAFF_PASSWORD, chromium
+from helpers import STAFF_PASSWORD
 
 from capture.accounts import Role, create_user
 from capture.db import db
@@ -20,13 +17,9 @@ from capture.leads.lead import Lead
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
-
-
-def test_pages_keep_to_the_csp_and_copy_works(app, live_server, browser, make_form, submit):
+def test_pages_keep_to_the_csp_and_copy_works(
+    app_context, app, live_server, browser, make_form, submit
+):
     make_form(allowed_origins=["https://www.firma.dk"])
     assert submit("test-form", {"email": "ane@firma.dk"}).status_code == 201
     create_user("admin@firma.dk", Role.ADMIN, STAFF_PASSWORD)

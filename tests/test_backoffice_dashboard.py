@@ -66,7 +66,7 @@ def traffic(app, make_form, submit):
     db.session.commit()
 
 
-def test_funnel_and_rates(staff, traffic):
+def test_funnel_and_rates(app_context, staff, traffic):
     html = staff("sales").get("/admin/?days=30").get_data(as_text=True)
     cells = Cells()
     cells.feed(html)
@@ -86,7 +86,7 @@ def test_funnel_and_rates(staff, traffic):
     assert "Customer" in cells.svg_text and "5" in cells.svg_text
 
 
-def test_conversions_by_dimension_for_the_period(staff, traffic):
+def test_conversions_by_dimension_for_the_period(app_context, staff, traffic):
     cells = Cells()
     cells.feed(staff("marketer").get("/admin/?days=7").get_data(as_text=True))
     pairs = {tuple(row) for row in cells.rows if len(row) == 2}

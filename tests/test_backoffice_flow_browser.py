@@ -7,12 +7,11 @@ the back office, read its timeline and move it to SQL with a reason.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from conftest import STAFF_PASSWORD, chromium
+from helpers import STAFF_PASSWORD
 
 from capture.accounts import Role, User
 from capture.db import db
@@ -46,12 +45,6 @@ success:
 
 
 @pytest.fixture
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture
 def marketer(staff: Any) -> str:
     """A marketer made by the `staff` fixture; the browser logs in with its address."""
     staff("marketer")
@@ -59,7 +52,7 @@ def marketer(staff: Any) -> str:
 
 
 def test_create_embed_submit_and_hand_over_to_sales(
-    app, live_server, built_embed, browser, partner_site, marketer
+    app_context, app, live_server, built_embed, browser, partner_site, marketer
 ):
     context = browser.new_context(locale="en-GB")
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)

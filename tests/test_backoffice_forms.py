@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from conftest import csrf_token_in
+from helpers import csrf_token_in
 
 from capture.db import db
 from capture.forms.store import FormDefinition, get_form
@@ -44,7 +44,7 @@ def settings(token: str, **changes: str) -> dict[str, str]:
     return data
 
 
-def test_create_then_edit_bumps_the_version(staff):
+def test_create_then_edit_bumps_the_version(app_context, staff):
     marketer = staff("marketer")
     token = csrf_token_in(marketer.get("/admin/forms/new").get_data(as_text=True))
     created = marketer.post("/admin/forms/new", data=settings(token))
@@ -74,7 +74,7 @@ def test_create_then_edit_bumps_the_version(staff):
     assert "Spring webinar 2" in listing
 
 
-def test_problems_are_shown_by_path_and_nothing_is_saved(staff):
+def test_problems_are_shown_by_path_and_nothing_is_saved(app_context, staff):
     marketer = staff("marketer")
     token = csrf_token_in(marketer.get("/admin/forms/new").get_data(as_text=True))
     broken = YAML.replace("type: text", "type: hologram")

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
-from conftest import csrf_token_in
+from helpers import csrf_token_in
 
 from capture.db import db
 from capture.extension_points import stage_moved
@@ -61,7 +61,7 @@ def test_search_by_email_name_and_company(staff, leads):
     assert emails_in(sales.get("/admin/leads/?q=%25").get_data(as_text=True)) == []
 
 
-def test_filters_and_nonsense_values(staff, leads):
+def test_filters_and_nonsense_values(app_context, staff, leads):
     sales = staff("sales")
     db.session.execute(sa.update(Lead).where(Lead.email == "bo@andet.se").values(score=80))
     db.session.commit()
@@ -103,7 +103,7 @@ def test_keyset_pages_cover_every_lead_once(app, staff, leads, monkeypatch):
     assert 'rel="next"' not in second
 
 
-def test_lead_page_shows_profile_properties_and_timeline(staff, leads):
+def test_lead_page_shows_profile_properties_and_timeline(app_context, staff, leads):
     lead = db.session.scalar(sa.select(Lead).where(Lead.email == "ane@firma.dk"))
     html = staff("sales").get(f"/admin/leads/{lead.public_id}").get_data(as_text=True)
     assert "Firma ApS" in html and "Favourite colour" in html and "blå" in html
@@ -112,7 +112,7 @@ def test_lead_page_shows_profile_properties_and_timeline(staff, leads):
     assert "Consent marketing" in html and "Stage Lead → MQL" in html and "linkedin" in html
 
 
-def test_stage_change_needs_a_reason_and_is_recorded_with_the_user(staff, leads):
+def test_stage_change_needs_a_reason_and_is_recorded_with_the_user(app_context, staff, leads):
     sales = staff("sales")
     lead = db.session.scalar(sa.select(Lead).where(Lead.email == "bo@andet.se"))
     url = f"/admin/leads/{lead.public_id}"
@@ -141,7 +141,7 @@ def test_unknown_lead_is_404(staff, leads):
     assert staff("sales").get("/admin/leads/lead_nope").status_code == 404
 
 
-def test_export_follows_the_filter_and_is_for_marketing(staff, leads):
+def test_export_follows_the_filter_and_is_for_marketing(app_context, staff, leads):
     marketer = staff("marketer")
     answer = marketer.get("/admin/exports/leads.csv?q=firma")
     assert answer.status_code == 200
@@ -156,7 +156,7 @@ def test_export_follows_the_filter_and_is_for_marketing(staff, leads):
     assert "leads.csv" not in sales.get("/admin/leads/").get_data(as_text=True)
 
 
-def test_stage_change_reaches_the_stage_hooks(app, staff, leads):
+def test_stage_change_reaches_the_stage_hooks(app_context, app, staff, leads):
     """Webhooks and notifications to sales hear of moves made in the back office too."""
     heard = []
     stage_moved.connect(app, lambda moved: heard.append((moved.lead.email, moved.change.to_stage)))
@@ -185,7 +185,7 @@ def counted_queries() -> Iterator[list[str]]:
         sa.event.remove(db.engine, "before_cursor_execute", count)
 
 
-def test_list_and_timeline_cost_the_same_for_more_rows(staff, leads, submit):
+def test_list_and_timeline_cost_the_same_for_more_rows(app_context, staff, leads, submit):
     """No N+1: the number of queries does not grow with leads on a page or events on a lead."""
     sales = staff("sales")
     lead = db.session.scalar(sa.select(Lead).where(Lead.email == "ane@firma.dk"))
@@ -202,7 +202,7 @@ def test_list_and_timeline_cost_the_same_for_more_rows(staff, leads, submit):
     assert len(few) > 5 and len(many) == len(few)
 
 
-def test_partner_choices_are_each_partner_once_in_order(staff, leads):
+def test_partner_choices_are_each_partner_once_in_order(app_context, staff, leads):
     """The filter's partner list comes from a loose index scan; it must still be every
     partner any lead has, once, sorted, and no empty choice for leads without one."""
     for email, partner in [("ane@firma.dk", "zeta"), ("bo@andet.se", "alfa")]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from conftest import csrf_token_in
+from helpers import csrf_token_in
 
 from capture.db import db
 from capture.leads.lead import Lead
@@ -27,7 +27,7 @@ def caught(app, make_form, submit):
     return rows
 
 
-def test_list_and_view(staff, caught):
+def test_list_and_view(app_context, staff, caught):
     marketer = staff("marketer")
     html = marketer.get("/admin/quarantine/").get_data(as_text=True)
     assert "honeypot" in html and "spam@firma.dk" in html and "real@firma.dk" in html
@@ -36,7 +36,7 @@ def test_list_and_view(staff, caught):
     assert marketer.get("/admin/quarantine/sub_nope").status_code == 404
 
 
-def test_release_creates_the_lead_as_if_accepted(staff, caught):
+def test_release_creates_the_lead_as_if_accepted(app_context, staff, caught):
     marketer = staff("marketer")
     target = caught[1]
     token = csrf_token_in(marketer.get("/admin/quarantine/").get_data(as_text=True))
@@ -57,7 +57,7 @@ def test_release_creates_the_lead_as_if_accepted(staff, caught):
     assert "Not released" in marketer.get("/admin/quarantine/").get_data(as_text=True)
 
 
-def test_discard_keeps_nothing_personal(staff, caught):
+def test_discard_keeps_nothing_personal(app_context, staff, caught):
     marketer = staff("marketer")
     target = caught[0]
     token = csrf_token_in(marketer.get("/admin/quarantine/").get_data(as_text=True))
@@ -79,5 +79,5 @@ def test_discard_keeps_nothing_personal(staff, caught):
     assert "spam@firma.dk" not in marketer.get("/admin/quarantine/").get_data(as_text=True)
 
 
-def test_sales_may_not_decide(staff, caught):
+def test_sales_may_not_decide(app_context, staff, caught):
     assert staff("sales").get("/admin/quarantine/").status_code == 403

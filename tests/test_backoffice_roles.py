@@ -10,7 +10,7 @@ import re
 from html.parser import HTMLParser
 
 import pytest
-from conftest import csrf_token_in
+from helpers import csrf_token_in
 
 ROLES = ("sales", "marketer", "admin")
 # Path prefix -> roles allowed besides admin (admins may do everything).
@@ -81,7 +81,7 @@ def test_every_route_is_covered(app):
             allowed_roles(rule)  # raises for a prefix nobody decided on
 
 
-def test_route_by_role_matrix(app, clients):
+def test_route_by_role_matrix(app_context, app, clients):
     signed, tokens = clients
     problems = []
     for method, url, rule in guarded_routes(app):

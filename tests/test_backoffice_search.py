@@ -58,7 +58,7 @@ def found(text: str) -> list[str]:
         ("nobody", []),
     ],
 )
-def test_contains_over_email_names_and_company(people, text, emails):
+def test_contains_over_email_names_and_company(app_context, people, text, emails):
     assert found(text) == emails
 
 
@@ -73,7 +73,7 @@ def test_contains_over_email_names_and_company(people, text, emails):
         ("ma", []),
     ],
 )
-def test_one_or_two_characters_match_the_start(people, text, emails):
+def test_one_or_two_characters_match_the_start(app_context, people, text, emails):
     assert found(text) == emails
 
 
@@ -91,7 +91,7 @@ def plan(statement: sa.Select) -> str:
 
 
 @pytest.mark.parametrize("text", ["firma.dk", "Kjær", "bo"])
-def test_postgresql_answers_the_search_from_the_trigram_indexes(people, text):
+def test_postgresql_answers_the_search_from_the_trigram_indexes(app_context, people, text):
     if db.engine.dialect.name != "postgresql":
         pytest.skip("trigram indexes are PostgreSQL's; set TEST_DATABASE_URL")
     wanted = search.from_args(MultiDict({"q": text}))
@@ -101,7 +101,7 @@ def test_postgresql_answers_the_search_from_the_trigram_indexes(people, text):
     assert "Seq Scan" not in explained, explained
 
 
-def test_postgresql_plans_each_search_for_its_text(people):
+def test_postgresql_plans_each_search_for_its_text(app_context, people):
     """A generic plan of a prepared search walks every lead when the text is rare."""
     if db.engine.dialect.name != "postgresql":
         pytest.skip("plan caching is PostgreSQL's; set TEST_DATABASE_URL")

@@ -8,7 +8,7 @@ import re
 import pytest
 import sqlalchemy as sa
 import yaml
-from conftest import STAFF_PASSWORD, csrf_token_in
+from helpers import STAFF_PASSWORD, csrf_token_in
 
 from capture.accounts import User
 from capture.api.token import ApiToken
@@ -16,7 +16,7 @@ from capture.db import db
 from capture.leads.scoring import current_rules, parse_rules
 
 
-def test_create_user_then_deactivate_logs_them_out(staff):
+def test_create_user_then_deactivate_logs_them_out(app_context, staff):
     admin = staff("admin")
     token = csrf_token_in(admin.get("/admin/settings/").get_data(as_text=True))
     short = admin.post(
@@ -59,7 +59,7 @@ def test_create_user_then_deactivate_logs_them_out(staff):
     assert sales.get("/admin/leads/").status_code == 302  # back to the login page
 
 
-def test_token_is_shown_once_and_can_be_revoked(staff, app):
+def test_token_is_shown_once_and_can_be_revoked(app_context, staff, app):
     admin = staff("admin")
     token = csrf_token_in(admin.get("/admin/settings/").get_data(as_text=True))
     answer = admin.post(
@@ -90,7 +90,7 @@ def test_settings_are_for_admins_only(staff):
 
 
 @pytest.mark.app_config(SCORING_RULES='{"thresholds": {"sql": 85}, "fit": []}')
-def test_admins_see_the_scoring_rules_in_force_and_can_reuse_them(staff, runner):
+def test_admins_see_the_scoring_rules_in_force_and_can_reuse_them(app_context, staff, runner):
     page = staff("admin").get("/admin/settings/").get_data(as_text=True)
     shown = html.unescape(
         re.search(r'<pre class="code" id="scoring-rules">(.*?)</pre>', page, re.S)[1]

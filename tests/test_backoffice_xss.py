@@ -125,7 +125,7 @@ def hostile(app, make_form, submit):
     return lead, held
 
 
-def test_lead_list_and_lead_page(staff, hostile):
+def test_lead_list_and_lead_page(app_context, staff, hostile):
     lead, _held = hostile
     marketer = staff("marketer")
     assert_inert(marketer.get("/admin/leads/").get_data(as_text=True), "lead list")
@@ -134,7 +134,7 @@ def test_lead_list_and_lead_page(staff, hostile):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
-def test_dashboard(staff, hostile):
+def test_dashboard(app_context, staff, hostile):
     html = staff("admin").get("/admin/?days=7").get_data(as_text=True)
     parser = Injected()
     parser.feed(html)
@@ -142,7 +142,7 @@ def test_dashboard(staff, hostile):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # the UTM source, as a label
 
 
-def test_quarantine(staff, hostile):
+def test_quarantine(app_context, staff, hostile):
     _lead, held = hostile
     marketer = staff("marketer")
     listing = marketer.get("/admin/quarantine/").get_data(as_text=True)
@@ -152,7 +152,7 @@ def test_quarantine(staff, hostile):
     assert_inert(marketer.get(f"/admin/quarantine/{held.public_id}").get_data(as_text=True), "held")
 
 
-def test_forms_pages(staff, hostile):
+def test_forms_pages(app_context, staff, hostile):
     marketer = staff("marketer")
     for url in ("/admin/forms/", "/admin/forms/test-form", "/admin/forms/test-form/edit"):
         parser = Injected()
@@ -207,7 +207,7 @@ def links_in(message):
 
 @pytest.mark.parametrize("value", CORPUS)
 def test_every_email_with_lead_data(
-    app, client, runner, staff, make_form, make_magnet, submit, smtp_server, value
+    app_context, app, client, runner, staff, make_form, make_magnet, submit, smtp_server, value
 ):
     """Confirmation, magnet link, fresh link and the SQL handoff to sales: every e-mail
     template there is, each carrying the payload from every lead field it shows."""
@@ -307,7 +307,7 @@ def test_cli_exports(runner, make_form, submit):
     assert_jsonl_intact(result.stdout, names)
 
 
-def test_back_office_downloads(staff, make_form, submit):
+def test_back_office_downloads(app_context, staff, make_form, submit):
     names = corpus_leads(make_form, submit)
     marketer = staff("marketer")
     download = marketer.get("/admin/exports/leads.csv")

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from bs4 import BeautifulSoup
-from conftest import ON_POSTGRES
+from helpers import ON_POSTGRES
 
 from capture.db import db
 from capture.leads.consent import AppendOnlyViolation, ConsentRecord, erasing
@@ -83,7 +83,9 @@ def test_a_missing_required_consent_is_422_naming_it(
 
 
 @pytest.mark.parametrize("answer", [False, "false", "0", "", ..., None, "no", "off", 0, "nej"])
-def test_marketing_consent_is_never_recorded_unless_ticked(client, consent_form, rows, answer):
+def test_marketing_consent_is_never_recorded_unless_ticked(
+    app_context, client, consent_form, rows, answer
+):
     consents = {"processing": True}
     if answer is not ...:
         consents["marketing"] = answer
@@ -93,7 +95,7 @@ def test_marketing_consent_is_never_recorded_unless_ticked(client, consent_form,
 
 
 @pytest.mark.parametrize("answer", [True, "true", "on", "1", "yes", "y", " Yes "])
-def test_a_ticked_marketing_box_is_recorded(client, consent_form, rows, answer):
+def test_a_ticked_marketing_box_is_recorded(app_context, client, consent_form, rows, answer):
     assert send(client, {"processing": True, "marketing": answer}).status_code == 201
     assert [(r.purpose, r.status) for r in rows(ConsentRecord)] == [
         ("processing", "granted"),
@@ -102,7 +104,7 @@ def test_a_ticked_marketing_box_is_recorded(client, consent_form, rows, answer):
 
 
 @pytest.mark.parametrize(("answer", "granted"), [(None, False), ("", False), ("y", True)])
-def test_the_plain_html_marketing_box(client, consent_form, rows, answer, granted):
+def test_the_plain_html_marketing_box(app_context, client, consent_form, rows, answer, granted):
     page = BeautifulSoup(client.get("/f/test-form").get_data(as_text=True), "html.parser")
     box = page.find("input", attrs={"name": "consent_marketing"})
     assert box["type"] == "checkbox" and not box.has_attr("checked")  # never pre-ticked
@@ -118,7 +120,9 @@ def test_the_plain_html_marketing_box(client, consent_form, rows, answer, grante
     assert purposes == (["processing", "marketing"] if granted else ["processing"])
 
 
-def test_each_record_holds_the_text_shown_and_where_and_how(client, consent_form, rows):
+def test_each_record_holds_the_text_shown_and_where_and_how(
+    app_context, client, consent_form, rows
+):
     definition = client.get("/api/v1/forms/test-form?lang=sv", headers={"Origin": PARTNER})
     shown = {c["purpose"]: c["text"] for c in definition.get_json()["consents"]}
     assert shown == {"processing": PROCESSING["sv"], "marketing": MARKETING["en"]}
@@ -155,7 +159,9 @@ def test_each_record_holds_the_text_shown_and_where_and_how(client, consent_form
     assert records["marketing"].language == "en"  # no Swedish text: the English one was shown
 
 
-def test_a_client_that_posts_without_lang_records_the_text_it_fetched(client, consent_form, rows):
+def test_a_client_that_posts_without_lang_records_the_text_it_fetched(
+    app_context, client, consent_form, rows
+):
     """The token remembers the language the definition was fetched in."""
     token = client.get("/api/v1/forms/test-form?lang=sv").get_json()["token"]
     body = {"fields": {"email": "ane@firma.dk"}, "consents": {"processing": True}, "token": token}
@@ -165,7 +171,9 @@ def test_a_client_that_posts_without_lang_records_the_text_it_fetched(client, co
     assert (record.language, record.text) == ("sv", PROCESSING["sv"])
 
 
-def test_the_language_recorded_is_the_language_of_the_text_shown(client, make_form, rows):
+def test_the_language_recorded_is_the_language_of_the_text_shown(
+    app_context, client, make_form, rows
+):
     make_form(consents=[{"purpose": "processing", "required": True, "text": {"da": "Kun dansk."}}])
     assert send(client, {"processing": True}, lang="en").status_code == 201
     [record] = rows(ConsentRecord)
@@ -173,7 +181,9 @@ def test_the_language_recorded_is_the_language_of_the_text_shown(client, make_fo
 
 
 @pytest.mark.parametrize(("query", "channel"), [("", "hosted"), ("&embed=1", "iframe")])
-def test_the_hosted_page_records_the_label_it_showed(client, consent_form, rows, query, channel):
+def test_the_hosted_page_records_the_label_it_showed(
+    app_context, client, consent_form, rows, query, channel
+):
     page = client.get(f"/f/test-form?lang=da{query}")
     html = BeautifulSoup(page.get_data(as_text=True), "html.parser")
     label = html.find("input", attrs={"name": "consent_processing"}).find_parent("label")
@@ -194,14 +204,14 @@ def test_the_hosted_page_records_the_label_it_showed(client, consent_form, rows,
 
 
 @pytest.mark.app_config(TRUNCATE_IP=True)
-def test_addresses_can_be_kept_truncated(client, consent_form, rows):
+def test_addresses_can_be_kept_truncated(app_context, client, consent_form, rows):
     response = send(client, {"processing": True}, environ_base={"REMOTE_ADDR": "203.0.113.7"})
     assert response.status_code == 201
     assert rows(ConsentRecord)[0].ip == "203.0.113.0"
     assert rows(Submission)[0].ip == "203.0.113.0"
 
 
-def test_the_ledger_is_append_only(client, consent_form, rows):
+def test_the_ledger_is_append_only(app_context, client, consent_form, rows):
     assert send(client, {"processing": True, "marketing": True}).status_code == 201
     before = [(r.id, r.status, r.text) for r in rows(ConsentRecord)]
     record = rows(ConsentRecord)[0]
@@ -236,7 +246,9 @@ def test_the_ledger_is_append_only(client, consent_form, rows):
 
 
 @pytest.mark.skipif(not ON_POSTGRES, reason="the trigger is PostgreSQL's; set TEST_DATABASE_URL")
-def test_postgresql_refuses_raw_sql_that_rewrites_the_ledger(client, consent_form, rows):
+def test_postgresql_refuses_raw_sql_that_rewrites_the_ledger(
+    app_context, client, consent_form, rows
+):
     """psql, a script or another code path bypass the ORM: the database itself says no."""
     assert send(client, {"processing": True, "marketing": True}).status_code == 201
     before = [(r.id, r.status, r.text) for r in rows(ConsentRecord)]

@@ -51,7 +51,7 @@ def all_forms() -> list[FormDefinition]:
     return list(db.session.scalars(sa.select(FormDefinition)))
 
 
-def test_import_creates_then_is_a_no_op_then_bumps_the_version(runner, tmp_path):
+def test_import_creates_then_is_a_no_op_then_bumps_the_version(app_context, runner, tmp_path):
     path = write(tmp_path, CONTRACT_EXAMPLE)
     created = forms_cli(runner, "import", str(path))
     assert created.exit_code == 0, created.output
@@ -87,7 +87,7 @@ def test_import_creates_then_is_a_no_op_then_bumps_the_version(runner, tmp_path)
     assert (form.version, form.name) == (2, "E-book: the new lead scoring guide")
 
 
-def test_export_then_import_round_trips(runner, tmp_path, demo_forms):
+def test_export_then_import_round_trips(app_context, runner, tmp_path, demo_forms):
     for slug in ("newsletter", "ebook-lead-scoring", "contact"):
         exported = forms_cli(runner, "export", slug)
         assert exported.exit_code == 0 and exported.stderr == ""
@@ -148,7 +148,9 @@ def test_export_of_an_unknown_form_fails(runner):
         (("language: da ", "language: de "), "language: must be one of da, sv, en"),
     ],
 )
-def test_import_errors_name_the_file_the_path_and_the_problem(runner, tmp_path, change, problem):
+def test_import_errors_name_the_file_the_path_and_the_problem(
+    app_context, runner, tmp_path, change, problem
+):
     path = write(tmp_path, CONTRACT_EXAMPLE.replace(*change))
     assert path.read_text() != CONTRACT_EXAMPLE
     result = forms_cli(runner, "import", str(path))
@@ -209,7 +211,7 @@ def test_a_missing_file_and_bad_bytes(runner, tmp_path):
     assert "Traceback" not in result.output
 
 
-def test_good_files_are_imported_even_when_another_fails(runner, tmp_path):
+def test_good_files_are_imported_even_when_another_fails(app_context, runner, tmp_path):
     good = write(tmp_path, CONTRACT_EXAMPLE, "good.yaml")
     bad = write(tmp_path, CONTRACT_EXAMPLE.replace("ebook_download", "nope"), "bad.yaml")
     result = forms_cli(runner, "import", str(bad), str(good))

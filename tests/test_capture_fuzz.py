@@ -318,7 +318,9 @@ def fuzz(app: Any, client: Any, path: str, kinds: list[str], check: Any) -> Coun
     return statuses
 
 
-def test_the_api_answers_hostile_input_with_contract_errors(app, client, fuzz_form, rows):
+def test_the_api_answers_hostile_input_with_contract_errors(
+    app_context, app, client, fuzz_form, rows
+):
     def check(response: Any, request: dict[str, Any]) -> None:
         if response.status_code == 201:
             answer = response.get_json()

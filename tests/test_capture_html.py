@@ -48,7 +48,7 @@ def test_the_page_is_a_plain_form(client, demo_forms):
     assert field_box(page, "first_name").find("label").get_text(strip=True).startswith("Fornavn")
 
 
-def test_a_good_post_gets_the_thank_you_page(client, demo_forms, rows):
+def test_a_good_post_gets_the_thank_you_page(app_context, client, demo_forms, rows):
     data = form_data(client, "newsletter", email="Ane@Firma.dk", first_name="Ane")
     response = client.post("/f/newsletter", data={**data, "consent_processing": "y"})
     assert response.status_code == 200
@@ -62,7 +62,7 @@ def test_a_good_post_gets_the_thank_you_page(client, demo_forms, rows):
     assert len(rows(ConversionEvent)) == 1
 
 
-def test_a_post_from_an_opaque_origin_elsewhere_is_refused(client, demo_forms, rows):
+def test_a_post_from_an_opaque_origin_elsewhere_is_refused(app_context, client, demo_forms, rows):
     """A sandboxed frame on another site posts with `Origin: null` and `Sec-Fetch-Site:
     cross-site`: refused. Our own page under a strict referrer policy also sends `null`, but
     with `same-origin`, and is accepted."""
@@ -89,7 +89,9 @@ def test_a_post_is_redirected_303_when_the_form_says_so(client, make_form, rows,
     assert len(rows(Lead)) == 1
 
 
-def test_a_bad_post_shows_the_form_again_with_errors_next_to_the_fields(client, demo_forms, rows):
+def test_a_bad_post_shows_the_form_again_with_errors_next_to_the_fields(
+    app_context, client, demo_forms, rows
+):
     typed = {"email": "ane(at)firma", "first_name": 'Ane "<b>bold</b>"', "company": "Firma"}
     data = form_data(client, "ebook-lead-scoring", **typed, company_size="9000")
     response = client.post("/f/ebook-lead-scoring", data=data)
@@ -164,7 +166,9 @@ def test_a_kept_selection_and_ticked_box_survive_the_error_page(client, demo_for
     assert page.find("input", attrs={"name": "consent_marketing"}).has_attr("checked")
 
 
-def test_a_honeypot_hit_looks_like_success_and_creates_nothing(client, demo_forms, rows):
+def test_a_honeypot_hit_looks_like_success_and_creates_nothing(
+    app_context, client, demo_forms, rows
+):
     data = form_data(client, "newsletter", email="bot@spam.example", homepage_url="http://x")
     response = client.post("/f/newsletter", data={**data, "consent_processing": "y"})
     assert response.status_code == 200
@@ -175,7 +179,7 @@ def test_a_honeypot_hit_looks_like_success_and_creates_nothing(client, demo_form
 
 
 @pytest.mark.app_config(FORM_MIN_FILL_SECONDS=60)
-def test_spam_gets_the_same_redirect_as_a_person(client, make_form, rows):
+def test_spam_gets_the_same_redirect_as_a_person(app_context, client, make_form, rows):
     make_form(success={"redirect": "/tak"})
     data = form_data(client, "test-form", email="bot@spam.example", consent_processing="y")
     response = client.post("/f/test-form", data=data)  # sent at once: too fast for a person
@@ -206,7 +210,9 @@ def test_an_unknown_form_is_a_404_page(client, demo_forms):
     assert as_json.get_json()["error"]["code"] == "form_not_found"
 
 
-def test_the_embedded_page_may_be_framed_by_the_allowed_origins_only(client, make_form, rows):
+def test_the_embedded_page_may_be_framed_by_the_allowed_origins_only(
+    app_context, client, make_form, rows
+):
     make_form(allowed_origins=[PARTNER])
     framed = client.get("/f/test-form?embed=1")
     assert "X-Frame-Options" not in framed.headers
@@ -237,7 +243,9 @@ def test_a_double_click_or_a_reload_records_one_submission(client, demo_forms, r
     assert len(rows(Submission)) == 1 and len(rows(ConversionEvent)) == 1
 
 
-def test_back_edit_and_send_under_the_same_page_is_a_new_submission(client, demo_forms, rows):
+def test_back_edit_and_send_under_the_same_page_is_a_new_submission(
+    app_context, client, demo_forms, rows
+):
     data = form_data(client, "newsletter", email="ane@firma.dk", consent_processing="y")
     client.post("/f/newsletter", data=data)
     client.post("/f/newsletter", data={**data, "first_name": "Ane"})
@@ -250,7 +258,9 @@ def test_two_visitors_get_different_pages(client, demo_forms):
     assert form_data(client, "newsletter")["token"] != form_data(client, "newsletter")["token"]
 
 
-def test_consent_records_the_page_and_the_referrer_of_a_hosted_post(client, demo_forms, rows):
+def test_consent_records_the_page_and_the_referrer_of_a_hosted_post(
+    app_context, client, demo_forms, rows
+):
     page = "http://localhost/f/newsletter?utm_source=mail"
     data = form_data(
         client,
@@ -274,7 +284,9 @@ def test_the_page_keeps_its_referrer_for_attribution(client, demo_forms):
     assert hidden["value"] == "https://www.google.com/"
 
 
-def test_a_quarantined_form_post_can_be_released(app, client, runner, demo_forms, rows):
+def test_a_quarantined_form_post_can_be_released(
+    app_context, app, client, runner, demo_forms, rows
+):
     """A ticked box posts "y": quarantine must keep it as given, or release is impossible."""
     app.config["FORM_MIN_FILL_SECONDS"] = 60
     data = form_data(client, "newsletter", email="ane@firma.dk", consent_processing="y")

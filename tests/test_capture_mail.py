@@ -8,7 +8,6 @@ import socket
 import boto3
 import pytest
 from aiosmtpd.smtp import AuthResult
-from conftest import SMTPServer
 from moto.server import ThreadedMotoServer
 
 from capture.db import db
@@ -62,7 +61,7 @@ def test_subject_cannot_carry_extra_headers(app):
         )
 
 
-def test_console_backend_logs_the_message(app, caplog):
+def test_console_backend_logs_the_message(app_context, app, caplog):
     with app.test_request_context():
         enqueue_email("ane@firma.dk", "confirm", "en", {"confirm_url": "https://x/c/tok"})
         db.session.commit()
@@ -77,15 +76,16 @@ def test_unknown_mail_url_is_refused_at_start(app_config):
 
 
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
-def test_smtp_credentials_from_the_url():
+def test_smtp_credentials_from_the_url(make_smtp_server):
     logins = []
 
     def authenticator(server, session, envelope, mechanism, auth_data):
         logins.append((auth_data.login, auth_data.password))
         return AuthResult(success=auth_data.password == b"p@ss:word")
 
-    server = SMTPServer(authenticator=authenticator, auth_required=True, auth_require_tls=False)
-    server.start()
+    server = make_smtp_server(
+        authenticator=authenticator, auth_required=True, auth_require_tls=False
+    )
     try:
         message = compose(
             {

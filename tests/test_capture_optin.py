@@ -67,7 +67,7 @@ def post_over_http(server, slug, fields, consents, lang=None):
     )
 
 
-def test_double_opt_in_end_to_end(app, make_form, live_server, smtp_server, hooks):
+def test_double_opt_in_end_to_end(app_context, app, make_form, live_server, smtp_server, hooks):
     app.config["PUBLIC_BASE_URL"] = live_server.url
     make_form(slug="doi", double_opt_in=True)
 
@@ -127,7 +127,7 @@ def test_double_opt_in_end_to_end(app, make_form, live_server, smtp_server, hook
     assert len(hooks["confirmed"]) == 1
 
 
-def test_simultaneous_clicks_confirm_once(app, make_form, live_server, hooks, submit):
+def test_simultaneous_clicks_confirm_once(app_context, app, make_form, live_server, hooks, submit):
     make_form(slug="doi", double_opt_in=True)
     sub_id = submit("doi", {"email": "bo@firma.dk"}, DOI).get_json()["submission"]
     with app.test_request_context():
@@ -151,7 +151,9 @@ def test_simultaneous_clicks_confirm_once(app, make_form, live_server, hooks, su
     assert len(hooks["confirmed"]) == 1
 
 
-def test_form_without_double_opt_in_sends_no_confirmation(app, make_form, submit, hooks):
+def test_form_without_double_opt_in_sends_no_confirmation(
+    app_context, app, make_form, submit, hooks
+):
     make_form(slug="plain")
     body = submit("plain", {"email": "cy@firma.dk"}, DOI).get_json()
     assert body["confirmation_required"] is False
@@ -160,7 +162,9 @@ def test_form_without_double_opt_in_sends_no_confirmation(app, make_form, submit
     assert [r.status for r in ledger("cy@firma.dk")] == ["granted", "granted"]
 
 
-def test_one_confirmation_e_mail_per_submission_even_on_replay(app, client, make_form, submit):
+def test_one_confirmation_e_mail_per_submission_even_on_replay(
+    app_context, app, client, make_form, submit
+):
     make_form(slug="doi", double_opt_in=True)
     headers = {"Idempotency-Key": "same-request"}
     # A retry resends the same body, token included (a fresh token is a different request).
@@ -183,7 +187,7 @@ def expired_token(app, payload):
     return serializer.dumps(payload)
 
 
-def test_bad_confirmation_links(app, client, make_form, submit, hooks):
+def test_bad_confirmation_links(app_context, app, client, make_form, submit, hooks):
     make_form(slug="doi", double_opt_in=True)
     sub_id = submit("doi", {"email": "ea@firma.dk"}, DOI).get_json()["submission"]
     with app.test_request_context():
@@ -203,7 +207,7 @@ def test_bad_confirmation_links(app, client, make_form, submit, hooks):
     assert client.get("/c/" + good).status_code == 200
 
 
-def test_unsubscribe_one_click_and_page(app, client, demo_forms, submit, smtp_server):
+def test_unsubscribe_one_click_and_page(app_context, app, client, demo_forms, submit, smtp_server):
     body = submit("newsletter", {"email": "fa@firma.dk"}, DOI).get_json()
     lead_id = body["lead"]
     with app.test_request_context():
@@ -239,7 +243,7 @@ def test_unsubscribe_one_click_and_page(app, client, demo_forms, submit, smtp_se
     assert len(ledger("fa@firma.dk")) == 3
 
 
-def test_bad_unsubscribe_links(app, client, demo_forms, submit):
+def test_bad_unsubscribe_links(app_context, app, client, demo_forms, submit):
     lead_id = submit("newsletter", {"email": "ga@firma.dk"}, DOI).get_json()["lead"]
     with app.test_request_context():
         wrong_purpose = sign(Purpose.CONFIRM, lead_id)
@@ -249,7 +253,7 @@ def test_bad_unsubscribe_links(app, client, demo_forms, submit):
 
 
 def test_confirming_after_unsubscribing_does_not_grant_marketing(
-    app, client, make_form, submit, hooks
+    app_context, app, client, make_form, submit, hooks
 ):
     make_form(slug="doi", double_opt_in=True)
     body = submit("doi", {"email": "ha@firma.dk"}, DOI).get_json()

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 import requests
 import sqlalchemy as sa
-from conftest import ON_POSTGRES, LiveServer
+from helpers import ON_POSTGRES
 
 from capture.db import db, utcnow
 from capture.outbox import OutboxMessage, enqueue, enqueue_email, register_sender
@@ -49,7 +49,7 @@ def message_ids(messages):
 
 
 def test_smtp_outage_keeps_rows_pending_then_delivers_each_once(
-    app, runner, doi_form, submit, smtp_server
+    app_context, app, runner, doi_form, submit, smtp_server
 ):
     smtp_server.stop()
     for n in range(4):
@@ -95,7 +95,7 @@ def test_smtp_outage_keeps_rows_pending_then_delivers_each_once(
     assert len(smtp_server.messages) == 4
 
 
-def test_a_claim_takes_no_more_than_its_batch(app):
+def test_a_claim_takes_no_more_than_its_batch(app_context, app):
     queue_emails(app, 5)
     assert len(claim(limit=2)) == 2
     assert len(claim(limit=2)) == 2
@@ -103,7 +103,7 @@ def test_a_claim_takes_no_more_than_its_batch(app):
     assert claim(limit=2) == []
 
 
-def test_a_crashed_worker_lease_runs_out_and_another_delivers(app, smtp_server):
+def test_a_crashed_worker_lease_runs_out_and_another_delivers(app_context, app, smtp_server):
     queue_emails(app, 3)
     now = utcnow()
     leased = claim(now)  # a worker claims, then dies before sending anything
@@ -117,7 +117,7 @@ def test_a_crashed_worker_lease_runs_out_and_another_delivers(app, smtp_server):
     assert all(row.status == "sent" and row.attempts == 2 for row in rows())
 
 
-def test_a_late_result_from_an_expired_lease_does_not_overwrite(app, smtp_server):
+def test_a_late_result_from_an_expired_lease_does_not_overwrite(app_context, app, smtp_server):
     """Worker A's lease ran out and B re-claimed the row: A's outcome must not be recorded."""
     queue_emails(app, 1)
     now = utcnow()
@@ -134,7 +134,7 @@ def test_a_late_result_from_an_expired_lease_does_not_overwrite(app, smtp_server
     assert row.status == "sent"
 
 
-def test_gives_up_after_about_a_day_with_the_reason(app, smtp_server):
+def test_gives_up_after_about_a_day_with_the_reason(app_context, app, smtp_server):
     queue_emails(app, 1)
     smtp_server.stop()
     result = drain(now=utcnow() + timedelta(hours=23, minutes=59, seconds=50))
@@ -144,7 +144,7 @@ def test_gives_up_after_about_a_day_with_the_reason(app, smtp_server):
     assert row.last_error.startswith("gave up after 1 attempts; last error:")
 
 
-def test_refused_recipient_is_dead_at_once(app, smtp_server):
+def test_refused_recipient_is_dead_at_once(app_context, app, smtp_server):
     smtp_server.refused.add("gone@firma.dk")
     with app.test_request_context():
         enqueue_email("gone@firma.dk", "confirm", "en", {"confirm_url": "https://x/c/1"})
@@ -156,7 +156,7 @@ def test_refused_recipient_is_dead_at_once(app, smtp_server):
     assert dead.payload["to"] == "gone@firma.dk" and "550" in dead.last_error
 
 
-def test_dedupe_key_queues_once_and_rows_roll_back_with_the_change(app):
+def test_dedupe_key_queues_once_and_rows_roll_back_with_the_change(app_context, app):
     with app.test_request_context():
         first = enqueue("note", {"n": 1}, dedupe_key="k1")
         again = enqueue("note", {"n": 2}, dedupe_key="k1")
@@ -167,7 +167,7 @@ def test_dedupe_key_queues_once_and_rows_roll_back_with_the_change(app):
     assert [row.payload for row in rows()] == [{"n": 1}]
 
 
-def test_registered_senders_get_the_row(app):
+def test_registered_senders_get_the_row(app_context, app):
     seen = []
     register_sender(app, "note", seen.append)
     with app.test_request_context():
@@ -184,7 +184,7 @@ def test_registered_senders_get_the_row(app):
 
 @pytest.mark.postgres
 @pytest.mark.skipif(not ON_POSTGRES, reason="needs PostgreSQL (TEST_DATABASE_URL)")
-def test_two_workers_on_postgres_deliver_each_row_once(app, smtp_server):
+def test_two_workers_on_postgres_deliver_each_row_once(app_context, app, smtp_server):
     queue_emails(app, 40)
     smtp_server.delay = 0.02  # each send takes a moment, so the workers overlap
     start = threading.Barrier(2)
@@ -212,11 +212,11 @@ def test_two_workers_on_postgres_deliver_each_row_once(app, smtp_server):
     assert all(row.status == "sent" and row.attempts == 1 for row in rows())
 
 
-def test_development_server_drains_in_process(app, app_config, smtp_server):
+def test_development_server_drains_in_process(app_context, app, app_config, smtp_server, serve):
     queue_emails(app, 2)  # `app` made the tables; the server below is a second app on them
     db.session.remove()
     app = create_app({**app_config, "DRAIN_OUTBOX_IN_PROCESS": True})
-    with LiveServer(app) as server:
+    with serve(app) as server:
         assert requests.get(server.url + "/healthz", timeout=10).status_code == 200
         deadline = time.monotonic() + 30
         while len(smtp_server.messages) < 2 and time.monotonic() < deadline:

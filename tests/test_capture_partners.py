@@ -29,7 +29,7 @@ def test_partners_add_and_list(runner, app):
     ]
 
 
-def test_partners_add_refuses_bad_input(runner, app):
+def test_partners_add_refuses_bad_input(app_context, runner, app):
     assert add(runner, "acme", "--name", "Acme", "--origin", ACME).exit_code == 0
     for args, problem in [
         (("acme", "--name", "Again"), "exists already"),
@@ -44,7 +44,9 @@ def test_partners_add_refuses_bad_input(runner, app):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Partner)) == 1
 
 
-def test_submission_is_attributed_from_the_verified_origin_only(runner, make_form, submit):
+def test_submission_is_attributed_from_the_verified_origin_only(
+    app_context, runner, make_form, submit
+):
     add(runner, "acme", "--name", "Acme", "--origin", ACME)
     make_form(slug="guide", allowed_origins=[ACME, BETA])
     # The page claims another partner in its context: ignored, the Origin decides.
@@ -61,7 +63,9 @@ def test_submission_is_attributed_from_the_verified_origin_only(runner, make_for
     assert db.session.scalar(sa.select(Submission.partner)) == "acme"
 
 
-def test_allowed_origin_without_partner_falls_back_to_the_forms_partner(make_form, submit):
+def test_allowed_origin_without_partner_falls_back_to_the_forms_partner(
+    app_context, make_form, submit
+):
     make_form(slug="guide", allowed_origins=[BETA], partner="house")
     assert submit("guide", {"email": "a@b.dk"}, headers={"Origin": BETA}).status_code == 201
     assert submit("guide", {"email": "c@d.dk"}).status_code == 201  # no Origin: the API
@@ -69,7 +73,7 @@ def test_allowed_origin_without_partner_falls_back_to_the_forms_partner(make_for
     assert partners == ["house", "house"]
 
 
-def test_partner_origin_not_allowed_on_the_form_is_refused(runner, make_form, submit):
+def test_partner_origin_not_allowed_on_the_form_is_refused(app_context, runner, make_form, submit):
     add(runner, "acme", "--name", "Acme", "--origin", ACME)
     make_form(slug="guide", allowed_origins=[BETA])
     response = submit("guide", {"email": "ane@firma.dk"}, headers={"Origin": ACME})
@@ -77,7 +81,7 @@ def test_partner_origin_not_allowed_on_the_form_is_refused(runner, make_form, su
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Lead)) == 0
 
 
-def test_lead_keeps_first_and_last_touch(runner, make_form, submit):
+def test_lead_keeps_first_and_last_touch(app_context, runner, make_form, submit):
     add(runner, "acme", "--name", "Acme", "--origin", ACME)
     add(runner, "beta", "--name", "Beta", "--origin", BETA)
     make_form(slug="guide", allowed_origins=[ACME, BETA])

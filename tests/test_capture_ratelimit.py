@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import pytest
 import redis
 import requests
 import sqlalchemy as sa
+from helpers import free_port
 
 from capture.db import db
 from capture.leads.lead import Lead
@@ -90,7 +90,7 @@ def test_per_address_limit_is_shared_by_the_api_and_the_hosted_page(client, form
     assert post(client, "guide", "10.0.0.2", "g@h.dk").status_code == 201
 
 
-def test_per_form_and_site_limits(client, forms):
+def test_per_form_and_site_limits(app_context, client, forms):
     statuses = [post(client, "guide", f"10.1.0.{n}", f"x{n}@b.dk").status_code for n in range(6)]
     assert statuses == [201] * 5 + [429]
     assert post(client, "other", "10.1.1.1", "y1@b.dk").status_code == 201
@@ -121,12 +121,6 @@ def test_limits_count_in_redis_when_configured(app, forms):
         if keys:
             store.delete(*keys)
         store.close()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -173,7 +167,7 @@ def two_servers(database_url: str, forms) -> Iterator[list[str]]:
             server.wait(timeout=10)
 
 
-def test_burst_of_200_from_one_address_is_limited_across_two_processes(two_servers):
+def test_burst_of_200_from_one_address_is_limited_across_two_processes(app_context, two_servers):
     sessions = [requests.Session(), requests.Session()]
     token = sessions[0].get(f"{two_servers[0]}/api/v1/forms/guide").json()["token"]
     answers = []

@@ -82,7 +82,7 @@ def captcha(app) -> Iterator[VerifyEndpoint]:
 # Honeypot, fill time, size
 
 
-def test_honeypot_is_quarantined_with_a_success_looking_answer(app, form, submit):
+def test_honeypot_is_quarantined_with_a_success_looking_answer(app_context, app, form, submit):
     response = submit("guide", {"email": "bot@spam.example", app.config["HONEYPOT_FIELD"]: "x"})
     assert response.status_code == 201
     assert response.get_json()["lead"].startswith("lead_")
@@ -90,14 +90,14 @@ def test_honeypot_is_quarantined_with_a_success_looking_answer(app, form, submit
     assert count(Lead) == 0
 
 
-def test_too_fast_is_quarantined(app, form, submit):
+def test_too_fast_is_quarantined(app_context, app, form, submit):
     app.config["FORM_MIN_FILL_SECONDS"] = 60
     assert submit("guide", {"email": "quick@bot.example"}).status_code == 201
     assert only_submission().spam_reason == "too_fast"
     assert count(Lead) == 0
 
 
-def test_oversized_body_is_a_413(app, client, form):
+def test_oversized_body_is_a_413(app_context, app, client, form):
     big = {"fields": {"email": "a@b.dk", "message": "x" * (app.config["MAX_CONTENT_LENGTH"] + 1)}}
     response = client.post("/api/v1/forms/guide/submissions", json=big)
     assert response.status_code == 413
@@ -112,7 +112,7 @@ def test_captcha_off_by_default(client, form):
     assert client.get("/api/v1/forms/guide").get_json()["captcha"] is None
 
 
-def test_captcha_passed_makes_a_lead(client, form, submit, captcha):
+def test_captcha_passed_makes_a_lead(app_context, client, form, submit, captcha):
     definition = client.get("/api/v1/forms/guide").get_json()
     assert definition["captcha"]["site_key"] == "site-key-1"
     assert definition["captcha"]["global"] == "turnstile"
@@ -131,7 +131,9 @@ def test_captcha_passed_makes_a_lead(client, form, submit, captcha):
 @pytest.mark.parametrize(
     ("answer", "reason"), [("robot", "captcha_failed"), (None, "captcha_missing")]
 )
-def test_captcha_failed_or_missing_is_quarantined(client, form, captcha, answer, reason):
+def test_captcha_failed_or_missing_is_quarantined(
+    app_context, client, form, captcha, answer, reason
+):
     token = client.get("/api/v1/forms/guide").get_json()["token"]
     body = {"fields": {"email": "x@y.dk"}, "consents": {"processing": True}, "token": token}
     response = client.post("/api/v1/forms/guide/submissions", json={**body, "captcha": answer})
@@ -140,7 +142,9 @@ def test_captcha_failed_or_missing_is_quarantined(client, form, captcha, answer,
     assert count(Lead) == 0
 
 
-def test_unreachable_captcha_provider_quarantines_instead_of_losing(client, form, captcha):
+def test_unreachable_captcha_provider_quarantines_instead_of_losing(
+    app_context, client, form, captcha
+):
     captcha.close()
     token = client.get("/api/v1/forms/guide").get_json()["token"]
     body = {"fields": {"email": "x@y.dk"}, "consents": {"processing": True}, "token": token}
@@ -158,7 +162,7 @@ def test_invalid_fields_do_not_spend_the_captcha_answer(client, form, captcha):
     assert captcha.received == []
 
 
-def test_hosted_page_shows_the_widget_and_posts_its_answer(client, form, captcha):
+def test_hosted_page_shows_the_widget_and_posts_its_answer(app_context, client, form, captcha):
     page = client.get("/f/guide")
     html = page.get_data(as_text=True)
     assert 'class="cf-turnstile" data-sitekey="site-key-1"' in html
@@ -185,7 +189,7 @@ def test_disposable_addresses_allowed_by_default(form, submit):
     assert submit("guide", {"email": "me@mailinator.com"}).status_code == 201
 
 
-def test_disposable_addresses_refused_when_switched_on(app, form, submit):
+def test_disposable_addresses_refused_when_switched_on(app_context, app, form, submit):
     app.config["BLOCK_DISPOSABLE_EMAILS"] = True
     for email in ("me@mailinator.com", "me@x.mailinator.com"):
         response = submit("guide", {"email": email})
@@ -198,7 +202,9 @@ def test_disposable_addresses_refused_when_switched_on(app, form, submit):
 # Quarantine
 
 
-def test_quarantine_list_and_release_create_the_lead_as_if_accepted(app, runner, form, submit):
+def test_quarantine_list_and_release_create_the_lead_as_if_accepted(
+    app_context, app, runner, form, submit
+):
     submit(
         "guide",
         {"email": "Real@Person.dk", app.config["HONEYPOT_FIELD"]: "autofilled"},
@@ -228,7 +234,7 @@ def test_quarantine_list_and_release_create_the_lead_as_if_accepted(app, runner,
     assert again.exit_code == 1 and "released, not quarantined" in again.stderr
 
 
-def test_release_refuses_what_cannot_be_a_lead(app, runner, form, submit):
+def test_release_refuses_what_cannot_be_a_lead(app_context, app, runner, form, submit):
     submit("guide", {"email": "a@b.dk", app.config["HONEYPOT_FIELD"]: "x"}, consents={})
     submission = only_submission()
     result = runner.invoke(args=["quarantine", "release", submission.public_id])
@@ -237,7 +243,7 @@ def test_release_refuses_what_cannot_be_a_lead(app, runner, form, submit):
     assert count(Lead) == 0 and only_submission().status == "quarantined"
 
 
-def test_discard(app, runner, form, submit):
+def test_discard(app_context, app, runner, form, submit):
     submit("guide", {"email": "a@b.dk", app.config["HONEYPOT_FIELD"]: "x"})
     public_id = only_submission().public_id
     result = runner.invoke(args=["quarantine", "discard", public_id])

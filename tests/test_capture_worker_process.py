@@ -45,7 +45,9 @@ def wait_for(condition, seconds=60.0):
         time.sleep(0.05)
 
 
-def test_killed_worker_loses_nothing_and_the_next_delivers_once(app, smtp_server, worker_env):
+def test_killed_worker_loses_nothing_and_the_next_delivers_once(
+    app_context, app, smtp_server, worker_env
+):
     with app.test_request_context():
         enqueue_email("ane@firma.dk", "confirm", "en", {"confirm_url": "https://x/c/1"})
         db.session.commit()

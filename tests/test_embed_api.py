@@ -74,6 +74,13 @@ def test_embed_script_is_sent_gzipped_when_asked(client, built_embed):
     assert gzip.decompress(response.data) == embed.BUILT.read_bytes()
 
 
+@pytest.mark.parametrize("accepted", ["gzip;q=0, br", "identity", "*;q=0"])
+def test_embed_script_is_not_gzipped_when_gzip_is_refused(client, built_embed, accepted):
+    response = client.get("/embed.js", headers={"Accept-Encoding": accepted})
+    assert "Content-Encoding" not in response.headers
+    assert response.data == embed.BUILT.read_bytes()
+
+
 # The definition
 
 
@@ -122,7 +129,7 @@ def test_preflight_is_answered_for_allowed_origins_only(client, form):
     assert "Access-Control-Allow-Methods" not in refused.headers
 
 
-def test_submission_from_allowed_origin_echoes_it_and_sets_no_cookie(client, form):
+def test_submission_from_allowed_origin_echoes_it_and_sets_no_cookie(app_context, client, form):
     response = client.post(
         "/api/v1/forms/guide/submissions", json=body(client), headers={"Origin": PARTNER}
     )
@@ -133,7 +140,7 @@ def test_submission_from_allowed_origin_echoes_it_and_sets_no_cookie(client, for
     assert count(Lead) == 1
 
 
-def test_submission_from_another_origin_is_refused_readably(client, form):
+def test_submission_from_another_origin_is_refused_readably(app_context, client, form):
     response = client.post(
         "/api/v1/forms/guide/submissions", json=body(client), headers={"Origin": STRANGER}
     )
@@ -158,7 +165,9 @@ def test_the_refusal_speaks_the_forms_language(client, make_form):
 
 
 @pytest.mark.parametrize("origin", ["null", "file://", "https://", "not an origin"])
-def test_an_opaque_or_unreadable_origin_is_not_taken_for_no_origin(client, form, origin):
+def test_an_opaque_or_unreadable_origin_is_not_taken_for_no_origin(
+    app_context, client, form, origin
+):
     """`Origin: null` comes from e.g. a sandboxed iframe on any site: refused like a stranger."""
     response = client.post(
         "/api/v1/forms/guide/submissions",
@@ -176,7 +185,7 @@ def test_an_opaque_or_unreadable_origin_is_not_taken_for_no_origin(client, form,
     assert "Access-Control-Allow-Origin" not in preflight.headers
 
 
-def test_no_origin_at_all_is_a_server_to_server_post(client, form):
+def test_no_origin_at_all_is_a_server_to_server_post(app_context, client, form):
     response = client.post("/api/v1/forms/guide/submissions", json=body(client))
     assert response.status_code == 201
     assert count(Lead) == 1
@@ -193,7 +202,7 @@ def test_validation_errors_reach_the_allowed_origin(client, form):
     assert "email" in response.get_json()["error"]["fields"]
 
 
-def test_text_plain_json_with_key_in_body_is_idempotent(client, form):
+def test_text_plain_json_with_key_in_body_is_idempotent(app_context, client, form):
     """The embed's way: a simple request (no preflight) carrying its key in the body."""
     payload = json.dumps(body(client, idempotency_key="attempt-chain-1"))
     headers = {"Origin": PARTNER, "Content-Type": "text/plain;charset=UTF-8"}
@@ -230,7 +239,7 @@ def test_bad_idempotency_key_in_body_is_a_400(client, form):
         lambda: sign(Purpose.FORM, {"f": "guide"})[:-2] + "xx",  # tampered
     ],
 )
-def test_forged_tokens_are_quarantined(client, form, token):
+def test_forged_tokens_are_quarantined(app_context, client, form, token):
     payload = body(client)
     payload["token"] = token()
     response = client.post("/api/v1/forms/guide/submissions", json=payload)
@@ -239,7 +248,7 @@ def test_forged_tokens_are_quarantined(client, form, token):
     assert db.session.scalar(sa.select(Submission.spam_reason)) == "bad_token"
 
 
-def test_expired_token_is_quarantined(app, client, form):
+def test_expired_token_is_quarantined(app_context, app, client, form):
     payload = body(client)
     app.config["FORM_TOKEN_MAX_AGE"] = -1
     response = client.post("/api/v1/forms/guide/submissions", json=payload)

@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 import requests
 import sqlalchemy as sa
-from conftest import chromium
 from sites import Site
 
 from capture.db import db
@@ -55,7 +54,7 @@ def snippet(app_url: str, *forms: tuple[str, str]) -> str:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def browser(chromium: Any) -> Iterator[Any]:
     # Third-party cookies phased out: every test here also shows nothing depends on cookies.
     with chromium("--test-third-party-cookie-phaseout") as launched:
         yield launched
@@ -142,7 +141,9 @@ def fill_in(host: Any, page: Any, email: str, lang: str = "en") -> None:
     host.get_by_role("button").click()
 
 
-def test_partner_page_renders_submits_and_attributes(page, tab, live_server, forms, partner_site):
+def test_partner_page_renders_submits_and_attributes(
+    app_context, page, tab, live_server, forms, partner_site
+):
     partner_site.page(snippet(live_server.url, ("guide", "da"), ("news", "en"), ("guide", "da")))
     page.goto(f"{partner_site.origin}/guide?utm_source=acme-news&utm_medium=email&utm_campaign=q4")
     guide, news, second = (page.locator("[data-leadgate-form]").nth(i) for i in range(3))
@@ -209,7 +210,9 @@ def test_partner_page_renders_submits_and_attributes(page, tab, live_server, for
     assert tab.context.cookies() == []
 
 
-def test_field_errors_from_a_422_appear_next_to_the_fields(page, live_server, forms, partner_site):
+def test_field_errors_from_a_422_appear_next_to_the_fields(
+    app_context, page, live_server, forms, partner_site
+):
     partner_site.page(snippet(live_server.url, ("guide", "en")))
     page.goto(f"{partner_site.origin}/guide")
     host = page.locator("[data-leadgate-form]")
@@ -228,7 +231,9 @@ def test_field_errors_from_a_422_appear_next_to_the_fields(page, live_server, fo
     assert len(leads()) == 1
 
 
-def test_origin_not_allowed_gets_a_readable_refusal(page, live_server, forms, stranger_site):
+def test_origin_not_allowed_gets_a_readable_refusal(
+    app_context, page, live_server, forms, stranger_site
+):
     stranger_site.page(snippet(live_server.url, ("guide", "en")))
     page.goto(f"{stranger_site.origin}/copied-page")
     host = page.locator("[data-leadgate-form]")
@@ -243,7 +248,7 @@ def test_origin_not_allowed_gets_a_readable_refusal(page, live_server, forms, st
 
 
 def test_a_sandboxed_frame_on_a_stranger_site_is_refused_too(
-    page, live_server, forms, stranger_site
+    app_context, page, live_server, forms, stranger_site
 ):
     """A sandboxed iframe has an opaque origin: the browser sends `Origin: null`, which must not
     pass for a server-to-server post without an origin."""
@@ -263,7 +268,9 @@ def test_a_sandboxed_frame_on_a_stranger_site_is_refused_too(
     assert leads() == []
 
 
-def test_flaky_network_gives_exactly_one_lead(page, tab, live_server, forms, partner_site):
+def test_flaky_network_gives_exactly_one_lead(
+    app_context, page, tab, live_server, forms, partner_site
+):
     """First answer lost after the server stored it, second attempt cut, third goes through."""
     partner_site.page(snippet(live_server.url, ("guide", "en")))
     attempts: list[dict[str, Any]] = []
@@ -292,7 +299,7 @@ def test_flaky_network_gives_exactly_one_lead(page, tab, live_server, forms, par
 
 
 def test_a_rate_limited_answer_is_retried_after_retry_after_and_said(
-    page, tab, live_server, forms, partner_site
+    app_context, page, tab, live_server, forms, partner_site
 ):
     """A 429 (or 503) is waited out as Retry-After says, telling the person, then sent again."""
     partner_site.page(snippet(live_server.url, ("guide", "en")))
@@ -324,7 +331,7 @@ def test_a_rate_limited_answer_is_retried_after_retry_after_and_said(
 
 
 def test_old_token_is_refreshed_before_sending(
-    browser, built_embed, live_server, forms, partner_site
+    app_context, browser, built_embed, live_server, forms, partner_site
 ):
     partner_site.page(snippet(live_server.url, ("guide", "en")))
     context = browser.new_context()
@@ -359,7 +366,7 @@ def test_old_token_is_refreshed_before_sending(
 
 
 def test_iframe_mode_sizes_itself_and_refuses_foreign_framing(
-    page, tab, live_server, forms, partner_site, stranger_site
+    app_context, page, tab, live_server, forms, partner_site, stranger_site
 ):
     frame = (
         f'<iframe id="leadgate-frame" title="Guide" src="{live_server.url}/f/guide?embed=1" '
@@ -410,7 +417,9 @@ window.turnstile = {render: function (element, options) {
 """
 
 
-def test_captcha_widget_answer_is_sent_and_verified(app, page, live_server, forms, partner_site):
+def test_captcha_widget_answer_is_sent_and_verified(
+    app_context, app, page, live_server, forms, partner_site
+):
     partner_site.scripts["/widget.js"] = FAKE_WIDGET
     app.config.update(
         CAPTCHA_PROVIDER="turnstile",
@@ -476,7 +485,7 @@ def test_the_hosted_form_and_the_embed_name_and_type_controls_alike(
 
 
 def test_the_embedded_select_and_button_are_valid_and_styled(
-    page, live_server, forms, partner_site
+    app_context, page, live_server, forms, partner_site
 ):
     partner_site.page(snippet(live_server.url, ("guide", "da")))
     page.goto(f"{partner_site.origin}/guide")

@@ -39,7 +39,7 @@ def test_receivers_see_the_scored_stage_and_may_add_to_the_answer(app, demo_form
     assert stage == body["lifecycle_stage"] and changes and changes[-1] == stage
 
 
-def test_database_listeners_are_the_apps_not_every_engines(app):
+def test_database_listeners_are_the_apps_not_every_engines(app_context, app):
     """Importing the app changes no other engine: SQLite's own lower() stays ASCII there."""
     with sa.create_engine("sqlite://").connect() as other:
         assert other.scalar(sa.text("SELECT lower('ÆRØ')")) == "ÆrØ"

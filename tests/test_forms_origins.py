@@ -78,7 +78,7 @@ def test_origins_are_normalised_as_browsers_send_them():
     assert spec.allowed_origins == tuple(dict.fromkeys(GOOD.values()))
 
 
-def test_the_editor_refuses_them(staff):
+def test_the_editor_refuses_them(app_context, staff):
     marketer = staff("marketer")
     page = marketer.get("/admin/forms/new").get_data(as_text=True)
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
@@ -126,7 +126,9 @@ def test_the_cli_refuses_them(runner, tmp_path: Path):
     assert partners.exit_code != 0 and "is not an origin" in partners.stderr
 
 
-def test_a_form_saved_under_the_old_rules_keeps_working_without_the_bad_origins(client, make_form):
+def test_a_form_saved_under_the_old_rules_keeps_working_without_the_bad_origins(
+    app_context, client, make_form
+):
     form = make_form(slug="partner-form", allowed_origins=["https://ok.example"])
     document = dict(form.document)
     document["allowed_origins"] = [

@@ -6,12 +6,12 @@ seconds and ended in a 500. Every channel that reads a definition says why now, 
 
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path
 
 import sqlalchemy as sa
 import yaml
+from helpers import csrf_token_in
 
 from capture import safeyaml
 from capture.db import db
@@ -37,14 +37,6 @@ BODY = (
     "success: {message: {en: Thanks}, redirect: null}\n"
     "description: *f\n"
 )
-
-
-def csrf_token(html: str) -> str:
-    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
-        r'type="hidden" name="csrf_token" value="([^"]+)"', html
-    )
-    assert match, "no CSRF token on the page"
-    return match.group(1)
 
 
 def test_the_loader_refuses_an_alias_before_expanding_it():
@@ -90,9 +82,9 @@ def test_the_cli_says_so_on_stderr_and_exits_non_zero(runner, tmp_path: Path):
     )
 
 
-def test_the_editor_shows_the_problem_and_saves_nothing(staff):
+def test_the_editor_shows_the_problem_and_saves_nothing(app_context, staff):
     marketer = staff("marketer")
-    token = csrf_token(marketer.get("/admin/forms/new").get_data(as_text=True))
+    token = csrf_token_in(marketer.get("/admin/forms/new").get_data(as_text=True))
     data = {
         "csrf_token": token,
         "slug": "bomb",

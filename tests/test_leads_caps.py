@@ -152,7 +152,7 @@ def test_caps_from_a_yaml_file_and_back_in_the_printed_document(tmp_path):
 
 
 def test_ten_signups_in_a_second_leave_an_mql_with_nine_zero_point_repeats(
-    app, demo_forms, submit, staff
+    app_context, app, demo_forms, submit, staff
 ):
     """The issue's case: the demo's newsletter form, one address, ten signups at once. Before
     caps this reached score 100, the SQL threshold, and e-mailed sales."""
@@ -182,7 +182,7 @@ def test_ten_signups_in_a_second_leave_an_mql_with_nine_zero_point_repeats(
     assert len(re.findall(r"<dt>Points</dt><dd>0</dd>", page)) == 9
 
 
-def test_after_the_window_the_rule_scores_again(demo_forms, submit):
+def test_after_the_window_the_rule_scores_again(app_context, demo_forms, submit):
     submit("newsletter", {"email": "bo@firma.dk"})
     submit("newsletter", {"email": "bo@firma.dk"})
     bo = lead_by("bo@firma.dk")
@@ -200,7 +200,7 @@ def test_after_the_window_the_rule_scores_again(demo_forms, submit):
     assert history(bo)[-1][3] is None
 
 
-def test_a_capped_repeat_still_updates_the_fit(make_form, submit):
+def test_a_capped_repeat_still_updates_the_fit(app_context, make_form, submit):
     make_form(fields=[{"name": "email", "type": "email"}, {"name": "job_title", "type": "text"}])
     submit("test-form", {"email": "cy@firma.dk"})
     submit("test-form", {"email": "cy@firma.dk", "job_title": "CEO"})
@@ -213,7 +213,7 @@ def test_a_capped_repeat_still_updates_the_fit(make_form, submit):
     assert history(cy)[-1][1:3] == (25, 25)
 
 
-def test_activities_are_capped_per_rule(app, make_form, submit):
+def test_activities_are_capped_per_rule(app_context, app, make_form, submit):
     make_form()
     submit("test-form", {"email": "dan@firma.dk"})
     dan = lead_by("dan@firma.dk")
@@ -233,7 +233,7 @@ def test_activities_are_capped_per_rule(app, make_form, submit):
 @pytest.mark.app_config(
     SCORING_RULES=json.dumps({"conversions": {"demo_request": {"max": 1, "per": "1h"}}})
 )
-def test_offline_conversions_through_the_api_are_capped_too(api_token, client):
+def test_offline_conversions_through_the_api_are_capped_too(app_context, api_token, client):
     headers = api_token("write")
     body = {"email": "eva@firma.dk", "kind": "demo_request"}
     first = client.post("/api/v1/events", json=body, headers=headers)

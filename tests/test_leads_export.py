@@ -91,7 +91,7 @@ def test_cli_exports_csv_and_jsonl_with_filters(runner, make_form, submit):
     assert edge.exit_code == 2 and "ISO 8601" in edge.stderr
 
 
-def test_export_streams_in_batches(app, make_form, submit):
+def test_export_streams_in_batches(app_context, app, make_form, submit):
     make_form()
     for i in range(7):
         submit("test-form", {"email": f"s{i}@firma.dk"})
@@ -118,7 +118,7 @@ def test_any_value_in_any_column_is_safe_and_readable(values, text):
             assert restore(cell) == raw
 
 
-def test_database_formatting_matches_the_python_rows(app, make_form, submit):
+def test_database_formatting_matches_the_python_rows(app_context, app, make_form, submit):
     """On PostgreSQL the database formats cells and lines; the file must be the one the
     row-at-a-time Python writer makes, awkward values included (on SQLite both are Python)."""
     make_form(fields=[{"name": "email", "type": "email", "required": True}])

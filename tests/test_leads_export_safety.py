@@ -91,7 +91,7 @@ def test_every_cell_is_quoted_and_the_danish_attack_is_text():
     assert_safe_everywhere(text)
 
 
-def test_the_database_and_python_write_the_same_file(app, make_form, submit):
+def test_the_database_and_python_write_the_same_file(app_context, app, make_form, submit):
     """On PostgreSQL the database neutralises cells (regexp_replace); it must match Python."""
     make_form(fields=[{"name": "email", "type": "email", "required": True}])
     for i in range(len(TRICKY)):
@@ -209,7 +209,7 @@ def test_a_stream_that_fails_ends_with_a_failure_line_and_the_error(fmt):
 @pytest.mark.skipif(
     not os.environ.get("TEST_DATABASE_URL", "").startswith("postgres"), reason="PostgreSQL"
 )
-def test_an_export_cut_off_mid_stream_does_not_look_complete(app, staff):
+def test_an_export_cut_off_mid_stream_does_not_look_complete(app_context, app, staff):
     """The export's database connection is killed after the first batch: the answer ends with
     the failure line and then breaks off (the server sends no final chunk)."""
     rows = [{"public_id": f"lead_{i:06d}", "email": f"p{i}@firma.dk"} for i in range(3500)]

@@ -50,7 +50,7 @@ def stages(lead):
     ]
 
 
-def test_a_submission_scores_and_records_why(make_form, submit):
+def test_a_submission_scores_and_records_why(app_context, make_form, submit):
     make_form(fields=[{"name": "email", "type": "email", "required": True}, *BANT])
     response = submit("test-form", {"email": "ane@firma.dk", "job_title": "CEO"})
     assert response.status_code == 201
@@ -71,11 +71,12 @@ def test_a_submission_scores_and_records_why(make_form, submit):
     assert any("reached the SQL threshold 25" in r for r in reasons)
 
 
-def test_thresholds_never_move_a_lead_back_or_out_of_disqualified(make_form, submit):
+def test_thresholds_never_move_a_lead_back_or_out_of_disqualified(app_context, make_form, submit):
     make_form()
     submit("test-form", {"email": "bo@firma.dk"})
     lead = lead_by("bo@firma.dk")
     move_stage(lead, Stage.CUSTOMER, reason="signed", actor="test")
+    db.session.commit()
     other = submit("test-form", {"email": "cy@firma.dk"}) and lead_by("cy@firma.dk")
     move_stage(other, Stage.DISQUALIFIED, reason="competitor", actor="test")
     db.session.commit()
@@ -88,7 +89,7 @@ def test_thresholds_never_move_a_lead_back_or_out_of_disqualified(make_form, sub
     assert lead_by("cy@firma.dk").score >= 25  # scored, but not moved
 
 
-def test_bant_rule_makes_an_sql_whatever_the_score(app, make_form, submit):
+def test_bant_rule_makes_an_sql_whatever_the_score(app_context, app, make_form, submit):
     rules = app.extensions["leadgate.scoring"]
     app.extensions["leadgate.scoring"] = dataclasses.replace(rules, sql_threshold=1000)
     make_form(fields=[{"name": "email", "type": "email", "required": True}, *BANT])
@@ -101,7 +102,7 @@ def test_bant_rule_makes_an_sql_whatever_the_score(app, make_form, submit):
     assert eva.lifecycle_stage == "mql"
 
 
-def test_activities_from_other_packages_score(make_form, submit):
+def test_activities_from_other_packages_score(app_context, make_form, submit):
     make_form()
     submit("test-form", {"email": "fia@firma.dk"})
     lead = lead_by("fia@firma.dk")
@@ -117,7 +118,7 @@ def _age(emails, days):
     db.session.commit()
 
 
-def test_decay_is_one_set_based_update(app, make_form, submit):
+def test_decay_is_one_set_based_update(app_context, app, make_form, submit):
     make_form()
     emails = [f"p{i}@firma.dk" for i in range(12)]
     for email in emails:
@@ -150,7 +151,9 @@ def test_decay_is_one_set_based_update(app, make_form, submit):
     assert decay_all() == 0
 
 
-def test_decay_updates_temperature_and_new_points_land_on_the_decayed_value(make_form, submit):
+def test_decay_updates_temperature_and_new_points_land_on_the_decayed_value(
+    app_context, make_form, submit
+):
     make_form(conversion="demo_request")
     submit("test-form", {"email": "gry@firma.dk"})  # 40 points: hot, sql
     lead = lead_by("gry@firma.dk")
@@ -171,7 +174,7 @@ def test_decay_updates_temperature_and_new_points_land_on_the_decayed_value(make
     assert lead.lifecycle_stage == "sql"
 
 
-def test_decay_command(runner, make_form, submit):
+def test_decay_command(app_context, runner, make_form, submit):
     make_form()
     submit("test-form", {"email": "hal@firma.dk"})
     _age(["hal@firma.dk"], 30)
@@ -182,7 +185,9 @@ def test_decay_command(runner, make_form, submit):
     assert lead_by("hal@firma.dk").score == 5
 
 
-def test_decay_leaves_unmoved_scores_alone_and_they_decay_the_same_later(make_form, submit):
+def test_decay_leaves_unmoved_scores_alone_and_they_decay_the_same_later(
+    app_context, make_form, submit
+):
     """A pass writes only leads whose rounded score (or band) moves; a lead skipped keeps its
     own `engagement_at`, so a later pass gets the same value as if every pass had written it."""
     make_form()

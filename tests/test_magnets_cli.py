@@ -39,7 +39,7 @@ def s3(app_config: dict[str, Any], request: pytest.FixtureRequest) -> Any:
 
 
 def test_cli_upload_stores_the_file_and_prints_the_slug(
-    app: Flask, runner: Any, tmp_path: Path, s3: Any
+    app_context: None, app: Flask, runner: Any, tmp_path: Path, s3: Any
 ) -> None:
     path = tmp_path / "Lead scoring \u2013 guiden.pdf"
     path.write_bytes(PDF)
@@ -61,7 +61,7 @@ def test_cli_upload_stores_the_file_and_prints_the_slug(
 
 
 def test_cli_upload_with_slug_and_cover_as_draft(
-    app: Flask, runner: Any, tmp_path: Path, s3: Any
+    app_context: None, app: Flask, runner: Any, tmp_path: Path, s3: Any
 ) -> None:
     (tmp_path / "c.png").write_bytes(PNG)
     (tmp_path / "g.pdf").write_bytes(PDF)
@@ -81,7 +81,7 @@ def test_cli_upload_with_slug_and_cover_as_draft(
     "case", ["html-as-pdf", "pdf-then-zip", "zip-traversal", "zip-with-program", "empty"]
 )
 def test_cli_refuses_hostile_files_and_stores_nothing(
-    app: Flask, runner: Any, tmp_path: Path, s3: Any, case: str
+    app_context: None, app: Flask, runner: Any, tmp_path: Path, s3: Any, case: str
 ) -> None:
     name, data = HOSTILE_MAGNETS[case]
     path = tmp_path / name

@@ -15,7 +15,9 @@ from magnets.demo import cover_png, guide_pdf
 from magnets.magnet import get_magnet
 
 
-def test_demo_magnet_works_end_to_end(app: Flask, runner: Any, client: Any, submit: Any) -> None:
+def test_demo_magnet_works_end_to_end(
+    app_context: None, app: Flask, runner: Any, client: Any, submit: Any
+) -> None:
     result = runner.invoke(args=["demo"])
     assert result.exit_code == 0, result.output
     assert "/p/lead-scoring-guide" in result.output

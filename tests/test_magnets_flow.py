@@ -12,7 +12,7 @@ import requests
 import sqlalchemy as sa
 import yaml
 from flask import Flask
-from test_accounts_login import PASSWORD, csrf_from
+from helpers import STAFF_PASSWORD, csrf_token_in, log_in
 
 from capture.db import db
 from magnets.demo import guide_pdf
@@ -68,24 +68,17 @@ def submit(base: str, email: str) -> dict[str, Any]:
 def back_office_upload(base: str, runner: Any, data: bytes) -> None:
     """A marketer made with the CLI logs in and uploads and publishes over real HTTP."""
     made = runner.invoke(
-        args=["users", "create", "marketer@firma.dk", "--role", "marketer"], input=PASSWORD + "\n"
+        args=["users", "create", "marketer@firma.dk", "--role", "marketer"],
+        input=STAFF_PASSWORD + "\n",
     )
     assert made.exit_code == 0, made.output
     browser = requests.Session()
-    login_page = browser.get(f"{base}/admin/login", timeout=10).text
-    credentials = {"email": "marketer@firma.dk", "password": PASSWORD}
-    logged_in = browser.post(
-        f"{base}/admin/login",
-        data={**credentials, "csrf_token": csrf_from(login_page)},
-        allow_redirects=False,
-        timeout=10,
-    )
-    assert logged_in.status_code == 303
+    assert log_in(browser, "marketer@firma.dk", base_url=base).status_code == 303
     form = browser.get(f"{base}/admin/magnets/new", timeout=10).text
     fields = {"title": "Lead scoring", "slug": "lead-scoring", "kind": "ebook", "language": "da"}
     uploaded = browser.post(
         f"{base}/admin/magnets/new",
-        data={**fields, "link_lifetime_days": "7", "csrf_token": csrf_from(form)},
+        data={**fields, "link_lifetime_days": "7", "csrf_token": csrf_token_in(form)},
         files={"file": (NAME, data, "application/octet-stream")},
         allow_redirects=False,
         timeout=30,
@@ -95,13 +88,16 @@ def back_office_upload(base: str, runner: Any, data: bytes) -> None:
     page = browser.get(edit, timeout=10).text
     assert NAME in page and "draft" in page
     published = browser.post(
-        f"{edit}/publish", data={"csrf_token": csrf_from(page)}, allow_redirects=False, timeout=10
+        f"{edit}/publish",
+        data={"csrf_token": csrf_token_in(page)},
+        allow_redirects=False,
+        timeout=10,
     )
     assert published.status_code == 303
 
 
 def test_back_office_upload_gate_submit_and_download_over_http(
-    app: Flask, runner: Any, live_server: Any, tmp_path: Path
+    app_context: None, app: Flask, runner: Any, live_server: Any, tmp_path: Path
 ) -> None:
     data = guide_pdf()
     back_office_upload(live_server.url, runner, data)
@@ -128,7 +124,7 @@ def test_back_office_upload_gate_submit_and_download_over_http(
 
 
 def test_s3_outage_loses_no_submission_and_no_link(
-    app: Flask, runner: Any, live_server: Any, tmp_path: Path, s3_server: Any
+    app_context: None, app: Flask, runner: Any, live_server: Any, tmp_path: Path, s3_server: Any
 ) -> None:
     upload(runner, tmp_path, guide_pdf())
     import_form(runner, tmp_path)

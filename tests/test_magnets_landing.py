@@ -99,7 +99,7 @@ def test_the_page_shows_headline_sanitised_body_and_the_form(
     assert "noindex" not in page
 
 
-def test_meta_and_open_graph(app: Flask, client: Any, landing: Any) -> None:
+def test_meta_and_open_graph(app_context: None, app: Flask, client: Any, landing: Any) -> None:
     add_cover(app, "guide")
     page = client.get("/p/guide").get_data(as_text=True)
     meta = dict(re.findall(r'<meta (?:property|name)="([^"]+)" content="([^"]*)"', page))
@@ -113,7 +113,7 @@ def test_meta_and_open_graph(app: Flask, client: Any, landing: Any) -> None:
     assert '<link rel="canonical" href="http://localhost/p/guide">' in page
 
 
-def test_noindex_is_honoured(app: Flask, client: Any, landing: Any) -> None:
+def test_noindex_is_honoured(app_context: None, app: Flask, client: Any, landing: Any) -> None:
     landing.noindex = True
     db.session.commit()
     response = client.get("/p/guide")
@@ -121,7 +121,9 @@ def test_noindex_is_honoured(app: Flask, client: Any, landing: Any) -> None:
     assert '<meta name="robots" content="noindex">' in response.get_data(as_text=True)
 
 
-def test_the_cover_is_served_as_an_inert_image(app: Flask, client: Any, landing: Any) -> None:
+def test_the_cover_is_served_as_an_inert_image(
+    app_context: None, app: Flask, client: Any, landing: Any
+) -> None:
     add_cover(app, "guide")
     magnet = get_magnet("guide")
     response = client.get(f"/p/guide/cover?v={magnet.cover_sha256[:12]}")
@@ -150,7 +152,7 @@ def test_the_form_in_the_asked_language_is_chosen(
 
 
 def test_drafts_are_not_found_and_archived_magnets_gone(
-    app: Flask, client: Any, landing: Any
+    app_context: None, app: Flask, client: Any, landing: Any
 ) -> None:
     landing.status = "draft"
     db.session.commit()
@@ -169,7 +171,7 @@ def test_a_page_without_a_gating_form_still_renders(app: Flask, client: Any, mak
 
 
 def test_submitting_the_landing_form_shows_the_download(
-    app: Flask, client: Any, landing: Any
+    app_context: None, app: Flask, client: Any, landing: Any
 ) -> None:
     page = client.get("/p/guide?utm_source=linkedin").get_data(as_text=True)
     token = re.search(r'name="token" type="hidden" value="([^"]+)"', page).group(1)
@@ -237,7 +239,7 @@ def only_submission() -> Submission:
 
 
 def test_with_captcha_on_a_landing_submission_makes_a_lead_and_a_download(
-    app: Flask, client: Any, landing: Any, captcha: Any
+    app_context: None, app: Flask, client: Any, landing: Any, captcha: Any
 ) -> None:
     page = client.get("/p/guide")
     assert "https://challenges.cloudflare.com" in page.headers["Content-Security-Policy"]
@@ -251,7 +253,9 @@ def test_with_captcha_on_a_landing_submission_makes_a_lead_and_a_download(
     assert captcha.posts[0]["response"] == ["human:site-key-1"]
 
 
-def test_a_landing_conversion_keeps_its_referrer(app: Flask, client: Any, landing: Any) -> None:
+def test_a_landing_conversion_keeps_its_referrer(
+    app_context: None, app: Flask, client: Any, landing: Any
+) -> None:
     page = client.get("/p/guide?utm_campaign=spring", headers={"Referer": LINKEDIN})
     data = browser_post(page.get_data(as_text=True), email="ane@firma.dk", consent_processing="y")
     response = client.post(
@@ -303,7 +307,7 @@ def test_the_hosted_page_and_the_landing_page_render_the_same_form(
 
 
 def test_the_cover_has_a_size_and_phones_can_jump_to_the_form(
-    app: Flask, client: Any, landing: Any
+    app_context: None, app: Flask, client: Any, landing: Any
 ) -> None:
     add_cover(app, "guide")
     page = BeautifulSoup(client.get("/p/guide").get_data(as_text=True), "html.parser")

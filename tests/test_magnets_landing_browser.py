@@ -3,13 +3,8 @@ script answers inside the widget, the visitor sends, and gets the download (issu
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
 import sqlalchemy as sa
-from playwright.sync_api import sync_playwright
 
 from capture.db import db
 from capture.leads.lead import Lead
@@ -17,7 +12,6 @@ from capture.submissions.submission import Submission
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
 LINKEDIN = "https://www.linkedin.com/feed/"
 # What a CAPTCHA provider's script does on a page, reduced: it finds its widgets by class and
 # puts the answer in a "<provider>-response" field inside each (tests/sites.py accepts it).
@@ -31,23 +25,8 @@ document.querySelectorAll(".cf-turnstile").forEach(function (box) {
 """
 
 
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        reason = f"browser tests need Debian's Chromium at {CHROMIUM}"
-        if os.environ.get("LEADGATE_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"LEADGATE_REQUIRE_BROWSER=1 but {reason}")
-        pytest.skip(reason)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
-        )
-        yield launched
-        launched.close()
-
-
 def test_landing_page_with_captcha_gives_the_download(
-    app, browser, live_server, partner_site, make_magnet, make_form
+    app_context, app, browser, live_server, partner_site, make_magnet, make_form
 ):
     make_magnet(slug="guide", title="The guide", headline="Score your leads", language="en")
     make_form(slug="guide-en", magnet="guide", conversion="ebook_download")

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import requests
 from flask import Flask
+from helpers import csrf_token_in, log_in
 from processes import GunicornServer
 
 from capture.accounts import Role, create_user
@@ -120,6 +121,7 @@ def run_measured(path: Path, env: dict[str, str]) -> tuple[str, float]:
 
 
 def test_the_cli_uploads_200_mb_to_s3_in_bounded_memory(
+    app_context: None,
     app: Flask,
     process_env: dict[str, str],
     s3_server: Any,
@@ -167,14 +169,8 @@ def write_form(path: Path, boundary: str, fields: dict[str, str], size: int) -> 
     )
 
 
-def csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)
-    assert match, "no CSRF token on the page"
-    return match.group(1)
-
-
 def test_a_200_mb_backoffice_upload_to_s3_keeps_the_worker_bounded(
-    app: Flask, process_env: dict[str, str], emptied_bucket: str, tmp_path: Path
+    app_context: None, app: Flask, process_env: dict[str, str], emptied_bucket: str, tmp_path: Path
 ) -> None:
     create_user("marketer@firma.dk", Role.MARKETER, PASSWORD)
     db.session.commit()
@@ -186,17 +182,11 @@ def test_a_200_mb_backoffice_upload_to_s3_keeps_the_worker_bounded(
     try:
         (worker,) = server.workers()
         session = requests.Session()
-        login = session.get(f"{server.url}/admin/login", timeout=30).text
-        answer = session.post(
-            f"{server.url}/admin/login",
-            data={"email": "marketer@firma.dk", "password": PASSWORD, "csrf_token": csrf(login)},
-            allow_redirects=False,
-            timeout=30,
-        )
+        answer = log_in(session, "marketer@firma.dk", PASSWORD, base_url=server.url)
         assert answer.status_code == 303, server.tail()
 
         def post(name: str, size: int) -> None:
-            token = csrf(session.get(f"{server.url}/admin/magnets/new", timeout=30).text)
+            token = csrf_token_in(session.get(f"{server.url}/admin/magnets/new", timeout=30).text)
             body, boundary = tmp_path / f"{name}.form", "leadgate-large-upload-boundary"
             fields = {"csrf_token": token, "title": name, "kind": "report", "language": "en"}
             write_form(body, boundary, fields | {"link_lifetime_days": "7"}, size)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from test_magnets_delivery import expired_link, renew_token
+from helpers import expired_link, renew_token
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 import pytest
-from processes import free_port
+from helpers import free_port
 
 from capture.logs import incoming_id, mask
 from capture.worker import drain
@@ -91,7 +91,9 @@ def test_a_bogus_incoming_request_id_is_replaced(client, capsys, bogus):
     assert incoming_id(bogus) != bogus
 
 
-def test_a_submitted_email_never_appears_in_the_logs(app, make_form, submit, client, capsys):
+def test_a_submitted_email_never_appears_in_the_logs(
+    app_context, app, make_form, submit, client, capsys
+):
     make_form(slug="doi", double_opt_in=True)
     response = submit(
         "doi",

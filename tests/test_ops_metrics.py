@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 import requests
-from processes import GunicornServer, free_port
+from helpers import free_port
+from processes import GunicornServer
 from prometheus_client.parser import text_string_to_metric_families
 
 from capture.config import UnsafeConfiguration
@@ -110,7 +111,7 @@ def test_hosted_page_submissions_are_counted_too(app, client, make_form):
 
 
 @with_token
-def test_outbox_gauges(app, client, make_form, submit):
+def test_outbox_gauges(app_context, app, client, make_form, submit):
     samples = scrape(client)
     assert samples[("leadgate_outbox_pending", ())] == 0
     assert samples[("leadgate_outbox_lag_seconds", ())] == 0

@@ -38,7 +38,7 @@ def unclassified(inspector: sa.Inspector) -> list[str]:
     return missing
 
 
-def test_every_text_json_and_address_column_is_classified(app):
+def test_every_text_json_and_address_column_is_classified(app_context, app):
     missing = unclassified(sa.inspect(db.engine))
     assert missing == [], (
         "columns missing from the privacy map (declare them in the model's __privacy__, in "
@@ -58,7 +58,7 @@ def test_every_model_declares_and_names_only_real_columns(app):
         assert named <= columns, (model.__name__, named - columns)
 
 
-def test_a_new_unclassified_column_fails_the_map(app):
+def test_a_new_unclassified_column_fails_the_map(app_context, app):
     """The check itself: a column added behind the map's back is reported."""
     with db.engine.begin() as connection:
         connection.execute(sa.text("ALTER TABLE downloads ADD COLUMN referrer VARCHAR(300)"))

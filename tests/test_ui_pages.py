@@ -84,7 +84,9 @@ def test_local_time_is_readable_in_the_configured_zone(app):
         assert local_time(moment) == "6 Dec 2026, 00:34"
 
 
-def test_lead_pages_have_valid_times_readable_labels_and_unique_ids(staff, make_form, submit):
+def test_lead_pages_have_valid_times_readable_labels_and_unique_ids(
+    app_context, staff, make_form, submit
+):
     make_form(**SELECT_FORM)
     answer = submit(
         "demo-request",
@@ -177,7 +179,9 @@ def test_hosted_forms_have_a_meta_description(client, make_form):
     assert page.find("meta", attrs={"name": "description"})["content"] == "Get our price list."
 
 
-def test_the_dashboard_draws_the_trend_against_the_period_before(staff, make_form, submit):
+def test_the_dashboard_draws_the_trend_against_the_period_before(
+    app_context, staff, make_form, submit
+):
     make_form(slug="guide", name="Guide", magnet="seo-guide", conversion="ebook_download")
     make_form(**SELECT_FORM)
     for n in range(3):

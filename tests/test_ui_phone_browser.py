@@ -6,7 +6,6 @@ itself never scrolls sideways.
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Iterator
 from typing import Any
@@ -20,29 +19,21 @@ from capture.leads.lead import Lead
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 LONG = "Nordisk Industri- og Handelsselskabet for Vedvarende Energiløsninger ApS"
 
 
 @pytest.fixture
-def phone() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("LEADGATE_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"LEADGATE_REQUIRE_BROWSER=1 but there is no {CHROMIUM}")
-        pytest.skip(f"needs Debian's Chromium at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 390, "height": 844})
-            yield context.new_page()
-        finally:
-            browser.close()
+def phone(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
 
 
-def test_no_back_office_page_is_wider_than_a_phone(app, live_server, phone, make_form, submit):
+def test_no_back_office_page_is_wider_than_a_phone(
+    app_context, app, live_server, phone, make_form, submit
+):
     make_form(
         name="Kvartalsrapport om energimarkedet i Norden med prognoser",
         allowed_origins=["https://www.firma.dk"],

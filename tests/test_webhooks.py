@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from helpers import STAFF_PASSWORD, csrf_token_in, log_in
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
-from test_accounts_login import PASSWORD, login
 
 from capture.accounts import Role, create_user
 from capture.db import db, utcnow
@@ -134,7 +134,7 @@ def webhook_rows() -> list[OutboxMessage]:
 
 
 def test_a_contact_request_sends_three_signed_events_with_the_sql_handoff(
-    app, endpoint, receiver, sql_form, submit
+    app_context, app, endpoint, receiver, sql_form, submit
 ):
     response = submit("contact", {"email": "ane@firma.dk", "first_name": "Ane"})
     assert response.status_code == 201
@@ -163,7 +163,7 @@ def test_a_contact_request_sends_three_signed_events_with_the_sql_handoff(
     assert handoff["lead"]["lifecycle_stage"] == "sql"
 
 
-def test_a_tampered_body_fails_verification(app, endpoint, receiver, sql_form, submit):
+def test_a_tampered_body_fails_verification(app_context, app, endpoint, receiver, sql_form, submit):
     submit("contact", {"email": "ane@firma.dk"})
     drain()
     request = receiver.requests[0]
@@ -173,7 +173,7 @@ def test_a_tampered_body_fails_verification(app, endpoint, receiver, sql_form, s
 
 
 def test_failures_are_retried_and_arrive_with_their_original_webhook_id(
-    app, endpoint, receiver, sql_form, submit
+    app_context, app, endpoint, receiver, sql_form, submit
 ):
     receiver.status = 500
     submit("contact", {"email": "ane@firma.dk"})
@@ -197,7 +197,7 @@ def test_failures_are_retried_and_arrive_with_their_original_webhook_id(
     assert drain(now=utcnow() + timedelta(days=2)).handled == 0  # nothing sent twice
 
 
-def test_each_endpoint_retries_on_its_own(app, endpoint, receiver, sql_form, submit):
+def test_each_endpoint_retries_on_its_own(app_context, app, endpoint, receiver, sql_form, submit):
     healthy = Receiver()
     try:
         other = create_endpoint(healthy.url, ["lead.created"])
@@ -214,7 +214,7 @@ def test_each_endpoint_retries_on_its_own(app, endpoint, receiver, sql_form, sub
         healthy.close()
 
 
-def test_410_gone_disables_the_endpoint(app, endpoint, receiver, sql_form, submit):
+def test_410_gone_disables_the_endpoint(app_context, app, endpoint, receiver, sql_form, submit):
     receiver.status = 410
     submit("contact", {"email": "ane@firma.dk"})
     result = drain()
@@ -228,7 +228,7 @@ def test_410_gone_disables_the_endpoint(app, endpoint, receiver, sql_form, submi
     assert len(webhook_rows()) == 3  # a disabled endpoint gets no new events
 
 
-def test_a_redirect_is_not_followed(app, endpoint, receiver, sql_form, submit):
+def test_a_redirect_is_not_followed(app_context, app, endpoint, receiver, sql_form, submit):
     target = Receiver()
     try:
         receiver.status = 307
@@ -247,7 +247,7 @@ def test_a_redirect_is_not_followed(app, endpoint, receiver, sql_form, submit):
     [("127.0.0.1", "loopback"), ("10.0.0.1", "private"), ("169.254.169.254", "link-local")],
 )
 def test_private_addresses_are_refused_at_connect_time(
-    app, receiver, sql_form, submit, host, reason
+    app_context, app, receiver, sql_form, submit, host, reason
 ):
     url = receiver.url.replace("127.0.0.1", host)
     create_endpoint(url)  # saved while allowed, as if it had been set up for local testing
@@ -263,7 +263,7 @@ def test_private_addresses_are_refused_at_connect_time(
 
 
 def test_a_host_name_resolving_to_loopback_is_refused_at_connect_time(
-    app, runner, receiver, sql_form, submit
+    app_context, app, runner, receiver, sql_form, submit
 ):
     app.config["WEBHOOK_ALLOW_PRIVATE_TARGETS"] = False
     literal = runner.invoke(args=["webhooks", "add", receiver.url])
@@ -301,7 +301,9 @@ def test_address_policy(address, refused):
     assert (refusal(ipaddress.ip_address(address)) is not None) is refused
 
 
-def test_an_api_stage_change_is_an_event_too(app, endpoint, receiver, make_form, submit, api_token):
+def test_an_api_stage_change_is_an_event_too(
+    app_context, app, endpoint, receiver, make_form, submit, api_token
+):
     make_form(slug="news")
     submit("news", {"email": "ane@firma.dk"})
     lead = db.session.scalar(sa.select(Lead).where(Lead.email == "ane@firma.dk"))
@@ -324,7 +326,7 @@ def test_an_api_stage_change_is_an_event_too(app, endpoint, receiver, make_form,
 
 
 def test_erasure_sends_lead_erased_and_drops_queued_personal_data(
-    app, endpoint, receiver, sql_form, submit, api_token
+    app_context, app, endpoint, receiver, sql_form, submit, api_token
 ):
     receiver.status = 500
     submit("contact", {"email": "ane@firma.dk"})
@@ -346,9 +348,9 @@ def test_erasure_sends_lead_erased_and_drops_queued_personal_data(
     assert event["data"]["lead"] == {"id": lead.public_id}
 
 
-def test_sql_handoff_emails_sales_users(app, sql_form, submit, smtp_server):
-    create_user("sales@firma.dk", Role.SALES, PASSWORD)
-    create_user("marketing@firma.dk", Role.MARKETER, PASSWORD)
+def test_sql_handoff_emails_sales_users(app_context, app, sql_form, submit, smtp_server):
+    create_user("sales@firma.dk", Role.SALES, STAFF_PASSWORD)
+    create_user("marketing@firma.dk", Role.MARKETER, STAFF_PASSWORD)
     db.session.commit()
     submit("contact", {"email": "kunde@kunde.dk", "first_name": "Kim <b>K</b>"})
     drain()
@@ -362,8 +364,8 @@ def test_sql_handoff_emails_sales_users(app, sql_form, submit, smtp_server):
     assert "Kim &lt;b&gt;K&lt;/b&gt;" in html and "<b>K</b>" not in html
 
 
-def test_newsletter_signups_do_not_email_sales(app, make_form, submit, smtp_server):
-    create_user("sales@firma.dk", Role.SALES, PASSWORD)
+def test_newsletter_signups_do_not_email_sales(app_context, app, make_form, submit, smtp_server):
+    create_user("sales@firma.dk", Role.SALES, STAFF_PASSWORD)
     db.session.commit()
     make_form(slug="news")
     submit("news", {"email": "ane@firma.dk"})
@@ -371,7 +373,7 @@ def test_newsletter_signups_do_not_email_sales(app, make_form, submit, smtp_serv
     assert smtp_server.messages == []
 
 
-def test_cli_list(app, runner, endpoint):
+def test_cli_list(app_context, app, runner, endpoint):
     result = runner.invoke(args=["webhooks", "list"])
     assert result.exit_code == 0
     assert endpoint.public_id in result.output and endpoint.url in result.output
@@ -387,23 +389,19 @@ def test_cli_rejects_unknown_events_and_bad_urls(app, runner):
 
 @pytest.fixture
 def admin_client(app):
-    create_user("admin@firma.dk", Role.ADMIN, PASSWORD)
-    create_user("marketer@firma.dk", Role.MARKETER, PASSWORD)
+    create_user("admin@firma.dk", Role.ADMIN, STAFF_PASSWORD)
+    create_user("marketer@firma.dk", Role.MARKETER, STAFF_PASSWORD)
     db.session.commit()
     client = app.test_client()
-    assert login(client, "admin@firma.dk", PASSWORD).status_code == 303
+    assert log_in(client, "admin@firma.dk", STAFF_PASSWORD).status_code == 303
     return client
 
 
-def csrf(page: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-
-
-def test_back_office_add_shows_the_secret_once(app, admin_client, receiver):
+def test_back_office_add_shows_the_secret_once(app_context, app, admin_client, receiver):
     page = admin_client.get("/admin/webhooks/").get_data(as_text=True)
     response = admin_client.post(
         "/admin/webhooks/",
-        data={"url": receiver.url, "events": ["lead.created"], "csrf_token": csrf(page)},
+        data={"url": receiver.url, "events": ["lead.created"], "csrf_token": csrf_token_in(page)},
     )
     assert response.status_code == 200
     secret = re.search(r"whsec_[A-Za-z0-9+/=]+", response.get_data(as_text=True)).group(0)
@@ -415,16 +413,16 @@ def test_back_office_add_shows_the_secret_once(app, admin_client, receiver):
     assert secret not in log
 
     refused = admin_client.post(
-        "/admin/webhooks/", data={"url": "javascript:alert(1)", "csrf_token": csrf(page)}
+        "/admin/webhooks/", data={"url": "javascript:alert(1)", "csrf_token": csrf_token_in(page)}
     )
     assert refused.status_code == 400
     assert admin_client.post("/admin/webhooks/", data={"url": receiver.url}).status_code == 400
 
 
 def test_back_office_disable_enable_log_and_resend(
-    app, admin_client, endpoint, receiver, sql_form, submit
+    app_context, app, admin_client, endpoint, receiver, sql_form, submit
 ):
-    token = csrf(admin_client.get("/admin/webhooks/").get_data(as_text=True))
+    token = csrf_token_in(admin_client.get("/admin/webhooks/").get_data(as_text=True))
     receiver.status = 410
     submit("contact", {"email": "ane@firma.dk"})
     drain()
@@ -461,18 +459,20 @@ def test_back_office_disable_enable_log_and_resend(
     assert no_token.status_code == 400
 
 
-def test_webhooks_back_office_is_for_admins_only(app, endpoint):
+def test_webhooks_back_office_is_for_admins_only(app_context, app, endpoint):
     # One client: the fixture's app context keeps Flask-Login's user in `g` across requests.
-    create_user("marketer@firma.dk", Role.MARKETER, PASSWORD)
+    create_user("marketer@firma.dk", Role.MARKETER, STAFF_PASSWORD)
     db.session.commit()
     client = app.test_client()
     assert client.get("/admin/webhooks/").status_code == 302
-    assert login(client, "marketer@firma.dk", PASSWORD).status_code == 303
+    assert log_in(client, "marketer@firma.dk", STAFF_PASSWORD).status_code == 303
     assert client.get("/admin/webhooks/").status_code == 403
     assert client.get(f"/admin/webhooks/{endpoint.public_id}").status_code == 403
 
 
-def test_undeclared_fields_never_reach_a_webhook(app, endpoint, receiver, sql_form, submit):
+def test_undeclared_fields_never_reach_a_webhook(
+    app_context, app, endpoint, receiver, sql_form, submit
+):
     fields = {"email": "ane@firma.dk", "is_admin": "yes-please", "discount": "100%"}
     assert submit("contact", fields).status_code == 201
     drain()
@@ -481,7 +481,7 @@ def test_undeclared_fields_never_reach_a_webhook(app, endpoint, receiver, sql_fo
     assert b"is_admin" not in bodies and b"yes-please" not in bodies and b"discount" not in bodies
 
 
-def test_any_stage_move_is_an_event(app, endpoint, receiver, make_form, submit):
+def test_any_stage_move_is_an_event(app_context, app, endpoint, receiver, make_form, submit):
     """Scoring, the back office and future paths all go through move_stage: its hook fires."""
     make_form(slug="news")
     submit("news", {"email": "ane@firma.dk"})
@@ -498,7 +498,7 @@ def test_any_stage_move_is_an_event(app, endpoint, receiver, make_form, submit):
 
 
 def test_an_offline_conversion_through_the_api_is_the_sql_handoff(
-    app, endpoint, receiver, api_token
+    app_context, app, endpoint, receiver, api_token
 ):
     body = {"email": "ny@firma.dk", "kind": "phone_call", "note": "asked for pricing"}
     response = app.test_client().post("/api/v1/events", json=body, headers=api_token("write"))
@@ -526,16 +526,18 @@ def test_an_offline_conversion_through_the_api_is_the_sql_handoff(
         "",
     ],
 )
-def test_bad_urls_are_refused_with_a_message_not_a_500(app, admin_client, url):
+def test_bad_urls_are_refused_with_a_message_not_a_500(app_context, app, admin_client, url):
     page = admin_client.get("/admin/webhooks/").get_data(as_text=True)
-    response = admin_client.post("/admin/webhooks/", data={"url": url, "csrf_token": csrf(page)})
+    response = admin_client.post(
+        "/admin/webhooks/", data={"url": url, "csrf_token": csrf_token_in(page)}
+    )
     assert response.status_code == 400
     assert 'role="alert"' in response.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(WebhookEndpoint)) == 0
 
 
 def test_a_score_threshold_is_an_sql_handoff_with_its_reason_and_event(
-    app, endpoint, receiver, make_form, submit
+    app_context, app, endpoint, receiver, make_form, submit
 ):
     rules = app.extensions["leadgate.scoring"]
     app.extensions["leadgate.scoring"] = dataclasses.replace(

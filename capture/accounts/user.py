@@ -17,7 +17,7 @@ from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column
 
-from capture.db import db, new_public_id, utcnow
+from capture.db import Model, db, new_public_id, utcnow
 from capture.forms.values import normalise_email
 from capture.personal import NotPersonal
 
@@ -52,7 +52,7 @@ class AccountError(ValueError):
     """A user cannot be created as asked; the message says why, for the person at the CLI."""
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -91,7 +91,7 @@ class User(UserMixin, db.Model):
         self.end_sessions()
 
     @property
-    def is_active(self) -> bool:  # type: ignore[override]
+    def is_active(self) -> bool:
         return self.active
 
     @property

@@ -17,12 +17,12 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from capture.db import db, utcnow
+from capture.db import Model, db, utcnow
 from capture.errors import ApiError
 from capture.personal import ByLead, Export, Personal, iso
 
 
-class ApiRequest(db.Model):
+class ApiRequest(Model):
     __tablename__ = "api_requests"
     __table_args__ = (sa.UniqueConstraint("token_id", "route", "key"),)
 

@@ -20,7 +20,7 @@ from flask import Blueprint, g, request
 from flask_babel import gettext as _
 from sqlalchemy.orm import Mapped, mapped_column
 
-from capture.db import db, new_public_id, utcnow
+from capture.db import Model, db, new_public_id, utcnow
 from capture.errors import ApiError
 from capture.personal import NotPersonal
 
@@ -36,7 +36,7 @@ class Scope(StrEnum):
     WRITE = "write"
 
 
-class ApiToken(db.Model):
+class ApiToken(Model):
     __tablename__ = "api_tokens"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
-from itertools import chain
 from typing import IO
 
 from flask import Blueprint, Response, abort, request, stream_with_context
@@ -53,9 +52,12 @@ def leads(fmt: str) -> ResponseReturnValue:
     if fmt == "xlsx":
         response = _xlsx(wanted)
     else:
-        chunks = export_chunks(wanted, fmt)
-        first = next(chunks, "")  # runs the query: its errors come before the headers
-        body = stream_with_context(guarded(chain([first], chunks), fmt))
+        body = stream_with_context(_streamed(export_chunks(wanted, fmt), fmt))
+        # Runs the query now, so its errors come before the headers, and inside the stream's
+        # own push of the app context: that push keeps the context (and the query's open
+        # cursor or COPY) alive until the body ends. Run outside it, the query's session was
+        # rolled back by the request's teardown, which a server runs before it reads the body.
+        next(body)
         response = Response(body, mimetype=FORMATS[fmt])
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     response.headers["Cache-Control"] = "no-store"
@@ -80,6 +82,15 @@ def _xlsx(wanted: search.LeadSearch) -> Response:
     response = Response(_pieces(spool), mimetype=FORMATS["xlsx"])
     response.headers["Content-Length"] = str(size)
     return response
+
+
+def _streamed(chunks: Iterator[str], fmt: str) -> Iterator[str]:
+    """The export's first chunk after an empty one that marks the query as run; then the rest,
+    `guarded` (the first chunk's errors are the view's, answered before any header)."""
+    first = next(chunks, "")
+    yield ""
+    yield first
+    yield from guarded(chunks, fmt)
 
 
 def _pieces(spool: IO[bytes]) -> Iterator[bytes]:

@@ -6,6 +6,8 @@ Admins can erase a person here (GDPR Art. 17), after typing the address to confi
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -90,7 +92,7 @@ def index() -> ResponseReturnValue:
         sa.select(FormDefinition.slug, FormDefinition.name).order_by(FormDefinition.name)
     ).all()
     partners = db.session.scalars(known_partners()).all()
-    query = request.args.to_dict(flat=False)
+    query: dict[str, Any] = request.args.to_dict(flat=False)
     query.pop("after", None)
     return render_template(
         "backoffice/leads.html",

@@ -62,7 +62,7 @@ def events(lead: Lead) -> list[Event]:
     )
     stages = list(db.session.scalars(sa.select(StageChange).where(StageChange.lead_id == lead.id)))
     scores = list(db.session.scalars(sa.select(ScoreChange).where(ScoreChange.lead_id == lead.id)))
-    forms = _forms({s.form_id for s in submissions} | {c.form_id for c in conversions})
+    forms = _forms({*(s.form_id for s in submissions), *(c.form_id for c in conversions)})
     language = str(get_locale() or "en")
 
     found: list[Event] = []

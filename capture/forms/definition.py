@@ -180,6 +180,8 @@ def parse_definition(raw: Any) -> FormSpec:
     next_url, next_label = _next_step(reader, success.get("next"))
     if reader.problems:
         raise DefinitionError(reader.problems)
+    if not (isinstance(slug, str) and isinstance(name, str) and isinstance(conversion, str)):
+        raise TypeError("checked above: a problem was recorded for each")  # pragma: no cover
     return FormSpec(
         slug=slug,
         name=name.strip(),

@@ -4,7 +4,7 @@ every problem by its path instead of stopping at the first."""
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any
+from typing import Any, TypeGuard
 
 from capture.forms.spec import (
     CONSENT_PURPOSES,
@@ -19,7 +19,7 @@ from capture.forms.spec import (
 from capture.i18n import LANGUAGES
 
 
-def is_one_of(value: Any, choices: Collection[str]) -> bool:
+def is_one_of(value: Any, choices: Collection[str]) -> TypeGuard[str]:
     """A membership test that YAML lists and mappings (unhashable) cannot crash."""
     return isinstance(value, str) and value in choices
 

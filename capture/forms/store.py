@@ -7,14 +7,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from capture.db import Timestamped, db
+from capture.db import Model, Timestamped, db
 from capture.forms.definition import parse_definition
 from capture.forms.origins import is_allowed_origin
 from capture.forms.spec import DefinitionError, FormSpec
 from capture.personal import NotPersonal
 
 
-class FormDefinition(Timestamped, db.Model):
+class FormDefinition(Timestamped, Model):
     """A form as data. Not a WTForms class: the hosted page builds one from this per request."""
 
     __tablename__ = "forms"

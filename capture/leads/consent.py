@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column
 
-from capture.db import db, new_public_id, utcnow
+from capture.db import Model, new_public_id, utcnow
 from capture.personal import ByLead, Export, Personal
 
 
@@ -44,7 +44,7 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-class ConsentRecord(db.Model):
+class ConsentRecord(Model):
     __tablename__ = "consent_records"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from capture.db import db, new_public_id, utcnow
+from capture.db import Model, db, new_public_id, utcnow
 from capture.forms.store import FormDefinition
 from capture.personal import EMPTY, ByLead, Export, Personal, iso
 
@@ -19,7 +19,7 @@ def form_slug(form_id: int | None) -> str | None:
     return form.slug if form else None
 
 
-class ConversionEvent(db.Model):
+class ConversionEvent(Model):
     __tablename__ = "conversion_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -16,17 +16,17 @@ import json
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 import sqlalchemy as sa
 
 from capture.db import UTCDateTime, db
 from capture.leads.cells import CELL_BREAKS, TRIGGER_AHEAD, neutralise
 from capture.leads.lead import Lead, lead_payload
-from capture.leads.listing import stream_rows
+from capture.leads.listing import Filter, stream_rows
 
 log = logging.getLogger(__name__)
 
@@ -104,12 +104,6 @@ def jsonl_chunks(rows: Iterable[Mapping[str, Any]], batch: int = 500) -> Iterato
         yield "\n".join(lines) + "\n"
 
 
-class Filter(Protocol):
-    """What selects the leads: the API's `LeadFilter` or the back office's `LeadSearch`."""
-
-    def apply(self, statement: sa.Select[Any]) -> sa.Select[Any]: ...
-
-
 # PostgreSQL path. CSV: `COPY (SELECT ...) TO STDOUT (FORMAT csv)`, each cell made by the
 # database the way `_cell` makes it in Python, so the file is the same byte for byte (tested);
 # Python only swaps each record's LF for CRLF. JSON Lines: the database builds each line.
@@ -125,11 +119,12 @@ def _pg_iso(column: Any) -> Any:
     return sa.func.to_char(utc, ISO_UTC) + fraction + "+00:00"
 
 
-def _pg_csv_cell(column: sa.Column[Any]) -> Any:
+def _pg_csv_cell(column: sa.ColumnElement[Any]) -> Any:
     """The column's CSV cell as text, never NULL: with FORCE_QUOTE every cell is quoted, as
     csv.writer quotes every cell (COPY would leave NULL unquoted)."""
     if isinstance(column.type, UTCDateTime):
         return sa.func.coalesce(_pg_iso(column), "")  # never starts with a trigger
+    text: sa.ColumnElement[Any]
     if isinstance(column.type, sa.Float):
         text = sa.cast(sa.func.round(sa.cast(column, sa.Numeric), 2), sa.Text)
     elif isinstance(column.type, sa.String):
@@ -158,6 +153,8 @@ def _pg_copy_csv(where: Filter, names: list[str], batch: int) -> Iterator[list[b
     )
     sql = f"COPY ({compiled.string}) TO STDOUT (FORMAT csv, FORCE_QUOTE *)"
     driver = connection.connection.driver_connection
+    if driver is None:  # pragma: no cover - a checked-out connection always has its driver's
+        raise RuntimeError("no driver connection")
     with driver.cursor() as cursor, cursor.copy(sql, compiled.construct_params()) as copy:
         records: list[bytes] = []
         for record in copy:  # PostgreSQL sends one CSV record per COPY message, LF-terminated
@@ -175,6 +172,7 @@ def _pg_json_line() -> Any:
     values: dict[str, Any] = {}
     for name in lead_payload(_EMPTY):
         column = c[SOURCE.get(name, name)]
+        value: sa.ColumnElement[Any]
         if isinstance(column.type, sa.JSON):
             value = sa.func.coalesce(column, sa.text("'{}'::jsonb"))
         elif name == "engagement_score":
@@ -188,7 +186,7 @@ def _pg_json_line() -> Any:
     return sa.cast(sa.func.json_build_object(*arguments), sa.Text)
 
 
-def _batches(where: Filter, selected: list[Any], batch: int) -> Iterator[list[Any]]:
+def _batches(where: Filter, selected: list[Any], batch: int) -> Iterator[Sequence[Any]]:
     """Rows of `selected` for every matching lead, oldest first, through a server-side cursor."""
     statement = where.apply(sa.select(*selected).select_from(Lead)).order_by(Lead.id)
     # Per statement: Connection.execution_options would change the session's connection.
@@ -203,7 +201,7 @@ def _batches(where: Filter, selected: list[Any], batch: int) -> Iterator[list[An
 _DONE = object()
 
 
-def _ahead(batches: Iterator[list[Any]]) -> Iterator[list[Any]]:
+def _ahead(batches: Iterator[Sequence[Any]]) -> Iterator[Sequence[Any]]:
     """The same batches, the next one fetched by a thread while the caller formats this one:
     the database and Python then work at once (the driver releases the GIL while it waits).
     Only that thread touches the connection until the batches run out or the caller stops."""
@@ -256,9 +254,9 @@ def export_chunks(
         if header:
             yield header
         return
-    for rows in _batches(where, [_pg_json_line()], batch):
-        tell(len(rows))
-        yield "\n".join([row[0] for row in rows]) + "\n"
+    for lines in _batches(where, [_pg_json_line()], batch):
+        tell(len(lines))
+        yield "\n".join([line[0] for line in lines]) + "\n"
 
 
 # What ends a stream that failed part-way, so the file cannot pass for a complete export

@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
 from capture import extension_points
-from capture.db import Timestamped, db, new_public_id, utcnow
+from capture.db import Model, Timestamped, db, new_public_id, utcnow
 from capture.extension_points import StageMoved
 from capture.leads.classify import Stage
 from capture.personal import EMPTY, NULL, ByLead, Export, Mask, Personal, Set
@@ -53,7 +53,7 @@ def trigram_index(column: str) -> sa.Index:
     ).ddl_if(dialect="postgresql")
 
 
-class Lead(Timestamped, db.Model):
+class Lead(Timestamped, Model):
     __tablename__ = "leads"
     # The back office filters by period (created_at); stage and score have their own indexes
     # below. Partner: (partner, id) walks one partner's leads in list order, and only the one
@@ -170,7 +170,7 @@ def lead_payload(row: Mapping[str, Any] | Lead) -> dict[str, Any]:
     return payload
 
 
-class StageChange(db.Model):
+class StageChange(Model):
     """One move along the lifecycle, with who or what made it and why."""
 
     __tablename__ = "stage_changes"

@@ -7,10 +7,10 @@ id signed, so clients see an opaque string and never a sequential database id.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, cast
 
 import sqlalchemy as sa
 from flask import current_app
@@ -26,6 +26,12 @@ CURSOR_SALT = "leadgate.cursor"
 
 class InvalidCursor(ValueError):
     pass
+
+
+class Filter(Protocol):
+    """What selects the leads: the API's `LeadFilter` or the back office's `LeadSearch`."""
+
+    def apply(self, statement: sa.Select[Any]) -> sa.Select[Any]: ...
 
 
 @dataclass(frozen=True)
@@ -101,7 +107,7 @@ def count(where: LeadFilter) -> int:
 
 
 def stream_rows(
-    where: LeadFilter, batch: int = 2000, json_as_text: bool = False
+    where: Filter, batch: int = 2000, json_as_text: bool = False
 ) -> Iterator[Mapping[str, Any]]:
     """Every matching lead as a plain row, a batch at a time: constant memory for any count.
 
@@ -125,7 +131,8 @@ def stream_rows(
         rows = connection.execute(statement).mappings().all()
         if not rows:
             return
-        yield from rows
+        # Keyed by the selected columns' names: RowMapping types its keys as str or Column.
+        yield from cast("Sequence[Mapping[str, Any]]", rows)
         last = rows[-1]["id"]
         if len(rows) < batch:
             return

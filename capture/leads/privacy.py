@@ -24,7 +24,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy.orm import Mapped, mapped_column
 
-from capture.db import db, utcnow
+from capture.db import Model, db, utcnow
 from capture.extension_points import Erased, lead_erased
 from capture.forms.values import normalise_email
 from capture.leads.consent import erasing
@@ -32,7 +32,7 @@ from capture.leads.lead import Lead
 from capture.personal import Declaration, NotPersonal, Person, Personal
 
 
-class Suppression(db.Model):
+class Suppression(Model):
     """What is left of an erased person: a keyed hash of the address, recognised on return.
 
     Rows from before keyed hashes have no `email_hmac` (the plain SHA-256 was dropped, see
@@ -81,9 +81,10 @@ def email_key(email: str) -> str:
 def was_erased(email: str) -> bool:
     """True when this address belonged to a person who asked to be erased."""
     digest = email_key(email)
-    return db.session.scalar(
+    count = db.session.scalar(
         sa.select(sa.func.count(Suppression.id)).where(Suppression.email_hmac == digest)
-    ) > 0  # fmt: skip
+    )
+    return bool(count)
 
 
 def refuse_suppressed(email: str) -> None:
@@ -106,7 +107,7 @@ def refuse_suppressed(email: str) -> None:
 def privacy_map() -> Iterator[tuple[Any, Declaration | None]]:
     """Every mapped model with its declaration (None: it declared nothing), by table name."""
     models = sorted(
-        (m.class_ for m in db.Model.registry.mappers), key=lambda model: model.__tablename__
+        (m.class_ for m in Model.registry.mappers), key=lambda model: model.__tablename__
     )
     for model in models:
         yield model, model.__dict__.get("__privacy__")
@@ -151,7 +152,7 @@ def erase(lead: Lead, actor: str) -> Suppression:
     person = _person(lead)
     now = utcnow()
     found = [(d, _rows(model, d, person)) for model, d in _personal()]
-    with erasing(db.session):
+    with erasing(db.session()):
         for declaration, rows in found:
             for row in rows:
                 if declaration.delete:

@@ -9,7 +9,7 @@ queued exactly once.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from flask import Blueprint, Flask, current_app, render_template, request
@@ -105,7 +105,7 @@ def confirm_submission(
         .values(confirmed_at=now),
         execution_options={"synchronize_session": False},
     )
-    if claimed.rowcount != 1:
+    if cast("sa.CursorResult[Any]", claimed).rowcount != 1:  # an UPDATE's result has it
         return False
     set_committed_value(submission, "confirmed_at", now)
     pending = db.session.scalars(

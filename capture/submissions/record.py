@@ -127,7 +127,9 @@ def accept(
     """
     form = intake.form
     now = utcnow()
-    touch = {key: intake.context[key] for key in TOUCH_KEYS if intake.context.get(key)}
+    touch: dict[str, Any] = {
+        key: intake.context[key] for key in TOUCH_KEYS if intake.context.get(key)
+    }
     touch.update(partner=intake.partner, form=form.slug, at=now.isoformat())
     lead, created = upsert_lead(values["email"], touch, intake.partner)
 

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from capture.db import db, utcnow
+from capture.db import Model, utcnow
 from capture.leads.conversion import form_slug
 from capture.personal import EMPTY, NULL, ByAddress, ByLead, Export, Mask, Personal, iso
 
@@ -21,7 +21,7 @@ class SubmissionStatus(StrEnum):
     DISCARDED = "discarded"  # was quarantined; a marketer threw it away
 
 
-class Submission(db.Model):
+class Submission(Model):
     __tablename__ = "submissions"
     __table_args__ = (sa.UniqueConstraint("form_id", "idempotency_key"),)
 

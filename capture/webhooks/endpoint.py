@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 
-from capture.db import JSONType, db, new_public_id, utcnow
+from capture.db import JSONType, Model, db, new_public_id, utcnow
 from capture.personal import NotPersonal
 from capture.webhooks.address import refusal_for_literal
 
@@ -27,7 +27,7 @@ class EndpointError(ValueError):
     """The URL or the events cannot be used; the message says why, for people."""
 
 
-class WebhookEndpoint(db.Model):
+class WebhookEndpoint(Model):
     __tablename__ = "webhook_endpoints"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from capture.db import UTCDateTime, db, utcnow
+from capture.db import UTCDateTime, db, table_of, utcnow
 from capture.leads.lead import Lead
 from capture.leads.scoring.document import current_rules
 from capture.leads.scoring.history import ScoreChange
@@ -47,7 +47,7 @@ def decay_all(now: datetime | None = None) -> int:
     rules = current_rules()
     now = now or utcnow()
     dialect = db.session.get_bind().dialect.name
-    leads = Lead.__table__
+    leads = table_of(Lead)
     c = leads.c
     moment = sa.literal(now, UTCDateTime())
     factor = sa.func.power(0.5, _elapsed_days(c.engagement_at, now, dialect) / rules.half_life_days)
@@ -58,7 +58,7 @@ def decay_all(now: datetime | None = None) -> int:
     changing = sa.and_(due, new_score != c.score)
     # rowcount of INSERT ... SELECT is not reliable across drivers: count in the database.
     changed = db.session.scalar(sa.select(sa.func.count()).select_from(leads).where(changing))
-    history = sa.insert(ScoreChange.__table__).from_select(
+    history = sa.insert(table_of(ScoreChange)).from_select(
         ["lead_id", "rule", "event", "before", "after", "created_at"],
         sa.select(
             c.id,

@@ -11,12 +11,12 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from capture.db import db, utcnow
+from capture.db import Model, utcnow
 from capture.leads.lead import StageChange
 from capture.personal import ByLead, Export, Personal
 
 
-class ScoreChange(db.Model):
+class ScoreChange(Model):
     """One change of a lead's score: which rule, on what event, from what to what."""
 
     __tablename__ = "score_changes"
