@@ -53,7 +53,7 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
 
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 
-# None: the app writes one access line per request (capture.logs); gunicorn's would double it.
+# None: the app writes one access line per request (capture.ops.logs); gunicorn's would double it.
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()

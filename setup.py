@@ -2,7 +2,7 @@
 
 templates/, static/ (with the committed embed.min.js) and migrations/ live at the top of the
 checkout, beside capture/ and magnets/. A wheel puts them in `leadgate_files/` beside the
-packages, where capture/paths.py finds them, so an installed app runs from any directory. An
+packages, where capture/base/paths.py finds them, so an installed app runs from any directory. An
 editable install (`pip install -e .`) needs nothing: the checkout itself is used.
 """
 

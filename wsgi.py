@@ -10,8 +10,8 @@ from flask.cli import FlaskGroup
 
 import capture
 import magnets
-from capture import paths
-from capture.config import load_config
+from capture.base import paths
+from capture.base.config import load_config
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:

@@ -18,7 +18,7 @@ import yaml
 from sqlalchemy.engine import URL, make_url
 
 from bench import baseline
-from capture.db import db
+from capture.base.db import db
 from capture.forms.definition import parse_definition
 from capture.forms.store import save_spec
 from wsgi import create_app

@@ -27,7 +27,7 @@ from bench.load import GET_SCRIPT, LoadResult, run_script
 from bench.server import Gunicorn, free_port, server_env
 from bench.submissions import Paired, Settings
 from bench.table import Row, number, verdict
-from capture.db import db
+from capture.base.db import db
 from capture.forms.definition import parse_definition
 from capture.forms.store import save_spec
 from magnets.demo import guide_pdf

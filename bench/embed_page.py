@@ -21,7 +21,7 @@ from typing import Any
 from werkzeug.serving import make_server
 
 from bench.table import Row, verdict
-from capture.db import db
+from capture.base.db import db
 from capture.forms.definition import parse_definition
 from capture.forms.store import save_spec
 from wsgi import create_app

@@ -40,11 +40,11 @@ sys.path.insert(0, str(ROOT))
 from bench.database import DEFAULT_SERVER, BenchDatabase  # noqa: E402 - run from anywhere
 from capture.accounts import Role, create_user  # noqa: E402
 from capture.api.token import Scope, create_token  # noqa: E402
-from capture.db import db, utcnow  # noqa: E402
-from capture.demo import DEMO_FORMS  # noqa: E402
+from capture.base.db import db, utcnow  # noqa: E402
 from capture.forms.definition import parse_definition  # noqa: E402
 from capture.forms.store import save_spec  # noqa: E402
 from capture.leads.listing import encode_cursor  # noqa: E402
+from capture.ops.demo import DEMO_FORMS  # noqa: E402
 from wsgi import create_app  # noqa: E402
 
 LEADER = str(Path(sys.executable).with_name("leadgate"))

@@ -5,35 +5,22 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from capture import (
-    accounts,
-    admin,
-    backoffice,
-    cli,
-    embed,
-    errors,
-    headers,
-    health,
-    i18n,
-    liveness,
-    logs,
-    metrics,
-    optin,
-    outbox,
-    partners,
-    paths,
-    worker,
-)
+from capture import accounts, backoffice
 from capture import api as authenticated_api
+from capture.backoffice import home as admin
 from capture.backoffice import search
-from capture.db import db, render_migration_item
-from capture.db import init_app as init_db
-from capture.extensions import csrf, limiter, migrate
-from capture.forms import page
+from capture.base import paths
+from capture.base.db import db, render_migration_item
+from capture.base.db import init_app as init_db
+from capture.base.extensions import csrf, limiter, migrate
+from capture.delivery import optin, outbox
+from capture.delivery.webhooks import init_app as init_webhooks
+from capture.forms import partners
 from capture.leads import commands as lead_commands
 from capture.leads import scoring
-from capture.submissions import api, quarantine
-from capture.webhooks import init_app as init_webhooks
+from capture.ops import cli, health, liveness, logs, metrics, worker
+from capture.submissions import api, page, quarantine
+from capture.web import embed, errors, headers, i18n
 
 
 def init_app(app: Flask) -> None:

@@ -9,30 +9,30 @@ transaction and adds rows, never commits):
 
 `submission_accepted` (`Accepted`): an accepted submission, classified and scored.
     fired by: capture.submissions.record.accept
-    heard by: capture.metrics (counts it)
-              capture.optin.confirmation (holds delivery, mails the link)
-              capture.webhooks (lead.created, conversion.recorded)
+    heard by: capture.ops.metrics (counts it)
+              capture.delivery.optin.confirmation (holds delivery, mails the link)
+              capture.delivery.webhooks (lead.created, conversion.recorded)
               magnets.gating (issues the download grant)
 `submission_quarantined` (`Quarantined`): a submission held as spam.
     fired by: capture.submissions.record
-    heard by: capture.metrics
+    heard by: capture.ops.metrics
 `optin_confirmed` (`Confirmed`): a double opt-in confirmed, once per submission.
-    fired by: capture.optin.confirmation.confirm_submission
+    fired by: capture.delivery.optin.confirmation.confirm_submission
     heard by: magnets.gating (mails the download link)
 `stage_moved` (`StageMoved`): a lead changed stage, whoever moved it.
     fired by: capture.leads.lead.move_stage
-    heard by: capture.webhooks (stage.changed, notice to sales)
+    heard by: capture.delivery.webhooks (stage.changed, notice to sales)
 `offline_conversion` (`OfflineConversion`): `POST /api/v1/events` recorded a conversion.
     fired by: capture.api.events
-    heard by: capture.webhooks
+    heard by: capture.delivery.webhooks
 `lead_erased` (`Erased`): a person was erased; the payload holds no personal data.
     fired by: capture.leads.privacy.erase (after the privacy map has emptied every table)
-    heard by: capture.webhooks (lead.erased)
+    heard by: capture.delivery.webhooks (lead.erased)
 `timeline_events` (`Lead`): a lead's timeline is shown.
     fired by: capture.backoffice.timeline.events
     heard by: magnets.timeline (downloads)
 `demo_filling` (`None`): `leadgate demo` fills an empty database.
-    fired by: capture.demo (which adds forms, a partner and the admin itself)
+    fired by: capture.ops.demo (which adds forms, a partner and the admin itself)
     heard by: magnets.demo (the e-book)
 
 Receivers that change the outcome return a value instead of reaching into shared state:
@@ -47,11 +47,11 @@ submission write path (`capture.submissions.record.accept`) before `submission_a
 every receiver sees the scored stage and the answer carries it.
 
 A dispatch table, not a signal: `outbox_senders` maps an outbox row's kind to the one
-function that delivers it ("email": capture.outbox, "webhook": capture.webhooks).
+function that delivers it ("email": capture.delivery.outbox, "webhook": capture.delivery.webhooks).
 Exactly one sender per kind, and the worker needs its exception to retry or give up.
 
 Not an extension point: what erasure and the access export reach. Every model declares its
-personal columns in `__privacy__` (capture.personal), and capture.leads.privacy walks the
+personal columns in `__privacy__` (capture.base.personal), and capture.leads.privacy walks the
 mapped models, magnets' included, so no package has to remember to take part.
 
 Blinker signals are process globals and tests build many apps: every receiver is connected
@@ -70,9 +70,9 @@ from flask import Flask, current_app
 
 if TYPE_CHECKING:  # the payloads' types only: importing them at run time would be a cycle
     from capture.backoffice.timeline import Event
+    from capture.delivery.outbox import Sender
     from capture.leads.conversion import ConversionEvent
     from capture.leads.lead import Lead, StageChange
-    from capture.outbox import Sender
     from capture.submissions.intake import Intake
     from capture.submissions.record import Accepted
     from capture.submissions.submission import Submission

@@ -23,7 +23,7 @@ from calmjs.parse.unparsers.es5 import minify_print
 HERE = Path(__file__).resolve().parent
 SOURCE = HERE / "embed.js"
 TARGET = HERE.parent / "static" / "embed.min.js"
-BUILT_FROM = HERE / "embed.min.js.sha256"  # read by capture/embed.py: is the build current?
+BUILT_FROM = HERE / "embed.min.js.sha256"  # read by capture/web/embed.py: is the build current?
 BUDGET = 3000  # bytes after gzip -9, the quality bar
 
 

@@ -6,13 +6,13 @@ import os
 
 from flask import Flask
 
-from capture import metrics
 from capture.extension_points import (
     demo_filling,
     optin_confirmed,
     submission_accepted,
     timeline_events,
 )
+from capture.ops import metrics
 from magnets import admin, demo, gating, grants, landing, links, storage, timeline
 from magnets.cli import magnets_cli
 

@@ -20,10 +20,10 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import FileStorage
 
 from capture.accounts import Role, protect
-from capture.db import db, utcnow
-from capture.errors import ApiError
-from capture.extensions import csrf
+from capture.base.db import db, utcnow
+from capture.base.extensions import csrf
 from capture.forms.store import FormDefinition
+from capture.web.errors import ApiError
 from magnets.admin_forms import (
     KIND_LABELS,
     ActionForm,

@@ -10,7 +10,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp
 
 from capture.forms.spec import SLUG_RE
-from capture.i18n import LANGUAGES
+from capture.web.i18n import LANGUAGES
 from magnets.magnet import DEFAULT_LINK_LIFETIME_DAYS, MAX_LINK_LIFETIME_DAYS, MagnetKind
 
 KIND_LABELS = {

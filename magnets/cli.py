@@ -14,8 +14,8 @@ import click
 from flask.cli import AppGroup
 from flask_babel import force_locale
 
-from capture.db import db
-from capture.i18n import LANGUAGES
+from capture.base.db import db
+from capture.web.i18n import LANGUAGES
 from magnets.filetypes import Purpose, Refused
 from magnets.magnet import (
     DEFAULT_LINK_LIFETIME_DAYS,

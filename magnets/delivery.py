@@ -6,7 +6,7 @@ transactional (the person asked for them), so they carry no unsubscribe link and
 
 from __future__ import annotations
 
-from capture.outbox import OutboxMessage, enqueue_email
+from capture.delivery.outbox import OutboxMessage, enqueue_email
 from magnets.grants import DownloadGrant
 
 

@@ -12,8 +12,8 @@ import zlib
 
 from flask_babel import force_locale
 
-from capture.db import db
-from capture.demo import base_url
+from capture.base.db import db
+from capture.ops.demo import base_url
 from magnets.filetypes import Purpose
 from magnets.magnet import Magnet, MagnetKind, get_magnet
 from magnets.uploads import receive, store_cover, store_file

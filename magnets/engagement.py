@@ -20,8 +20,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from capture.db import UTCDateTime, table_of
-from capture.leads.classify import FUNNEL, Stage, rank
+from capture.base.db import UTCDateTime, table_of
+from capture.base.lifecycle import FUNNEL, Stage, rank
 from capture.leads.lead import Lead
 from capture.leads.scoring import Cap, ScoreChange, ScoringRules, current_rules
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from capture.db import db
+from capture.base.db import db
+from capture.delivery.optin import delivery_held
 from capture.extension_points import Confirmed
 from capture.forms.store import FormDefinition
-from capture.optin import delivery_held
 from capture.submissions.record import Accepted
 from magnets.delivery import send_magnet
 from magnets.grants import GrantSource, issue_grant

@@ -14,13 +14,13 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Mapped, lazyload, mapped_column, relationship
 
-from capture import metrics
-from capture.db import Model, db, new_public_id, table_of, utcnow
+from capture.base.db import Model, db, new_public_id, table_of, utcnow
+from capture.base.personal import NULL, ByLead, Export, Mask, Personal, iso
 from capture.leads.lead import Lead
 from capture.leads.scoring import current_rules, score_activity
-from capture.personal import NULL, ByLead, Export, Mask, Personal, iso
-from capture.tokens import Purpose, sign
-from capture.urls import public_url
+from capture.ops import metrics
+from capture.web.tokens import Purpose, sign
+from capture.web.urls import public_url
 from magnets.engagement import ACTIVITY, download_points, scored_touch
 from magnets.magnet import Magnet, MagnetFile
 

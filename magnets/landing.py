@@ -20,12 +20,12 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from capture.accounts import Role, allows
-from capture.db import db
-from capture.errors import respond
-from capture.forms.page import lead_form_context
+from capture.base.db import db
 from capture.forms.store import FormDefinition
-from capture.i18n import visitor_language
-from capture.urls import public_url
+from capture.submissions.page import lead_form_context
+from capture.web.errors import respond
+from capture.web.i18n import visitor_language
+from capture.web.urls import public_url
 from magnets.magnet import Magnet, MagnetStatus, get_magnet
 from magnets.storage import StorageUnavailable, content_disposition, storage
 

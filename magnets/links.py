@@ -17,13 +17,13 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from capture.db import db, is_postgresql, utcnow
-from capture.errors import respond, wants_json
-from capture.extensions import csrf, limiter
-from capture.i18n import visitor_language
+from capture.base.db import db, is_postgresql, utcnow
+from capture.base.extensions import csrf, limiter
 from capture.submissions.client import user_agent
 from capture.submissions.consents import stored_ip
-from capture.tokens import ExpiredToken, InvalidToken, Purpose, sign, verify
+from capture.web.errors import respond, wants_json
+from capture.web.i18n import visitor_language
+from capture.web.tokens import ExpiredToken, InvalidToken, Purpose, sign, verify
 from magnets.delivery import send_fresh_link
 from magnets.grants import (
     DownloadGrant,

@@ -14,10 +14,10 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from capture.db import Model, Timestamped, db, new_public_id, utcnow
+from capture.base.db import Model, Timestamped, db, new_public_id, utcnow
+from capture.base.personal import NotPersonal
 from capture.forms.spec import SLUG_RE
-from capture.i18n import LANGUAGES
-from capture.personal import NotPersonal
+from capture.web.i18n import LANGUAGES
 
 DEFAULT_LINK_LIFETIME_DAYS = 7
 MAX_LINK_LIFETIME_DAYS = 365

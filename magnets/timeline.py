@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from capture.backoffice.timeline import Event
-from capture.db import db
+from capture.base.db import db
 from capture.leads.lead import Lead
 from magnets.grants import Download, DownloadGrant
 from magnets.magnet import Magnet, MagnetFile

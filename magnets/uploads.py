@@ -19,7 +19,7 @@ from typing import IO
 from flask import current_app
 from flask_babel import gettext as _
 
-from capture.db import db
+from capture.base.db import db
 from magnets.filetypes import EXTENSIONS, Purpose, Refused, Scan, identify, matches_name
 from magnets.magnet import Magnet, MagnetFile
 from magnets.storage import storage

@@ -17,7 +17,7 @@ import requests
 import sqlalchemy as sa
 from flask import Flask
 
-from capture.db import db, utcnow
+from capture.base.db import db, utcnow
 from magnets.grants import DownloadGrant
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")

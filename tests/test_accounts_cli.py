@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 
 from capture.accounts import User
-from capture.db import db
+from capture.base.db import db
 
 PASSWORD = "a long enough passphrase"
 

@@ -12,11 +12,11 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from capture import embed
-from capture.config import InvalidConfiguration, UnsafeConfiguration
-from capture.db import db
+from capture.base.config import InvalidConfiguration, UnsafeConfiguration
+from capture.base.db import db
+from capture.delivery.outbox import OutboxMessage
 from capture.leads.lead import Lead
-from capture.outbox import OutboxMessage
+from capture.web import embed
 from wsgi import create_app
 
 EVIL = {"Host": "evil.example", "X-Forwarded-Host": "evil.example"}

@@ -6,7 +6,7 @@ import pytest
 from helpers import STAFF_PASSWORD, csrf_token_in, log_in
 
 from capture.accounts import Role, create_user
-from capture.db import db
+from capture.base.db import db
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import pytest
 from helpers import STAFF_PASSWORD, csrf_token_in, log_in
 
 from capture.accounts import Role, User, create_user
-from capture.config import UnsafeConfiguration
-from capture.db import db
+from capture.base.config import UnsafeConfiguration
+from capture.base.db import db
 from wsgi import create_app
 
 

@@ -7,7 +7,7 @@ from flask import Blueprint
 from helpers import STAFF_PASSWORD, log_in
 
 from capture.accounts import ALL_ROLES, Role, create_user, protect
-from capture.db import db
+from capture.base.db import db
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from helpers import STAFF_PASSWORD, csrf_token_in, log_in
 
 from capture.accounts import Role, User, create_user
-from capture.db import db
+from capture.base.db import db
 
 PASSWORD = STAFF_PASSWORD
 NEW_PASSWORD = "another long enough passphrase"

@@ -16,7 +16,7 @@ import requests
 from helpers import STAFF_PASSWORD, csrf_token_in, log_in
 
 from capture.accounts import Role, create_user
-from capture.db import db
+from capture.base.db import db
 
 PASSWORD = STAFF_PASSWORD
 WRONG = "wrong but long password"

@@ -4,7 +4,7 @@ import pytest
 import sqlalchemy as sa
 
 from capture.api.token import ApiToken, hash_token
-from capture.db import db
+from capture.base.db import db
 
 PUBLIC = {"/api/v1/forms/<slug>", "/api/v1/forms/<slug>/submissions", "/api/v1/openapi.json"}
 FORM = {

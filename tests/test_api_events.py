@@ -6,7 +6,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from capture.db import db
+from capture.base.db import db
 from capture.leads.conversion import ConversionEvent
 from capture.leads.lead import Lead, StageChange
 

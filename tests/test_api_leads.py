@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from capture.api.idempotency import ApiRequest
-from capture.db import db
+from capture.base.db import db
 from capture.extension_points import lead_erased
 from capture.leads.lead import Lead, StageChange
 from capture.leads.privacy import Suppression, email_key, was_erased

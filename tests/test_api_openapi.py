@@ -4,7 +4,7 @@ import re
 
 from openapi_spec_validator import validate
 
-from capture.errors import CODES
+from capture.web.errors import CODES
 
 
 def _path(rule: str) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from capture.db import db
+from capture.base.db import db
 from capture.leads.conversion import ConversionEvent
 from capture.leads.lead import StageChange
 

@@ -6,7 +6,7 @@ from helpers import ON_POSTGRES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from capture.db import db
+from capture.base.db import db
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),

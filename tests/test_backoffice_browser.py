@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from helpers import STAFF_PASSWORD
 
 from capture.accounts import Role, create_user
-from capture.db import db
+from capture.base.db import db
 from capture.leads.lead import Lead
 
 pytestmark = pytest.mark.browser

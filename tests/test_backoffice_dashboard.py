@@ -8,8 +8,8 @@ from html.parser import HTMLParser
 import pytest
 import sqlalchemy as sa
 
-from capture.db import db, utcnow
-from capture.leads.classify import Stage
+from capture.base.db import db, utcnow
+from capture.base.lifecycle import Stage
 from capture.leads.conversion import ConversionEvent
 from capture.leads.lead import Lead, move_stage
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from helpers import STAFF_PASSWORD
 
 from capture.accounts import Role, User
-from capture.db import db
+from capture.base.db import db
 from capture.leads.lead import Lead, StageChange
 from capture.submissions.submission import Submission
 

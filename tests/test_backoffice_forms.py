@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from helpers import csrf_token_in
 
-from capture.db import db
+from capture.base.db import db
 from capture.forms.store import FormDefinition, get_form
 
 YAML = """\

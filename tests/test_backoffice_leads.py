@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from helpers import csrf_token_in
 
-from capture.db import db
+from capture.base.db import db
 from capture.extension_points import stage_moved
 from capture.leads.lead import Lead, StageChange
 

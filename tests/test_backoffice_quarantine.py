@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 from helpers import csrf_token_in
 
-from capture.db import db
+from capture.base.db import db
 from capture.leads.lead import Lead
 from capture.submissions.submission import Submission
 

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from werkzeug.datastructures import MultiDict
 
 from capture.backoffice import search
-from capture.db import db, new_public_id
+from capture.base.db import db, new_public_id
 from capture.leads.lead import SEARCHED_COLUMNS, Lead
 
 PEOPLE = [

@@ -12,7 +12,7 @@ from helpers import STAFF_PASSWORD, csrf_token_in
 
 from capture.accounts import User
 from capture.api.token import ApiToken
-from capture.db import db
+from capture.base.db import db
 from capture.leads.scoring import current_rules, parse_rules
 
 

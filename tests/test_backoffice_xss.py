@@ -22,11 +22,11 @@ import pytest
 import sqlalchemy as sa
 from markupsafe import escape
 
-from capture.db import db, utcnow
+from capture.base.db import db, utcnow
+from capture.delivery.outbox import OutboxMessage
 from capture.leads.cells import FORMULA_TRIGGERS
 from capture.leads.export import columns
 from capture.leads.lead import PROFILE_COLUMNS, Lead
-from capture.outbox import OutboxMessage
 from capture.submissions.submission import Submission
 from magnets.grants import DownloadGrant
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from capture.leads.classify import (
+from capture.base.lifecycle import (
     CONVERSION_KINDS,
     FUNNEL,
     Classification,

@@ -16,11 +16,11 @@ import pytest
 import requests
 
 from capture.accounts import Role, create_user
-from capture.db import db
+from capture.base.db import db
+from capture.delivery.outbox import OutboxMessage
 from capture.leads.conversion import ConversionEvent
 from capture.leads.lead import Lead, StageChange
 from capture.leads.scoring import ScoreChange
-from capture.outbox import OutboxMessage
 from capture.submissions.submission import Submission
 
 pytestmark = [

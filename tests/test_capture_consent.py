@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from bs4 import BeautifulSoup
 from helpers import ON_POSTGRES
 
-from capture.db import db
+from capture.base.db import db
 from capture.leads.consent import AppendOnlyViolation, ConsentRecord, erasing
 from capture.leads.lead import Lead
 from capture.submissions.submission import Submission

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from capture.db import db
+from capture.base.db import db
 from capture.forms.definition import parse_definition
 from capture.forms.store import FormDefinition, get_form
 

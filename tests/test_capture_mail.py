@@ -10,10 +10,10 @@ import pytest
 from aiosmtpd.smtp import AuthResult
 from moto.server import ThreadedMotoServer
 
-from capture.db import db
-from capture.mail import SMTPBackend, compose, render_email
-from capture.outbox import enqueue_email
-from capture.worker import drain
+from capture.base.db import db
+from capture.delivery.mail import SMTPBackend, compose, render_email
+from capture.delivery.outbox import enqueue_email
+from capture.ops.worker import drain
 from wsgi import create_app
 
 HOSTILE = '<script>alert("x")</script><b>Ane</b>'

@@ -11,19 +11,19 @@ import requests
 import sqlalchemy as sa
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
-from capture.db import db
-from capture.extension_points import optin_confirmed, submission_accepted
-from capture.leads.consent import ConsentRecord
-from capture.leads.lead import Lead
-from capture.optin import (
+from capture.base.db import db
+from capture.delivery.optin import (
     delivery_held,
     may_send_marketing,
     unsubscribe_url,
 )
-from capture.outbox import OutboxMessage, enqueue, enqueue_email, register_sender
+from capture.delivery.outbox import OutboxMessage, enqueue, enqueue_email, register_sender
+from capture.extension_points import optin_confirmed, submission_accepted
+from capture.leads.consent import ConsentRecord
+from capture.leads.lead import Lead
+from capture.ops.worker import drain
 from capture.submissions.submission import Submission
-from capture.tokens import Purpose, sign
-from capture.worker import drain
+from capture.web.tokens import Purpose, sign
 
 DOI = {"processing": True, "marketing": True}
 LINK = re.compile(r"https?://\S+/c/[\w.-]+\S*")

@@ -12,9 +12,9 @@ import requests
 import sqlalchemy as sa
 from helpers import ON_POSTGRES
 
-from capture.db import db, utcnow
-from capture.outbox import OutboxMessage, enqueue, enqueue_email, register_sender
-from capture.worker import DrainResult, claim, deliver, drain, stop_in_process
+from capture.base.db import db, utcnow
+from capture.delivery.outbox import OutboxMessage, enqueue, enqueue_email, register_sender
+from capture.ops.worker import DrainResult, claim, deliver, drain, stop_in_process
 from wsgi import create_app
 
 DOI = {"processing": True, "marketing": True}

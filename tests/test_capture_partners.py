@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from capture.db import db
+from capture.base.db import db
+from capture.forms.partners import Partner
 from capture.leads.lead import Lead
-from capture.partners import Partner
 from capture.submissions.submission import Submission
 
 ACME = "https://www.acme.example"

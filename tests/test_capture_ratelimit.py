@@ -17,7 +17,7 @@ import requests
 import sqlalchemy as sa
 from helpers import free_port
 
-from capture.db import db
+from capture.base.db import db
 from capture.leads.lead import Lead
 from wsgi import create_app
 

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 import pytest
 import sqlalchemy as sa
 
-from capture.db import db
+from capture.base.db import db
 from capture.leads.consent import ConsentRecord
 from capture.leads.conversion import ConversionEvent
 from capture.leads.lead import Lead

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from capture.config import InvalidConfiguration
-from capture.db import db
-from capture.leads.classify import Stage
+from capture.base.config import InvalidConfiguration
+from capture.base.db import db
+from capture.base.lifecycle import Stage
 from capture.leads.consent import ConsentRecord
 from capture.leads.conversion import ConversionEvent
 from capture.leads.lead import Lead, StageChange, move_stage

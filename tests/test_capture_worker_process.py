@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from capture.db import db
-from capture.outbox import OutboxMessage, enqueue_email
+from capture.base.db import db
+from capture.delivery.outbox import OutboxMessage, enqueue_email
 
 LEADGATE = str(Path(sys.executable).with_name("leadgate"))
 LEASE_SECONDS = 3

@@ -16,7 +16,7 @@ import requests
 import sqlalchemy as sa
 from flask import Flask
 
-from capture.db import db
+from capture.base.db import db
 
 pytestmark = [
     pytest.mark.postgres,

@@ -8,11 +8,11 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from capture import embed
-from capture.db import db
+from capture.base.db import db
 from capture.leads.lead import Lead
 from capture.submissions.submission import Submission
-from capture.tokens import Purpose, sign
+from capture.web import embed
+from capture.web.tokens import Purpose, sign
 
 PARTNER = "https://www.partner.example"
 STRANGER = "https://evil.example"

@@ -20,9 +20,9 @@ import requests
 import sqlalchemy as sa
 from sites import Site
 
-from capture.db import db
+from capture.base.db import db
+from capture.forms.partners import add_partner
 from capture.leads.lead import Lead
-from capture.partners import add_partner
 from capture.submissions.api import EXPOSED_HEADERS
 from capture.submissions.submission import Submission
 from magnets.magnet import Magnet

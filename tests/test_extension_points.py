@@ -6,9 +6,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from capture import liveness
-from capture.db import db
+from capture.base.db import db
 from capture.extension_points import submission_accepted
+from capture.ops import liveness
 from wsgi import create_app
 
 

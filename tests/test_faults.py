@@ -25,7 +25,7 @@ import requests
 import sqlalchemy as sa
 from processes import GunicornServer, PrivatePostgres, ServiceMissing
 
-from capture.db import db
+from capture.base.db import db
 from capture.forms.definition import parse_definition
 from capture.forms.store import save_spec
 from wsgi import create_app

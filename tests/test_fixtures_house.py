@@ -9,7 +9,7 @@ from flask import g
 from helpers import csrf_token_in
 
 from capture.accounts import User
-from capture.db import db
+from capture.base.db import db
 
 
 def test_clients_taking_turns_each_see_only_their_own_login(app_context, staff):

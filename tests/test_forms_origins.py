@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from capture.db import db
+from capture.base.db import db
 from capture.forms.definition import parse_definition
 from capture.forms.origins import is_allowed_origin, normalise_origin
 from capture.forms.spec import DefinitionError

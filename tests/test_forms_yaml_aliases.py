@@ -13,8 +13,8 @@ import sqlalchemy as sa
 import yaml
 from helpers import csrf_token_in
 
-from capture import safeyaml
-from capture.db import db
+from capture.base import safeyaml
+from capture.base.db import db
 from capture.forms.definition import MAX_VALUES, parse_definition
 from capture.forms.spec import DefinitionError
 from capture.forms.store import FormDefinition

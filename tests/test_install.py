@@ -23,7 +23,7 @@ import pytest
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-from capture import embed
+from capture.web import embed
 
 ROOT = Path(__file__).resolve().parent.parent
 LANGUAGES = ("da", "sv")
@@ -91,7 +91,12 @@ def test_the_wheel_ships_templates_static_and_migrations(wheel):
         expected = {f"leadgate_files/{name}" for name in _tree(directory)}
         assert expected, directory
         assert expected <= names, sorted(expected - names)
-    for module in ("wsgi.py", "leadgate_gunicorn.py", "capture/paths.py", "magnets/__init__.py"):
+    for module in (
+        "wsgi.py",
+        "leadgate_gunicorn.py",
+        "capture/base/paths.py",
+        "magnets/__init__.py",
+    ):
         assert module in names
 
 
@@ -111,7 +116,7 @@ SERVE = """
 import json, sys, tempfile
 from pathlib import Path
 
-import capture, capture.paths
+import capture, capture.base.paths
 from wsgi import create_app
 
 db = Path(tempfile.mkdtemp()) / "app.sqlite3"
@@ -132,7 +137,7 @@ pages = {
 embed = client.get("/embed.js", headers={"Accept-Encoding": "identity"})
 print(json.dumps({
     "capture": capture.__file__,
-    "files": str(capture.paths.FILES),
+    "files": str(capture.base.paths.FILES),
     "pages": pages,
     "embed": embed.get_data(as_text=True),
 }))

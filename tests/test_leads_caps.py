@@ -13,7 +13,8 @@ import sqlalchemy as sa
 import yaml
 
 from capture.accounts import Role, create_user
-from capture.db import db, utcnow
+from capture.base.db import db, utcnow
+from capture.delivery.outbox import OutboxMessage
 from capture.leads.lead import Lead, StageChange
 from capture.leads.scoring import (
     DEFAULTS,
@@ -23,7 +24,6 @@ from capture.leads.scoring import (
     parse_rules,
     score_activity,
 )
-from capture.outbox import OutboxMessage
 
 RULES = parse_rules()
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from hypothesis import given
 from hypothesis import strategies as st
 
-from capture.db import db
+from capture.base.db import db
 from capture.leads.cells import FORMULA_TRIGGERS, neutralise, restore
 from capture.leads.export import columns, csv_chunks, export_chunks
 from capture.leads.lead import Lead, lead_payload

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from capture.db import db
+from capture.base.db import db
 from capture.leads.cells import FORMULA_TRIGGERS, neutralise, restore
 from capture.leads.export import FAILED, columns, csv_chunks, export_chunks, guarded
 from capture.leads.lead import Lead

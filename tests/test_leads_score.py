@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from capture.db import db, utcnow
-from capture.leads.classify import Stage
+from capture.base.db import db, utcnow
+from capture.base.lifecycle import Stage
 from capture.leads.lead import Lead, StageChange, move_stage
 from capture.leads.scoring import ScoreChange, decay_all, score_activity
 

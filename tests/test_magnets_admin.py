@@ -16,7 +16,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from capture.accounts import Role, create_user
-from capture.db import db
+from capture.base.db import db
 from magnets.grants import DownloadGrant
 from magnets.magnet import Magnet, MagnetFile, MagnetStatus, get_magnet
 

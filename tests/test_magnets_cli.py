@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from flask import Flask
 from magnet_samples import HOSTILE_COVERS, HOSTILE_MAGNETS, PDF, PNG
 
-from capture.db import db
+from capture.base.db import db
 from magnets.magnet import Magnet, MagnetFile, MagnetStatus, get_magnet
 
 

@@ -12,11 +12,11 @@ import sqlalchemy as sa
 from flask import Flask
 from helpers import expired_link, renew_token
 
-from capture.db import db
+from capture.base.db import db
+from capture.delivery.outbox import OutboxMessage
 from capture.forms.definition import parse_definition
 from capture.forms.spec import DefinitionError
-from capture.outbox import OutboxMessage
-from capture.tokens import Purpose, sign
+from capture.web.tokens import Purpose, sign
 from magnets.demo import guide_pdf
 from magnets.grants import Download, DownloadGrant
 

@@ -9,8 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask
 
-from capture.db import db
-from capture.outbox import OutboxMessage
+from capture.base.db import db
+from capture.delivery.outbox import OutboxMessage
 from magnets.demo import cover_png, guide_pdf
 from magnets.magnet import get_magnet
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from flask import Flask
 from helpers import ON_POSTGRES
 
-from capture.db import db, utcnow
+from capture.base.db import db, utcnow
 from capture.leads.lead import Lead, StageChange
 from capture.leads.scoring import ScoreChange
 from magnets.grants import Download

@@ -14,7 +14,7 @@ import yaml
 from flask import Flask
 from helpers import STAFF_PASSWORD, csrf_token_in, log_in
 
-from capture.db import db
+from capture.base.db import db
 from magnets.demo import guide_pdf
 from magnets.grants import Download, DownloadGrant
 

@@ -13,7 +13,7 @@ from flask import Flask
 from magnet_samples import PNG
 from werkzeug.datastructures import MultiDict
 
-from capture.db import db
+from capture.base.db import db
 from capture.leads.lead import Lead
 from capture.submissions.submission import Submission
 from magnets.filetypes import Purpose

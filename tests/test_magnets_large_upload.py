@@ -24,7 +24,7 @@ from helpers import csrf_token_in, log_in
 from processes import GunicornServer
 
 from capture.accounts import Role, create_user
-from capture.db import db
+from capture.base.db import db
 from magnets.magnet import get_magnet
 
 MB = 1024 * 1024

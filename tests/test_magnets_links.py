@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from flask import Flask
 from magnet_samples import ZIP
 
-from capture.db import db, utcnow
+from capture.base.db import db, utcnow
 from capture.leads.lead import Lead
-from capture.tokens import Purpose, sign, verify
+from capture.web.tokens import Purpose, sign, verify
 from magnets.demo import guide_pdf
 from magnets.filetypes import Purpose as UploadPurpose
 from magnets.grants import Download, DownloadGrant

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from capture.db import db
+from capture.base.db import db
 from wsgi import create_app
 
 

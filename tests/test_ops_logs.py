@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from helpers import free_port
 
-from capture.logs import incoming_id, mask
-from capture.worker import drain
+from capture.ops.logs import incoming_id, mask
+from capture.ops.worker import drain
 
 pytestmark = pytest.mark.app_config(LOG_FORMAT="json")
 

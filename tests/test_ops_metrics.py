@@ -14,11 +14,11 @@ from helpers import free_port
 from processes import GunicornServer
 from prometheus_client.parser import text_string_to_metric_families
 
-from capture.config import UnsafeConfiguration
-from capture.db import db
+from capture.base.config import UnsafeConfiguration
+from capture.base.db import db
 from capture.forms.definition import parse_definition
 from capture.forms.store import save_spec
-from capture.worker import drain
+from capture.ops.worker import drain
 from wsgi import create_app
 
 TOKEN = "metrics-token-0123456789abcdef"

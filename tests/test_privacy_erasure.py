@@ -16,17 +16,17 @@ import sqlalchemy as sa
 from helpers import csrf_token_in
 
 from capture.accounts import Role, create_user
-from capture.db import db
+from capture.base.db import db
+from capture.delivery.optin.confirmation import confirmation_url
+from capture.delivery.optin.unsubscribe import unsubscribe_url
+from capture.delivery.outbox import OutboxMessage
+from capture.delivery.webhooks import create_endpoint
 from capture.forms.store import FormDefinition
 from capture.leads.consent import ConsentRecord
 from capture.leads.lead import Lead
 from capture.leads.privacy import Suppression, email_key
-from capture.optin.confirmation import confirmation_url
-from capture.optin.unsubscribe import unsubscribe_url
-from capture.outbox import OutboxMessage
 from capture.submissions.submission import Submission, SubmissionStatus
-from capture.tokens import Purpose, sign
-from capture.webhooks import create_endpoint
+from capture.web.tokens import Purpose, sign
 from magnets.grants import Download, DownloadGrant
 
 EMAIL = "ane.hansen@firma.dk"

@@ -6,9 +6,9 @@ table or column added by a migration alone is caught too.
 
 import sqlalchemy as sa
 
-from capture.db import db
+from capture.base.db import db
+from capture.base.personal import NotPersonal, Personal
 from capture.leads.privacy import privacy_map
-from capture.personal import NotPersonal, Personal
 
 # Tables no model maps, with why they hold nothing about a person.
 UNMAPPED = {"alembic_version": "the schema's revision"}

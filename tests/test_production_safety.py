@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from flask import Flask
 from helpers import ON_POSTGRES
 
-from capture.config import UnsafeConfiguration
-from capture.db import db
+from capture.base.config import UnsafeConfiguration
+from capture.base.db import db
 from wsgi import create_app
 
 ROOT = Path(__file__).resolve().parent.parent

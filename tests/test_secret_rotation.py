@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from capture.tokens import InvalidToken, Purpose, sign, verify
+from capture.web.tokens import InvalidToken, Purpose, sign, verify
 from wsgi import create_app
 
 OLD = "old-secret-key-0123456789abcdefghijklmnopqrstuv"

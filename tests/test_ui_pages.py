@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from bs4 import BeautifulSoup
 
-from capture.db import db, utcnow
+from capture.base.db import db, utcnow
 from capture.forms.definition import parse_definition
 from capture.forms.spec import DefinitionError
 from capture.leads.conversion import ConversionEvent

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from capture.accounts import Role, create_user
-from capture.db import db
+from capture.base.db import db
 from capture.leads.lead import Lead
 
 pytestmark = pytest.mark.browser

@@ -22,13 +22,13 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from capture.accounts import Role, create_user
-from capture.db import db, utcnow
-from capture.leads.classify import Stage
+from capture.base.db import db, utcnow
+from capture.base.lifecycle import Stage
+from capture.delivery.outbox import OutboxMessage, OutboxStatus
+from capture.delivery.webhooks.address import refusal
+from capture.delivery.webhooks.endpoint import WebhookEndpoint, create_endpoint
 from capture.leads.lead import Lead, move_stage
-from capture.outbox import OutboxMessage, OutboxStatus
-from capture.webhooks.address import refusal
-from capture.webhooks.endpoint import WebhookEndpoint, create_endpoint
-from capture.worker import drain
+from capture.ops.worker import drain
 
 SECRET_LINE = re.compile(r"^whsec_[A-Za-z0-9+/=]+$", re.MULTILINE)
 

@@ -14,7 +14,7 @@ from capture.accounts.user import (
     authenticate,
     create_user,
 )
-from capture.extensions import login_manager
+from capture.base.extensions import login_manager
 
 __all__ = [
     "ALL_ROLES",

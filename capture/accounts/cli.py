@@ -12,7 +12,7 @@ import click
 from flask.cli import AppGroup
 
 from capture.accounts.user import AccountError, Role, create_user, find_user, password_problem
-from capture.db import db
+from capture.base.db import db
 
 users_cli = AppGroup("users", help="Manage back-office accounts.")
 

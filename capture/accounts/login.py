@@ -21,8 +21,8 @@ from wtforms.validators import InputRequired, Length
 from capture.accounts import throttle
 from capture.accounts.guard import safe_next
 from capture.accounts.user import PASSWORD_MAX_LENGTH, User, find_user, verify
-from capture.db import db, utcnow
-from capture.extensions import limiter, login_manager
+from capture.base.db import db, utcnow
+from capture.base.extensions import limiter, login_manager
 
 bp = Blueprint("accounts", __name__, url_prefix="/admin")
 

@@ -26,7 +26,7 @@ from limits.storage import MemoryStorage, Storage
 from limits.strategies import FixedWindowRateLimiter
 
 from capture.accounts.user import User
-from capture.extensions import limiter
+from capture.base.extensions import limiter
 from capture.forms.values import normalise_email
 
 log = logging.getLogger(__name__)

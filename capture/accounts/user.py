@@ -17,9 +17,9 @@ from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column
 
-from capture.db import Model, db, new_public_id, utcnow
+from capture.base.db import Model, db, new_public_id, utcnow
+from capture.base.personal import NotPersonal
 from capture.forms.values import normalise_email
-from capture.personal import NotPersonal
 
 PASSWORD_MIN_LENGTH = 12
 PASSWORD_MAX_LENGTH = 1024  # argon2 takes any length; this only stops absurd inputs

@@ -13,9 +13,9 @@ from flask import request
 from flask_babel import gettext as _
 from pydantic import BaseModel
 
-from capture.errors import ApiError
-from capture.params import MAX_NAMED, NAME_LIMIT, ParamError, check, query
 from capture.submissions.intake import load_json
+from capture.web.errors import ApiError
+from capture.web.params import MAX_NAMED, NAME_LIMIT, ParamError, check, query
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -8,7 +8,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from capture.api.token import ApiToken, Scope, create_token, revoke_token
-from capture.db import db
+from capture.base.db import db
 
 tokens_cli = AppGroup("tokens", help="API tokens for /api/v1/.")
 

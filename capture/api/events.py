@@ -15,19 +15,19 @@ from capture.api import idempotency
 from capture.api.body import invalid, json_object, no_query, refused
 from capture.api.schemas import EventRequest
 from capture.api.token import current_token, protect
-from capture.db import db, utcnow
-from capture.errors import ApiError
+from capture.base.db import db, utcnow
+from capture.base.extensions import csrf
+from capture.base.lifecycle import automatic_move, classify, stage_for
 from capture.extension_points import OfflineConversion
-from capture.extensions import csrf
 from capture.forms.values import normalise_email
-from capture.leads.classify import automatic_move, classify, stage_for
 from capture.leads.conversion import ConversionEvent
 from capture.leads.lead import apply_profile, move_stage, upsert_lead
 from capture.leads.privacy import Suppressed, refuse_suppressed
 from capture.leads.scoring import score_conversion
-from capture.params import ParamError, check
 from capture.submissions.intake import clean_context, idempotency_key
 from capture.submissions.record import conversion_overrides
+from capture.web.errors import ApiError
+from capture.web.params import ParamError, check
 
 bp = protect(Blueprint("events_api", __name__, url_prefix="/api/v1/events"))
 csrf.exempt(bp)

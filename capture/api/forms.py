@@ -13,12 +13,12 @@ from flask_babel import gettext as _
 
 from capture.api.body import invalid, json_object, no_query
 from capture.api.token import protect
-from capture.db import db
-from capture.errors import ApiError
-from capture.extensions import csrf
+from capture.base.db import db
+from capture.base.extensions import csrf
 from capture.forms.definition import parse_definition
 from capture.forms.spec import SLUG_RE, DefinitionError
 from capture.forms.store import FormDefinition, get_form, save_spec
+from capture.web.errors import ApiError
 
 bp = protect(Blueprint("forms_admin_api", __name__, url_prefix="/api/v1/forms"))
 csrf.exempt(bp)

@@ -17,9 +17,9 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from capture.db import Model, db, utcnow
-from capture.errors import ApiError
-from capture.personal import ByLead, Export, Personal, iso
+from capture.base.db import Model, db, utcnow
+from capture.base.personal import ByLead, Export, Personal, iso
+from capture.web.errors import ApiError
 
 
 class ApiRequest(Model):

@@ -10,12 +10,12 @@ from flask_babel import gettext as _
 from capture.api.body import invalid, no_query, read_body, read_query
 from capture.api.schemas import LeadListQuery, StageChangeRequest
 from capture.api.token import current_token, protect
-from capture.db import db
-from capture.errors import ApiError
-from capture.extensions import csrf
+from capture.base.db import db
+from capture.base.extensions import csrf
 from capture.leads.lead import Lead, lead_payload, move_stage
 from capture.leads.listing import InvalidCursor, decode_cursor, page
 from capture.leads.privacy import erase, personal_data
+from capture.web.errors import ApiError
 
 bp = protect(Blueprint("leads_api", __name__, url_prefix="/api/v1/leads"))
 csrf.exempt(bp)  # bearer tokens, no cookies: CSRF cannot ride on them

@@ -19,11 +19,11 @@ from pydantic import (
     create_model,
 )
 
-from capture.leads.classify import CONVERSION_KINDS, Stage
+from capture.base.lifecycle import CONVERSION_KINDS, Stage
 from capture.leads.lead import PROFILE_COLUMNS
 from capture.leads.query import Email, LeadFilterQuery
 from capture.leads.scoring import Temperature
-from capture.params import Moment, Says, Strict, Text, Whole, one_of, refuse
+from capture.web.params import Moment, Says, Strict, Text, Whole, one_of, refuse
 
 MAX_LIMIT = 500
 KINDS = sorted(CONVERSION_KINDS)

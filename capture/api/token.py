@@ -20,9 +20,9 @@ from flask import Blueprint, g, request
 from flask_babel import gettext as _
 from sqlalchemy.orm import Mapped, mapped_column
 
-from capture.db import Model, db, new_public_id, utcnow
-from capture.errors import ApiError
-from capture.personal import NotPersonal
+from capture.base.db import Model, db, new_public_id, utcnow
+from capture.base.personal import NotPersonal
+from capture.web.errors import ApiError
 
 # A marker that makes leaked tokens greppable, not a secret.
 TOKEN_PREFIX = "lgt_"  # noqa: S105  # nosec B105

@@ -12,9 +12,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from capture.db import db, utcnow
+from capture.base.db import db, utcnow
+from capture.base.lifecycle import Stage
 from capture.forms.store import FormDefinition
-from capture.leads.classify import Stage
 from capture.leads.conversion import ConversionEvent
 from capture.leads.lead import Lead, StageChange
 

@@ -17,8 +17,8 @@ from flask_babel import gettext as _
 from wtforms.csrf.core import CSRFTokenField
 from wtforms.widgets import HiddenInput
 
-from capture.forms.public import field_label, field_options, standard_labels
 from capture.forms.spec import FormSpec
+from capture.submissions.public import field_label, field_options, standard_labels
 
 # Stage values as people say them; the acronyms stay acronyms.
 STAGE_NAMES = {

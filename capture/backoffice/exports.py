@@ -18,11 +18,11 @@ from flask_babel import gettext as _
 
 from capture.accounts import Role, protect
 from capture.backoffice import search
-from capture.db import utcnow
-from capture.errors import ApiError
+from capture.base.db import utcnow
 from capture.forms.values import is_clean_text
 from capture.leads.export import export_chunks, guarded
 from capture.leads.xlsx import TooManyRows, write_xlsx
+from capture.web.errors import ApiError
 
 bp = Blueprint("exports", __name__, url_prefix="/admin/exports")
 protect(bp, Role.MARKETER)

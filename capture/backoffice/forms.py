@@ -20,17 +20,17 @@ from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
-from capture import safeyaml
 from capture.accounts import Role, protect
-from capture.db import db
+from capture.base import safeyaml
+from capture.base.db import db
+from capture.base.lifecycle import CONVERSION_KINDS
 from capture.forms.definition import parse_definition
-from capture.forms.page import build_wtform
 from capture.forms.spec import DefinitionError
 from capture.forms.store import FormDefinition, get_form, save_spec
-from capture.i18n import LANGUAGES
-from capture.leads.classify import CONVERSION_KINDS
+from capture.submissions.page import build_wtform
 from capture.submissions.submission import Submission, SubmissionStatus
-from capture.urls import public_url
+from capture.web.i18n import LANGUAGES
+from capture.web.urls import public_url
 
 bp = Blueprint("forms_admin", __name__, url_prefix="/admin/forms")
 protect(bp, Role.MARKETER)

@@ -21,9 +21,9 @@ from wtforms.validators import DataRequired, Length
 
 from capture.accounts import Role, allows, protect
 from capture.backoffice import search, timeline
-from capture.db import db
+from capture.base.db import db
+from capture.base.lifecycle import Stage
 from capture.forms.store import FormDefinition
-from capture.leads.classify import Stage
 from capture.leads.lead import PROFILE_COLUMNS, Lead, move_stage
 from capture.leads.privacy import erase
 

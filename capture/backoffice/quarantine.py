@@ -16,11 +16,11 @@ from flask_wtf import FlaskForm
 from pydantic import BaseModel
 
 from capture.accounts import Role, protect
-from capture.db import db
+from capture.base.db import db
 from capture.forms.store import FormDefinition
-from capture.params import Whole, page_query
 from capture.submissions.quarantine import QuarantineError, discard, release
 from capture.submissions.submission import Submission, SubmissionStatus
+from capture.web.params import Whole, page_query
 
 bp = Blueprint("quarantine", __name__, url_prefix="/admin/quarantine")
 protect(bp, Role.MARKETER)

@@ -17,13 +17,13 @@ from flask import Flask
 from pydantic import ConfigDict, Field
 from werkzeug.datastructures import MultiDict
 
-from capture.db import db, on_connect
-from capture.leads.classify import Stage
+from capture.base.db import db, on_connect
+from capture.base.lifecycle import Stage
 from capture.leads.lead import SEARCHED_COLUMNS, Lead
 from capture.leads.listing import InvalidCursor, LeadFilter, decode_cursor, encode_cursor
 from capture.leads.query import LeadFilterQuery
 from capture.leads.scoring import Temperature
-from capture.params import Day, Text, page_query
+from capture.web.params import Day, Text, page_query
 
 PAGE_SIZE = 50
 # Shorter search text matches the start of a column only (see text_pattern).

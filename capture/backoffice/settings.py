@@ -19,7 +19,7 @@ from wtforms.validators import DataRequired, Length
 
 from capture.accounts import AccountError, Role, User, create_user, protect
 from capture.api.token import ApiToken, Scope, create_token, revoke_token
-from capture.db import db
+from capture.base.db import db
 from capture.leads.scoring import current_rules, rules_yaml
 
 bp = Blueprint("settings", __name__, url_prefix="/admin/settings")

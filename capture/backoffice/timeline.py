@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 
 from capture import extension_points
 from capture.backoffice.display import labelled_answers, stage_name
-from capture.db import db
+from capture.base.db import db
 from capture.forms.store import FormDefinition
 from capture.leads.consent import ConsentRecord
 from capture.leads.conversion import ConversionEvent

@@ -10,6 +10,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
+from capture.base.lifecycle import CONVERSION_KINDS
 from capture.forms.origins import is_allowed_origin, normalise_origin, origin_of
 from capture.forms.reader import DefinitionReader, is_one_of
 from capture.forms.spec import (
@@ -20,8 +21,7 @@ from capture.forms.spec import (
     FormSpec,
     Texts,
 )
-from capture.i18n import LANGUAGES
-from capture.leads.classify import CONVERSION_KINDS
+from capture.web.i18n import LANGUAGES
 
 TOP_LEVEL_KEYS = frozenset(
     {

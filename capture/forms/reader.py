@@ -16,7 +16,7 @@ from capture.forms.spec import (
     Option,
     Texts,
 )
-from capture.i18n import LANGUAGES
+from capture.web.i18n import LANGUAGES
 
 
 def is_one_of(value: Any, choices: Collection[str]) -> TypeGuard[str]:

@@ -7,11 +7,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from capture.db import Model, Timestamped, db
+from capture.base.db import Model, Timestamped, db
+from capture.base.personal import NotPersonal
 from capture.forms.definition import parse_definition
 from capture.forms.origins import is_allowed_origin
 from capture.forms.spec import DefinitionError, FormSpec
-from capture.personal import NotPersonal
 
 
 class FormDefinition(Timestamped, Model):

@@ -11,8 +11,8 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from capture.db import db
-from capture.leads.classify import Stage
+from capture.base.db import db
+from capture.base.lifecycle import Stage
 from capture.leads.export import export_chunks, guarded
 from capture.leads.listing import LeadFilter, count
 from capture.leads.privacy import erase, find_lead

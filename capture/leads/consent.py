@@ -20,8 +20,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column
 
-from capture.db import Model, new_public_id, utcnow
-from capture.personal import ByLead, Export, Personal
+from capture.base.db import Model, new_public_id, utcnow
+from capture.base.personal import ByLead, Export, Personal
 
 
 class ConsentStatus(StrEnum):

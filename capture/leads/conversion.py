@@ -8,9 +8,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from capture.db import Model, db, new_public_id, utcnow
+from capture.base.db import Model, db, new_public_id, utcnow
+from capture.base.personal import EMPTY, ByLead, Export, Personal, iso
 from capture.forms.store import FormDefinition
-from capture.personal import EMPTY, ByLead, Export, Personal, iso
 
 
 def form_slug(form_id: int | None) -> str | None:

@@ -23,7 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from capture.db import UTCDateTime, db
+from capture.base.db import UTCDateTime, db
 from capture.leads.cells import CELL_BREAKS, TRIGGER_AHEAD, neutralise
 from capture.leads.lead import Lead, lead_payload
 from capture.leads.listing import Filter, stream_rows

@@ -11,10 +11,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
 from capture import extension_points
-from capture.db import Model, Timestamped, db, new_public_id, utcnow
+from capture.base.db import Model, Timestamped, db, new_public_id, utcnow
+from capture.base.lifecycle import Stage
+from capture.base.personal import EMPTY, NULL, ByLead, Export, Mask, Personal, Set
 from capture.extension_points import StageMoved
-from capture.leads.classify import Stage
-from capture.personal import EMPTY, NULL, ByLead, Export, Mask, Personal, Set
 
 # The columns the back office's text search looks in (capture/backoffice/search.py).
 SEARCHED_COLUMNS = ("email", "first_name", "last_name", "company")

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from capture.db import db
+from capture.base.db import db
 from capture.forms.store import FormDefinition
 from capture.leads.conversion import ConversionEvent
 from capture.leads.lead import Lead

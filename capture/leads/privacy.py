@@ -1,6 +1,6 @@
 """GDPR for one person: everything we hold about them (Art. 15/20) and erasure (Art. 17).
 
-Both are derived from the privacy map (`capture.personal`): every model declares beside its
+Both are derived from the privacy map (`capture.base.personal`): every model declares beside its
 columns how to find a person's rows and what erasure does to each personal column, so this
 module knows no table by name and a new table cannot be forgotten (tests/test_privacy_map.py).
 
@@ -24,12 +24,12 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy.orm import Mapped, mapped_column
 
-from capture.db import Model, db, utcnow
+from capture.base.db import Model, db, utcnow
+from capture.base.personal import Declaration, NotPersonal, Person, Personal
 from capture.extension_points import Erased, lead_erased
 from capture.forms.values import normalise_email
 from capture.leads.consent import erasing
 from capture.leads.lead import Lead
-from capture.personal import Declaration, NotPersonal, Person, Personal
 
 
 class Suppression(Model):

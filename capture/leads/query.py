@@ -12,11 +12,11 @@ from email_validator import EmailNotValidError
 from flask_babel import gettext as _
 from pydantic import BeforeValidator, Field
 
+from capture.base.lifecycle import Stage
 from capture.forms.values import normalise_email
-from capture.leads.classify import Stage
 from capture.leads.listing import LeadFilter
 from capture.leads.scoring import Temperature
-from capture.params import Says, Strict, Text, Whole, one_of
+from capture.web.params import Says, Strict, Text, Whole, one_of
 
 SCORE_LIMIT = 10**9
 

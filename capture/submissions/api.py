@@ -22,19 +22,19 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy.exc import SQLAlchemyError
 
-from capture.db import db, discard_session
-from capture.errors import ApiError
-from capture.extensions import csrf, limiter
-from capture.forms.public import public_definition
+from capture.base.db import db, discard_session
+from capture.base.extensions import csrf, limiter
+from capture.forms.partners import partner_of_origin
 from capture.forms.spec import SLUG_RE
 from capture.forms.store import FormDefinition, get_form
-from capture.i18n import visitor_language
-from capture.partners import partner_of_origin
 from capture.submissions.client import request_origin
 from capture.submissions.intake import UNREAD, Unread, build_intake, idempotency_key, read_payload
 from capture.submissions.limits import submission_limits
+from capture.submissions.public import public_definition
 from capture.submissions.record import IdempotencyConflict, ValidationFailed, record_submission
-from capture.tokens import token_language
+from capture.web.errors import ApiError
+from capture.web.i18n import visitor_language
+from capture.web.tokens import token_language
 
 bp = Blueprint("forms_api", __name__, url_prefix="/api/v1/forms")
 csrf.exempt(bp)  # protected by the signed form token, not a session: no cookies cross-site

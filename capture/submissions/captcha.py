@@ -17,7 +17,7 @@ from urllib.request import Request, urlopen
 
 from flask import current_app
 
-from capture.headers import allow_third_party
+from capture.web.headers import allow_third_party
 
 log = logging.getLogger(__name__)
 

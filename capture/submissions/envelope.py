@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from flask_babel import gettext as _
 from pydantic import BeforeValidator, ConfigDict, Field, WithJsonSchema
 
-from capture.params import Strict, refuse
+from capture.web.params import Strict, refuse
 
 MAX_KEYS = 200
 STRING = WithJsonSchema({"type": "string"})

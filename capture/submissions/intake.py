@@ -16,14 +16,14 @@ from urllib.parse import unquote_to_bytes, urlsplit
 from flask import request
 from flask_babel import gettext as _
 
-from capture.errors import ApiError
+from capture.forms.partners import partner_for_origin
 from capture.forms.store import FormDefinition
 from capture.forms.values import is_clean_text, strip_format_characters
-from capture.params import ParamError, check
-from capture.partners import partner_for_origin
 from capture.submissions.captcha import RESPONSE_FIELDS
 from capture.submissions.client import request_origin, user_agent
 from capture.submissions.envelope import SubmissionEnvelope
+from capture.web.errors import ApiError
+from capture.web.params import ParamError, check
 
 TOUCH_KEYS = (
     "utm_source",

@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from flask import current_app, request
 
-from capture.extensions import limiter
+from capture.base.extensions import limiter
 
 View = TypeVar("View", bound=Callable[..., object])
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.cli import AppGroup
 
-from capture.db import db
+from capture.base.db import db
 from capture.forms.store import FormDefinition
 from capture.forms.values import clean_values
 from capture.leads.privacy import Suppressed, refuse_suppressed

@@ -17,12 +17,8 @@ from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql, sqlite
 
 from capture import extension_points
-from capture.db import db, new_public_id, utcnow
-from capture.extension_points import Quarantined
-from capture.forms.spec import text_for
-from capture.forms.store import FormDefinition
-from capture.forms.values import Errors, clean_values
-from capture.leads.classify import (
+from capture.base.db import db, new_public_id, utcnow
+from capture.base.lifecycle import (
     Classification,
     Stage,
     automatic_move,
@@ -30,6 +26,10 @@ from capture.leads.classify import (
     parse_overrides,
     stage_for,
 )
+from capture.extension_points import Quarantined
+from capture.forms.spec import text_for
+from capture.forms.store import FormDefinition
+from capture.forms.values import Errors, clean_values
 from capture.leads.consent import ConsentRecord
 from capture.leads.conversion import ConversionEvent
 from capture.leads.lead import Lead, StageChange, apply_profile, move_stage, upsert_lead
@@ -38,7 +38,7 @@ from capture.submissions.captcha import captcha_problem
 from capture.submissions.consents import agreed, consent_record, given_consents, stored_ip
 from capture.submissions.intake import TOUCH_KEYS, Intake
 from capture.submissions.submission import Submission, SubmissionStatus
-from capture.tokens import check_form_token
+from capture.web.tokens import check_form_token
 
 
 @dataclass

@@ -9,9 +9,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from capture.db import Model, utcnow
+from capture.base.db import Model, utcnow
+from capture.base.personal import EMPTY, NULL, ByAddress, ByLead, Export, Mask, Personal, iso
 from capture.leads.conversion import form_slug
-from capture.personal import EMPTY, NULL, ByAddress, ByLead, Export, Mask, Personal, iso
 
 
 class SubmissionStatus(StrEnum):

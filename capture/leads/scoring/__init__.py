@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from capture.db import on_connect
+from capture.base.db import on_connect
 from capture.leads.scoring.apply import (
     ACTOR,
     add_engagement,

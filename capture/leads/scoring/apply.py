@@ -14,8 +14,8 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from capture.db import db, utcnow
-from capture.leads.classify import Stage, automatic_move
+from capture.base.db import db, utcnow
+from capture.base.lifecycle import Stage, automatic_move
 from capture.leads.conversion import ConversionEvent
 from capture.leads.lead import PROFILE_COLUMNS, Lead, StageChange, move_stage
 from capture.leads.scoring.decay import decayed

@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from capture.db import UTCDateTime, db, table_of, utcnow
+from capture.base.db import UTCDateTime, db, table_of, utcnow
 from capture.leads.lead import Lead
 from capture.leads.scoring.document import current_rules
 from capture.leads.scoring.history import ScoreChange

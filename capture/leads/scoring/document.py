@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from flask import current_app
 
-from capture import safeyaml
+from capture.base import safeyaml
 from capture.leads.scoring.rules import ScoringRules, parse_rules
 
 

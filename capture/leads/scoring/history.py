@@ -11,9 +11,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from capture.db import Model, utcnow
+from capture.base.db import Model, utcnow
+from capture.base.personal import ByLead, Export, Personal
 from capture.leads.lead import StageChange
-from capture.personal import ByLead, Export, Personal
 
 
 class ScoreChange(Model):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from capture.leads.classify import CONVERSION_KINDS
+from capture.base.lifecycle import CONVERSION_KINDS
 from capture.leads.scoring.caps import RULE_KEYS, Cap, parse_window
 from capture.leads.scoring.defaults import BANT_FIELDS, DEFAULTS
 

@@ -1,0 +1,2 @@
+"""What every package builds on: settings, the database, Flask's extension objects,
+the lifecycle vocabulary (conversion kinds, classes, stages)."""

@@ -1,0 +1,148 @@
+"""The database handle, the declarative base and the column types every model shares."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# JSONB on PostgreSQL (indexable, compact), plain JSON text elsewhere.
+JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Timezone-aware UTC on every backend; SQLite would otherwise hand back naive values."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use capture.base.db.utcnow()")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    registry = registry(
+        metadata=sa.MetaData(naming_convention=NAMING_CONVENTION),
+        type_annotation_map={datetime: UTCDateTime, dict[str, Any]: JSONType},
+    )
+
+
+db = SQLAlchemy(model_class=Base)
+if TYPE_CHECKING:
+    # To mypy `db.Model` is an attribute, not a class it can check subclasses of: models
+    # derive from `Model`, which is `db.Model` at run time and our `Base` to the checker.
+    Model = Base
+else:
+    Model = db.Model
+log = logging.getLogger(__name__)
+
+
+def discard_session() -> None:
+    """Roll back the request's session without ever raising.
+
+    Called where the database has just failed (it may be restarting): a rollback on a dead
+    connection raises too, and out of an error handler or a teardown that exception would
+    replace a clean 503 with a bare 500. The connection is invalidated instead, so the pool
+    reconnects on the next checkout.
+    """
+    try:
+        db.session.rollback()
+    except sa.exc.SQLAlchemyError as error:
+        log.warning("rollback failed, connection dropped: %s", type(error).__name__)
+        try:
+            db.session().invalidate()
+        except sa.exc.SQLAlchemyError:  # pragma: no cover - closing a dead socket
+            log.warning("invalidating the session failed too")
+
+
+def init_app(app: Flask) -> None:
+    db.init_app(app)
+
+    # Registered after Flask-SQLAlchemy's own teardown, so it runs first (teardowns run in
+    # reverse): the session is released here without raising, and the extension's own
+    # `session.remove()` finds nothing left to close.
+    @app.teardown_appcontext
+    def release_session(_exc: BaseException | None) -> None:
+        if db.session.registry.has():
+            discard_session()  # never raises, and leaves close() nothing to roll back
+            db.session.remove()
+
+
+def on_connect(app: Flask, listener: Callable[[Any, Any], None]) -> None:
+    """Run `listener(dbapi_connection, record)` on each new connection of this app's engines.
+
+    Attached to the app's own engines, not to the `Engine` class: importing a module never
+    changes every engine in the process (other apps, other tests, other libraries).
+    """
+    with app.app_context():
+        for engine in db.engines.values():
+            sa.event.listen(engine, "connect", listener)
+
+
+def new_public_id(prefix: str) -> str:
+    """An opaque, random id such as `lead_3mb7...`: never a sequential database id."""
+    raw = base64.b32encode(secrets.token_bytes(15)).decode().lower()
+    return f"{prefix}_{raw}"
+
+
+class Timestamped:
+    """Creation and update times, set by callables so each row gets its own."""
+
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+def render_migration_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+    """Write our column types into migrations as plain SQLAlchemy, so migrations never
+    import application code."""
+    if type_ != "type":
+        return False
+    if isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    if isinstance(obj, sa.JSON) and obj._variant_mapping:
+        autogen_context.imports.add("from sqlalchemy.dialects import postgresql")
+        return "sa.JSON().with_variant(postgresql.JSONB(), 'postgresql')"
+    return False
+
+
+def table_of(model: type[Any]) -> sa.Table:
+    """A model's table, typed as the `Table` it is (declarative types `__table__` as any
+    FromClause, which `insert()` and `update()` do not take)."""
+    table = model.__table__
+    if not isinstance(table, sa.Table):  # pragma: no cover - every model here maps a table
+        raise TypeError(f"{model.__name__} is not mapped to a table")
+    return table
+
+
+def is_postgresql() -> bool:
+    return db.engine.dialect.name == "postgresql"

@@ -1,0 +1,1 @@
+"""What leaves the app: e-mail, the outbox that retries it, webhooks, opt-in e-mails and links."""

@@ -1,0 +1,60 @@
+"""Webhooks: signed events to CRMs, delivered at least once by `leadgate worker`.
+
+Events come from the core's extension points (capture.extension_points), inside its
+transactions: accepted submissions, API conversions, every stage change (whoever made it) and
+erasure (`lead_erased`). Each becomes one outbox row per endpoint. Erasure itself empties the
+person's earlier event rows through the privacy map.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from capture.delivery.webhooks import admin, events, handoff
+from capture.delivery.webhooks.cli import webhooks_cli
+from capture.delivery.webhooks.delivery import send_webhook
+from capture.delivery.webhooks.endpoint import EVENTS, WebhookEndpoint, create_endpoint
+from capture.extension_points import (
+    Erased,
+    OfflineConversion,
+    StageMoved,
+    lead_erased,
+    offline_conversion,
+    outbox_senders,
+    stage_moved,
+    submission_accepted,
+)
+from capture.submissions.record import Accepted
+
+__all__ = ["EVENTS", "WebhookEndpoint", "create_endpoint", "init_app"]
+
+
+def _accepted(accepted: Accepted) -> None:  # returns nothing: the answer is unchanged
+    if accepted.lead_created:
+        events.lead_created(accepted.lead)
+    events.conversion_recorded(accepted.lead, accepted.conversion)
+
+
+def _offline(recorded: OfflineConversion) -> None:
+    if recorded.lead_created:
+        events.lead_created(recorded.lead)
+    events.conversion_recorded(recorded.lead, recorded.conversion)
+
+
+def _stage_moved(moved: StageMoved) -> None:
+    events.stage_changed(moved.lead, moved.change)
+    handoff.notify_sales(moved.lead, moved.change)
+
+
+def _erased(erased: Erased) -> None:
+    events.lead_erased(erased.lead_public_id, erased.actor)
+
+
+def init_app(app: Flask) -> None:
+    outbox_senders.register(app, events.KIND, send_webhook)
+    submission_accepted.connect(app, _accepted)
+    offline_conversion.connect(app, _offline)
+    stage_moved.connect(app, _stage_moved)
+    lead_erased.connect(app, _erased)
+    app.register_blueprint(admin.bp)
+    app.cli.add_command(webhooks_cli)

@@ -1,0 +1,1 @@
+"""Running Leadgate: health, liveness, logs, metrics, the outbox worker, the CLI, the demo."""

@@ -1,0 +1,2 @@
+"""HTTP plumbing every blueprint shares: headers, errors, URLs, signed tokens, languages,
+the embed script."""
