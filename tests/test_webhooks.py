@@ -10,13 +10,11 @@ import dataclasses
 import ipaddress
 import json
 import re
-import threading
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from fixtures.services import Receiver
 from helpers import STAFF_PASSWORD, csrf_token_in, log_in
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
@@ -33,69 +31,9 @@ from capture.ops.worker import drain
 SECRET_LINE = re.compile(r"^whsec_[A-Za-z0-9+/=]+$", re.MULTILINE)
 
 
-class Receiver:
-    """A webhook receiver: answers `status` (or redirects) and keeps every request it got."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
-        self.status = 204
-        self.location: str | None = None
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                body = self.rfile.read(length)
-                with receiver.lock:
-                    receiver.requests.append(
-                        {
-                            "path": self.path,
-                            "headers": {k.lower(): v for k, v in self.headers.items()},
-                            "body": body,
-                            "answered": receiver.status,
-                        }
-                    )
-                self.send_response(receiver.status)
-                if receiver.location:
-                    self.send_header("Location", receiver.location)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}/hooks/crm"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
-
-    def delivered(self, secret: str) -> list[tuple[str, dict[str, Any]]]:
-        """(webhook-id, verified event) for every request answered 2xx; fails on a bad signature."""
-        verifier = Webhook(secret)
-        return [
-            (r["headers"]["webhook-id"], verifier.verify(r["body"], r["headers"]))
-            for r in self.requests
-            if 200 <= r["answered"] < 300
-        ]
-
-
 @pytest.fixture
 def app_config(app_config, smtp_server):
     return {**app_config, "WEBHOOK_ALLOW_PRIVATE_TARGETS": True, "MAIL_URL": smtp_server.url}
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver()
-    yield server
-    server.close()
 
 
 @pytest.fixture
