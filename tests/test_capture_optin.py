@@ -17,8 +17,8 @@ from capture.delivery.optin import (
     may_send_marketing,
     unsubscribe_url,
 )
-from capture.delivery.outbox import OutboxMessage, enqueue, enqueue_email, register_sender
-from capture.extension_points import optin_confirmed, submission_accepted
+from capture.delivery.outbox import OutboxMessage, enqueue, enqueue_email
+from capture.extension_points import optin_confirmed, outbox_senders, submission_accepted
 from capture.leads.consent import ConsentRecord
 from capture.leads.lead import Lead
 from capture.ops.worker import drain
@@ -45,7 +45,7 @@ def hooks(app):
         enqueue("note", {"deliver_to": confirmed.lead.email})  # as magnets queue downloads
 
     optin_confirmed.connect(app, deliver_after_confirmation)
-    register_sender(app, "note", lambda delivery: seen["notes"].append(delivery.payload))
+    outbox_senders.register(app, "note", lambda delivery: seen["notes"].append(delivery.payload))
     return seen
 
 
@@ -118,7 +118,7 @@ def test_double_opt_in_end_to_end(app_context, app, make_form, live_server, smtp
     assert submission.confirmed_at == confirmed.confirmed_at
     assert hooks["confirmed"] == [(body["submission"], "ane@firma.dk")]
 
-    assert drain().sent == 1  # what the on_confirm hook queued, in the confirming transaction
+    assert drain().sent == 1  # queued by optin_confirmed's receiver, in the same transaction
     assert hooks["notes"] == [{"deliver_to": "ane@firma.dk"}]
 
     again = requests.get(link, timeout=10)

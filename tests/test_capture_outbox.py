@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from helpers import ON_POSTGRES
 
 from capture.base.db import db, utcnow
-from capture.delivery.outbox import OutboxMessage, enqueue, enqueue_email, register_sender
+from capture.delivery.outbox import OutboxMessage, enqueue, enqueue_email
+from capture.extension_points import outbox_senders
 from capture.ops.worker import DrainResult, claim, deliver, drain, stop_in_process
 from wsgi import create_app
 
@@ -169,7 +170,7 @@ def test_dedupe_key_queues_once_and_rows_roll_back_with_the_change(app_context, 
 
 def test_registered_senders_get_the_row(app_context, app):
     seen = []
-    register_sender(app, "note", seen.append)
+    outbox_senders.register(app, "note", seen.append)
     with app.test_request_context():
         enqueue("note", {"n": 1})
         enqueue("unknown-kind", {"n": 2})

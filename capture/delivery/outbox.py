@@ -137,14 +137,9 @@ class PermanentFailure(Exception):
     """Raised by a sender when retrying cannot help (address refused, receiver says 410)."""
 
 
+# Delivers rows of one kind (`extension_points.outbox_senders`); raises to fail (retried) or
+# `PermanentFailure` (dead).
 Sender = Callable[[Delivery], None]
-
-
-def register_sender(app: Flask, kind: str, fn: Sender) -> None:
-    """`fn` delivers rows of `kind`; it raises to fail (retried) or `PermanentFailure` (dead).
-
-    The table is `capture.extension_points.outbox_senders`."""
-    extension_points.outbox_senders.register(app, kind, fn)
 
 
 def sender_for(kind: str) -> Sender | None:
@@ -241,4 +236,4 @@ def backlog(now: datetime | None = None) -> tuple[int, float]:
 
 def init_app(app: Flask) -> None:
     mail.init_app(app)
-    register_sender(app, "email", send_email)
+    extension_points.outbox_senders.register(app, "email", send_email)
