@@ -25,6 +25,13 @@ transaction and adds rows, never commits):
 `offline_conversion` (`OfflineConversion`): `POST /api/v1/events` recorded a conversion.
     fired by: capture.api.events
     heard by: capture.delivery.webhooks
+`consent_changed` (`ConsentChanged`): a record was appended to the consent ledger (a grant, a
+    double opt-in confirmation, a withdrawal), once per record, with the purpose's new state.
+    fired by: capture.leads.consent.append_consents, the ledger's only writer, which every
+              path calls: capture.submissions.record.accept (consents given on a form),
+              capture.delivery.optin.confirmation (the /c/ click), capture.delivery.optin
+              .unsubscribe (one-click /u/ POST) and .preferences (the /u/ page)
+    heard by: capture.delivery.webhooks (consent.changed)
 `lead_erased` (`Erased`): a person was erased; the payload holds no personal data.
     fired by: capture.leads.privacy.erase (after the privacy map has emptied every table)
     heard by: capture.delivery.webhooks (lead.erased)
@@ -63,6 +70,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from blinker import Namespace
@@ -143,6 +151,19 @@ class OfflineConversion:
 
 
 @dataclass
+class ConsentChanged:
+    """One ledger record appended: `state` is the purpose's state now (`granted`, `pending`
+    while a double opt-in is unconfirmed, `withdrawn`), `method` how it was given or taken
+    (capture.leads.consent.ConsentMethod), `at` the record's time."""
+
+    lead: Lead
+    purpose: str
+    state: str
+    method: str
+    at: datetime
+
+
+@dataclass
 class Erased:
     """A lead erased, by whom; its public id is all that is left to name it."""
 
@@ -165,6 +186,9 @@ stage_moved: ExtensionPoint[StageMoved, None] = ExtensionPoint(
 )
 offline_conversion: ExtensionPoint[OfflineConversion, None] = ExtensionPoint(
     "offline-conversion", "A conversion recorded through the API, with its stage changes."
+)
+consent_changed: ExtensionPoint[ConsentChanged, None] = ExtensionPoint(
+    "consent-changed", "A consent was granted, confirmed or withdrawn (one ledger record)."
 )
 lead_erased: ExtensionPoint[Erased, None] = ExtensionPoint(
     "lead-erased", "A person was erased (no personal data in the payload)."

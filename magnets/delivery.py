@@ -1,12 +1,14 @@
 """E-mails that carry download links: the magnet itself, and a fresh link for an expired one.
 
-Both go through the outbox in the caller's transaction, to the address on file only, and are
-transactional (the person asked for them), so they carry no unsubscribe link and no offers.
+Both go through the outbox in the caller's transaction, to the address on file only. The
+person asked for them, so they carry no offers; like every e-mail to a lead they carry the
+unsubscribe link and its one-click headers (`enqueue_lead_email`).
 """
 
 from __future__ import annotations
 
-from capture.delivery.outbox import OutboxMessage, enqueue_email
+from capture.delivery.optin import enqueue_lead_email
+from capture.delivery.outbox import OutboxMessage
 from magnets.grants import DownloadGrant
 
 
@@ -21,8 +23,8 @@ def _context(grant: DownloadGrant) -> dict[str, object]:
 
 def send_magnet(grant: DownloadGrant) -> OutboxMessage:
     """Queue the e-mail with the download link; once per grant, however often it is asked."""
-    return enqueue_email(
-        grant.lead.email,
+    return enqueue_lead_email(
+        grant.lead,
         "magnet",
         grant.language,
         _context(grant),
@@ -32,8 +34,8 @@ def send_magnet(grant: DownloadGrant) -> OutboxMessage:
 
 def send_fresh_link(grant: DownloadGrant) -> OutboxMessage:
     """Queue a fresh link (`grant` is the new one) after an expired link asked for it."""
-    return enqueue_email(
-        grant.lead.email,
+    return enqueue_lead_email(
+        grant.lead,
         "fresh_link",
         grant.language,
         _context(grant),

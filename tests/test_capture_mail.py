@@ -18,6 +18,8 @@ from wsgi import create_app
 
 HOSTILE = '<script>alert("x")</script><b>Ane</b>'
 
+UNSUBSCRIBE = "https://x/u/tok"  # every e-mail to a lead carries one
+
 
 def test_lead_data_is_escaped_in_html_and_plain_in_text(app):
     with app.test_request_context():
@@ -63,7 +65,13 @@ def test_subject_cannot_carry_extra_headers(app):
 
 def test_console_backend_logs_the_message(app_context, app, caplog):
     with app.test_request_context():
-        enqueue_email("ane@firma.dk", "confirm", "en", {"confirm_url": "https://x/c/tok"})
+        enqueue_email(
+            "ane@firma.dk",
+            "confirm",
+            "en",
+            {"confirm_url": "https://x/c/tok"},
+            unsubscribe_url=UNSUBSCRIBE,
+        )
         db.session.commit()
     with caplog.at_level(logging.INFO, logger="leadgate.mail"):
         assert drain().sent == 1
@@ -134,7 +142,13 @@ def test_ses_backend_sends_the_raw_message(app_config, moto_server):
         db.create_all()
         try:
             with app.test_request_context():
-                enqueue_email("ane@firma.dk", "confirm", "da", {"confirm_url": "https://x/c/t"})
+                enqueue_email(
+                    "ane@firma.dk",
+                    "confirm",
+                    "da",
+                    {"confirm_url": "https://x/c/t"},
+                    unsubscribe_url=UNSUBSCRIBE,
+                )
                 db.session.commit()
             assert drain().sent == 1
         finally:

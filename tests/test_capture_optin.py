@@ -84,11 +84,15 @@ def test_double_opt_in_end_to_end(app_context, app, make_form, live_server, smtp
     [message] = smtp_server.messages  # the confirmation is the only e-mail before the click
     assert str(message["To"]) == "ane@firma.dk"
     assert str(message["Subject"]) == "Bekræft venligst din e-mailadresse"  # asked in Danish
-    assert message["List-Unsubscribe"] is None  # not a marketing e-mail, and no advertising
+    # No advertising, but like every e-mail to a lead it can be unsubscribed in one click.
+    unsubscribe = str(message["List-Unsubscribe"])
+    assert unsubscribe.startswith(f"<{live_server.url}/u/") and unsubscribe.endswith("lang=da>")
+    assert str(message["List-Unsubscribe-Post"]) == "List-Unsubscribe=One-Click"
     assert str(message["Auto-Submitted"]) == "auto-generated"
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
-    assert "Afmeld" not in text and "Send me news" not in text
+    assert "Send me news" not in text
+    assert f"Afmeld eller ændr dine samtykker: {unsubscribe[1:-1]}" in text
     [link] = LINK.findall(text)
     assert link.startswith(live_server.url + "/c/") and "lang=da" in link
     assert link.replace("&", "&amp;") in html
@@ -239,7 +243,7 @@ def test_unsubscribe_one_click_and_page(app_context, app, client, demo_forms, su
     assert not may_send_marketing(lead.id)
 
     assert "already unsubscribed" in client.post(path).get_data(as_text=True)
-    assert "already unsubscribed" in client.get(path).get_data(as_text=True)
+    assert "Withdrawn" in client.get(path).get_data(as_text=True)  # the preference page
     assert len(ledger("fa@firma.dk")) == 3
 
 

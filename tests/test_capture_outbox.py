@@ -20,6 +20,8 @@ from wsgi import create_app
 
 DOI = {"processing": True, "marketing": True}
 
+UNSUBSCRIBE = "https://x/u/tok"  # every e-mail to a lead carries one
+
 
 @pytest.fixture
 def app_config(app_config, smtp_server):
@@ -40,7 +42,11 @@ def queue_emails(app, count, prefix="reader"):
     with app.test_request_context():
         for n in range(count):
             enqueue_email(
-                f"{prefix}{n}@firma.dk", "confirm", "en", {"confirm_url": "https://x/c/1"}
+                f"{prefix}{n}@firma.dk",
+                "confirm",
+                "en",
+                {"confirm_url": "https://x/c/1"},
+                unsubscribe_url=UNSUBSCRIBE,
             )
         db.session.commit()
 
@@ -148,8 +154,20 @@ def test_gives_up_after_about_a_day_with_the_reason(app_context, app, smtp_serve
 def test_refused_recipient_is_dead_at_once(app_context, app, smtp_server):
     smtp_server.refused.add("gone@firma.dk")
     with app.test_request_context():
-        enqueue_email("gone@firma.dk", "confirm", "en", {"confirm_url": "https://x/c/1"})
-        enqueue_email("here@firma.dk", "confirm", "en", {"confirm_url": "https://x/c/2"})
+        enqueue_email(
+            "gone@firma.dk",
+            "confirm",
+            "en",
+            {"confirm_url": "https://x/c/1"},
+            unsubscribe_url=UNSUBSCRIBE,
+        )
+        enqueue_email(
+            "here@firma.dk",
+            "confirm",
+            "en",
+            {"confirm_url": "https://x/c/2"},
+            unsubscribe_url=UNSUBSCRIBE,
+        )
         db.session.commit()
     result = drain()
     assert (result.sent, result.dead) == (1, 1)

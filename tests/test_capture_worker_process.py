@@ -19,6 +19,8 @@ from capture.delivery.outbox import OutboxMessage, enqueue_email
 LEADGATE = str(Path(sys.executable).with_name("leadgate"))
 LEASE_SECONDS = 3
 
+UNSUBSCRIBE = "https://x/u/tok"  # every e-mail to a lead carries one
+
 
 @pytest.fixture
 def app_config(app_config, smtp_server):
@@ -49,7 +51,13 @@ def test_killed_worker_loses_nothing_and_the_next_delivers_once(
     app_context, app, smtp_server, worker_env
 ):
     with app.test_request_context():
-        enqueue_email("ane@firma.dk", "confirm", "en", {"confirm_url": "https://x/c/1"})
+        enqueue_email(
+            "ane@firma.dk",
+            "confirm",
+            "en",
+            {"confirm_url": "https://x/c/1"},
+            unsubscribe_url=UNSUBSCRIBE,
+        )
         db.session.commit()
 
     smtp_server.delay = 120  # the first worker hangs in the middle of sending

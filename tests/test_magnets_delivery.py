@@ -57,7 +57,12 @@ def test_email_magnet_shows_the_link_and_mails_it(
     assert message["To"] == "ane@firma.dk"
     assert "Guiden" in message["Subject"]
     assert message["Auto-Submitted"] == "auto-generated"
-    assert "List-Unsubscribe" not in message  # transactional: the person asked for it
+    # The person asked for it, and like every e-mail to a lead it carries a one-click
+    # unsubscribe (RFC 8058) and a visible link, in the e-mail's language.
+    assert message["List-Unsubscribe"].startswith("<http://localhost/u/")
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    text = message.get_body(("plain",)).get_content()
+    assert "Afmeld eller ændr dine samtykker: http://localhost/u/" in text
     assert links_in(message) == [answer["download_url"]]
     html = message.get_body(("html",)).get_content()
     assert f'href="{answer["download_url"]}"' in html

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
@@ -12,6 +14,7 @@ from capture.api.schemas import LeadListQuery, StageChangeRequest
 from capture.api.token import current_token, protect
 from capture.base.db import db
 from capture.base.extensions import csrf
+from capture.leads.consent import consent_states
 from capture.leads.lead import Lead, lead_payload, move_stage
 from capture.leads.listing import InvalidCursor, decode_cursor, page
 from capture.leads.privacy import erase, personal_data
@@ -35,6 +38,12 @@ def get_lead(public_id: str) -> Lead:
     return lead
 
 
+def with_consents(leads: list[Lead]) -> list[dict[str, Any]]:
+    """Leads as the API shows them: each with its consent state per purpose (one query)."""
+    states = consent_states([lead.id for lead in leads])
+    return [lead_payload(lead) | {"consents": states[lead.id]} for lead in leads]
+
+
 @bp.get("")
 def list_leads() -> ResponseReturnValue:
     wanted = read_query(LeadListQuery)
@@ -46,12 +55,12 @@ def list_leads() -> ResponseReturnValue:
             raise invalid({"cursor": [_("This cursor is not valid.")]}) from None
     where = wanted.lead_filter(since=wanted.since, email=wanted.email)
     leads, next_cursor = page(where, wanted.limit or DEFAULT_LIMIT, after)
-    return jsonify({"leads": [lead_payload(lead) for lead in leads], "next_cursor": next_cursor})
+    return jsonify({"leads": with_consents(list(leads)), "next_cursor": next_cursor})
 
 
 @bp.get("/<lead_id>")
 def get(lead_id: str) -> ResponseReturnValue:
-    return jsonify(lead_payload(get_lead(lead_id)))
+    return jsonify(with_consents([get_lead(lead_id)])[0])
 
 
 @bp.post("/<lead_id>/stage")
@@ -64,7 +73,7 @@ def change_stage(lead_id: str) -> ResponseReturnValue:
     change = move_stage(lead, wanted.to, reason=wanted.reason, actor=current_token().actor)
     db.session.flush()
     body = {
-        "lead": lead_payload(lead),
+        "lead": with_consents([lead])[0],
         "stage_change": {
             "from": change.from_stage,
             "to": change.to_stage,

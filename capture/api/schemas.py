@@ -138,6 +138,16 @@ class Error(BaseModel):
     error: ErrorDetail
 
 
+class ConsentState(BaseModel):
+    """A purpose's state: the latest record on the person's consent ledger decides it."""
+
+    state: Literal["granted", "pending", "withdrawn"] = Field(
+        description="granted (given, or confirmed by e-mail), pending (a double opt-in not yet "
+        "confirmed) or withdrawn"
+    )
+    at: datetime = Field(description="when the latest record was made (or confirmed)")
+
+
 class LeadBase(BaseModel):
     id: str
     email: str = Field(json_schema_extra={"format": "email"})
@@ -154,6 +164,11 @@ class LeadBase(BaseModel):
     created_at: datetime
     updated_at: datetime
     last_activity_at: datetime | None = None
+    consents: dict[str, ConsentState] = Field(
+        default_factory=dict,
+        description="state per purpose (processing, marketing, ...); a purpose never asked "
+        "about is absent",
+    )
 
 
 # The profile columns, text or null (capture.leads.lead.PROFILE_COLUMNS).

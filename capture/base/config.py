@@ -105,6 +105,8 @@ def load_config(app: Flask, test_config: dict[str, Any] | None = None) -> None:
         # Console mail prints names and addresses into the logs: production needs this flag.
         ALLOW_CONSOLE_MAIL=_flag(env("LEADGATE_ALLOW_CONSOLE_MAIL")),
         MAIL_FROM=env("MAIL_FROM", "Leadgate <no-reply@localhost>"),
+        # An address for List-Unsubscribe's mailto: besides the https link (read by people).
+        MAIL_UNSUBSCRIBE_MAILTO=(env("MAIL_UNSUBSCRIBE_MAILTO") or "").strip() or None,
         RATELIMIT_STORAGE_URI=env("RATELIMIT_STORAGE_URI", "memory://"),
         RATELIMIT_ENABLED=_flag(env("RATELIMIT_ENABLED"), default=True),
         RATELIMIT_SUBMIT=env("RATELIMIT_SUBMIT", DEFAULT_SUBMIT_LIMIT),
@@ -180,6 +182,7 @@ def load_config(app: Flask, test_config: dict[str, Any] | None = None) -> None:
     app.config.update(test_config)
     app.config["PUBLIC_BASE_URL"] = check_base_url(app.config.get("PUBLIC_BASE_URL"))
     app.config["TRUSTED_HOSTS"] = trusted_hosts(app.config)
+    check_unsubscribe_mailto(app.config.get("MAIL_UNSUBSCRIBE_MAILTO"))
     check_captcha(app.config)
     check_logs(app.config)
     check_production(app.config)
@@ -203,6 +206,18 @@ def check_base_url(base: str | None) -> str | None:
             f"not {base!r}."
         )
     return base
+
+
+def check_unsubscribe_mailto(address: str | None) -> None:
+    """A bare address (`unsubscribe@example.com`): it goes into every e-mail's header."""
+    if address is None:
+        return
+    local, at, domain = address.partition("@")
+    if not (local and at and "." in domain) or any(c in address for c in ' <>,;:?"\\'):
+        raise InvalidConfiguration(
+            f"MAIL_UNSUBSCRIBE_MAILTO must be a plain e-mail address such as "
+            f"unsubscribe@example.com, not {address!r}."
+        )
 
 
 def trusted_hosts(config: dict[str, Any]) -> list[str] | None:

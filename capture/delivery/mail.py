@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 from typing import Any, Protocol
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import boto3
 from botocore.config import Config
@@ -73,10 +73,15 @@ def compose(payload: dict[str, Any]) -> EmailMessage:
     return message
 
 
-def list_unsubscribe_headers(url: str) -> dict[str, str]:
-    """RFC 2369 and RFC 8058 one-click headers: mail clients show an Unsubscribe button."""
+def list_unsubscribe_headers(url: str, mailto: str | None = None) -> dict[str, str]:
+    """RFC 2369 and RFC 8058 one-click headers: mail clients show an Unsubscribe button and
+    POST `List-Unsubscribe=One-Click` to the https URL. `mailto` (MAIL_UNSUBSCRIBE_MAILTO)
+    adds an address for clients that only write e-mails; whoever reads it acts on them."""
+    targets = [f"<{url}>"]
+    if mailto:
+        targets.append(f"<mailto:{quote(mailto, safe='@')}?subject=unsubscribe>")
     return {
-        "List-Unsubscribe": f"<{url}>",
+        "List-Unsubscribe": ", ".join(targets),
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
 

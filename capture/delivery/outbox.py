@@ -177,6 +177,10 @@ def enqueue(kind: str, payload: dict[str, Any], *, dedupe_key: str | None = None
     return message
 
 
+class NoUnsubscribe(ValueError):
+    """An e-mail to a lead without an unsubscribe link: every one must carry it (RFC 8058)."""
+
+
 def enqueue_email(
     to: str,
     template: str,
@@ -185,19 +189,28 @@ def enqueue_email(
     *,
     dedupe_key: str | None = None,
     unsubscribe_url: str | None = None,
+    staff: bool = False,
 ) -> OutboxMessage:
     """Render `email/<template>` in `language` now (links need the request) and queue it.
 
-    Give `unsubscribe_url` for marketing e-mail: the templates get it as `unsubscribe_url` and
-    the message gets List-Unsubscribe and one-click List-Unsubscribe-Post headers.
+    Every e-mail that reaches a lead carries `unsubscribe_url` (use
+    `capture.delivery.optin.enqueue_lead_email`, which makes it): the templates show it as a
+    link and the message gets List-Unsubscribe and one-click List-Unsubscribe-Post headers.
+    Only mail to staff (the sales hand-off) goes without, and must say so with `staff=True`;
+    anything else raises `NoUnsubscribe`, so a new kind of lead e-mail cannot forget it.
     """
     context = dict(context)
-    headers = {"Message-ID": mail.message_id()}
+    # RFC 3834: every message here is generated, so no vacation replies to it.
+    headers = {"Message-ID": mail.message_id(), "Auto-Submitted": "auto-generated"}
     if unsubscribe_url:
         context["unsubscribe_url"] = unsubscribe_url
-        headers.update(mail.list_unsubscribe_headers(unsubscribe_url))
-    else:
-        headers["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to it
+        headers.update(
+            mail.list_unsubscribe_headers(
+                unsubscribe_url, current_app.config.get("MAIL_UNSUBSCRIBE_MAILTO")
+            )
+        )
+    elif not staff:
+        raise NoUnsubscribe(f"e-mail {template!r} to a lead needs an unsubscribe_url")
     rendered = mail.render_email(template, language, **context)
     payload = {
         "to": to,

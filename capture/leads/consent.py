@@ -5,12 +5,16 @@ shown, its hash, the form version, the page, the address and the method. Rows ar
 or deleted; withdrawal and double opt-in confirmation are new rows. Only erasure of the person
 (`erasing()` below) may remove them. On PostgreSQL a trigger enforces this for every client,
 raw SQL included; the ORM guards below give the clearer error first.
+
+Every record is appended by `append_consents`, whoever records it (a form, the /c/ click, the
+/u/ link and page), which fires `consent_changed` for each; `consent_states` reads the
+current state per purpose, as the API and webhooks show it.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from enum import StrEnum
@@ -20,8 +24,11 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column
 
-from capture.base.db import Model, new_public_id, utcnow
+from capture import extension_points
+from capture.base.db import Model, db, new_public_id, utcnow
 from capture.base.personal import ByLead, Export, Personal
+from capture.extension_points import ConsentChanged
+from capture.leads.lead import Lead
 
 
 class ConsentStatus(StrEnum):
@@ -36,8 +43,18 @@ class ConsentMethod(StrEnum):
     NOTICE = "notice"  # a required processing notice accepted by submitting
     DOUBLE_OPT_IN = "double_opt_in"
     API = "api"
-    LINK = "unsubscribe_link"
+    LINK = "unsubscribe_link"  # the one-click POST (RFC 8058) or the e-mail's link
+    PREFERENCE_PAGE = "preference_page"  # a choice on the /u/ page, with the page's own text
     BACK_OFFICE = "back_office"
+
+
+# A purpose's state as the API and webhooks say it: confirmed is granted (proven by e-mail).
+STATES = {
+    ConsentStatus.GRANTED.value: "granted",
+    ConsentStatus.CONFIRMED.value: "granted",
+    ConsentStatus.PENDING.value: "pending",
+    ConsentStatus.WITHDRAWN.value: "withdrawn",
+}
 
 
 def text_hash(text: str) -> str:
@@ -172,3 +189,70 @@ def erasing(session: Session) -> Iterator[None]:
         session.info.pop("erasing", None)
     # After a failure the rollback ends the exception anyway; after success, end it here.
     _set_erasing(session, "off")
+
+
+def append_consents(lead: Lead, records: Iterable[ConsentRecord]) -> list[ConsentRecord]:
+    """Append `records` (the lead's) to the ledger and fire `consent_changed` for each.
+
+    The ledger's one writer: every path that records consent calls this, so no grant,
+    confirmation or withdrawal goes unannounced. Adds without flushing (the caller's next
+    flush or query writes them); the record's time is set here, so `at` is known at once.
+    """
+    appended = []
+    for record in records:
+        record.lead_id = lead.id
+        record.created_at = record.created_at or utcnow()
+        db.session.add(record)
+        appended.append(record)
+    for record in appended:
+        extension_points.consent_changed.send(
+            ConsentChanged(
+                lead=lead,
+                purpose=record.purpose,
+                state=STATES[record.status],
+                method=record.method,
+                at=record.confirmed_at or record.created_at,
+            )
+        )
+    return appended
+
+
+def latest_records(lead_ids: Iterable[int]) -> dict[int, dict[str, ConsentRecord]]:
+    """The latest record per purpose of each lead: one query for any number of leads.
+
+    Reads without autoflush (a submission half-way through keeps its one lead UPDATE) and
+    adds the records appended in this transaction but not yet flushed, which are newer.
+    """
+    wanted = set(lead_ids)
+    latest: dict[int, dict[str, ConsentRecord]] = {lead_id: {} for lead_id in wanted}
+    if not wanted:
+        return latest
+    newest = (
+        sa.select(sa.func.max(ConsentRecord.id))
+        .where(ConsentRecord.lead_id.in_(wanted))
+        .group_by(ConsentRecord.lead_id, ConsentRecord.purpose)
+    )
+    with db.session.no_autoflush:
+        rows = db.session.scalars(sa.select(ConsentRecord).where(ConsentRecord.id.in_(newest)))
+        for record in rows:
+            latest[record.lead_id][record.purpose] = record
+    unflushed = [
+        row for row in db.session.new if isinstance(row, ConsentRecord) and row.lead_id in wanted
+    ]
+    for record in sorted(unflushed, key=lambda row: row.created_at or utcnow()):
+        latest[record.lead_id][record.purpose] = record
+    return latest
+
+
+def state_of(record: ConsentRecord) -> dict[str, str]:
+    moment = record.confirmed_at or record.created_at
+    return {"state": STATES[record.status], "at": moment.isoformat() if moment else ""}
+
+
+def consent_states(lead_ids: Iterable[int]) -> dict[int, dict[str, dict[str, str]]]:
+    """`{lead id: {purpose: {"state": "granted" | "pending" | "withdrawn", "at": ISO time}}}`;
+    a purpose never asked about is absent."""
+    return {
+        lead_id: {purpose: state_of(record) for purpose, record in sorted(by_purpose.items())}
+        for lead_id, by_purpose in latest_records(lead_ids).items()
+    }

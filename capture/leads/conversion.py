@@ -39,6 +39,8 @@ class ConversionEvent(Model):
     attribution: Mapped[dict[str, Any]] = mapped_column(default=dict)
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # Recorded, not yet counted: a double opt-in not yet confirmed (capture.leads.pending).
+    pending: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     # Kept without content, so counts per form, channel and partner still add up.
     __privacy__ = Personal(
@@ -57,6 +59,7 @@ class ConversionEvent(Model):
                 "attribution": c.attribution,
                 "details": c.details,
                 "occurred_at": iso(c.occurred_at),
+                "pending": c.pending,
             },
         ),
     )

@@ -30,10 +30,11 @@ from capture.extension_points import Quarantined
 from capture.forms.spec import text_for
 from capture.forms.store import FormDefinition
 from capture.forms.values import Errors, clean_values
-from capture.leads.consent import ConsentRecord
+from capture.leads.consent import ConsentRecord, append_consents
 from capture.leads.conversion import ConversionEvent
 from capture.leads.lead import Lead, StageChange, apply_profile, move_stage, upsert_lead
-from capture.leads.scoring import score_conversion
+from capture.leads.pending import hold as hold_until_confirmed
+from capture.leads.scoring import Scored, score_conversion
 from capture.submissions.captcha import captcha_problem
 from capture.submissions.consents import agreed, consent_record, given_consents, stored_ip
 from capture.submissions.intake import TOUCH_KEYS, Intake
@@ -134,7 +135,6 @@ def accept(
     lead, created = upsert_lead(values["email"], touch, intake.partner)
 
     records = [consent_record(intake, submission, lead, purpose) for purpose in given]
-    db.session.add_all(records)
 
     classification = classify(form.conversion, conversion_overrides())
     conversion = ConversionEvent(
@@ -157,8 +157,13 @@ def accept(
     lead.last_activity_at = now
     if lead.partner is None and intake.partner:
         lead.partner = intake.partner
+    # [consent] The ledger's one writer (fires consent_changed); after the profile, so the
+    # event shows the lead as submitted, and before any stage move, whose event lists consents.
+    append_consents(lead, records)
+    # [double opt-in] A conversion waiting for confirmation moves no stage and scores nothing.
+    held = hold_until_confirmed(conversion, form.spec.double_opt_in)
     changes: list[StageChange] = []
-    target = automatic_move(lead.stage, stage_for(classification))
+    target = None if held else automatic_move(lead.stage, stage_for(classification))
     if target is not None:
         changes.append(
             move_stage(
@@ -174,7 +179,7 @@ def accept(
         intake, submission.public_id, lead.public_id, classification, lead.stage
     )
     # Scoring is part of the write path, not a receiver: every receiver sees the scored stage.
-    scored = score_conversion(lead, conversion, flush=False)
+    scored = Scored() if held else score_conversion(lead, conversion, flush=False)
     accepted.stage_changes.extend(scored.stage_changes)
     accepted.answer["lifecycle_stage"] = lead.lifecycle_stage
     for fields in extension_points.submission_accepted.send(accepted):

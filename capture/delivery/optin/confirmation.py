@@ -18,10 +18,11 @@ from flask_babel import gettext as _
 from sqlalchemy.orm.attributes import set_committed_value
 
 from capture.base.db import db, utcnow
-from capture.delivery.outbox import enqueue_email
+from capture.delivery.optin.unsubscribe import enqueue_lead_email
 from capture.extension_points import Confirmed, optin_confirmed, submission_accepted
-from capture.leads.consent import ConsentMethod, ConsentRecord, ConsentStatus
+from capture.leads.consent import ConsentMethod, ConsentRecord, ConsentStatus, append_consents
 from capture.leads.lead import Lead
+from capture.leads.pending import settle as settle_pending
 from capture.submissions.client import user_agent
 from capture.submissions.consents import stored_ip
 from capture.submissions.record import Accepted
@@ -55,13 +56,14 @@ def confirmation_url(submission_public_id: str, language: str | None = None) -> 
 
 
 def require_confirmation(accepted: Accepted) -> dict[str, Any] | None:
-    """On `submission_accepted`: hold delivery and queue the confirmation e-mail (no ads)."""
+    """On `submission_accepted`: hold delivery and queue the confirmation e-mail (no ads; its
+    unsubscribe link lets the owner of an address someone else typed in say no at once)."""
     spec = accepted.intake.form.spec
     if not spec.double_opt_in:
         return None
     language = accepted.intake.language
-    enqueue_email(
-        accepted.lead.email,
+    enqueue_lead_email(
+        accepted.lead,
         "confirm",
         language,
         {
@@ -116,30 +118,31 @@ def confirm_submission(
         )
         .order_by(ConsentRecord.id)
     ).all()
-    for record in pending:
-        if _withdrawn_since(lead.id, record.purpose, record):
-            continue
-        db.session.add(
-            ConsentRecord(
-                lead_id=lead.id,
-                submission_id=submission.id,
-                purpose=record.purpose,
-                status=ConsentStatus.CONFIRMED.value,
-                method=ConsentMethod.DOUBLE_OPT_IN.value,
-                channel="email",
-                text=record.text,
-                text_hash=record.text_hash,
-                language=record.language,
-                form_id=record.form_id,
-                form_version=record.form_version,
-                page_url=record.page_url,
-                origin=record.origin,
-                ip=stored_ip(ip),
-                user_agent=agent,
-                confirmed_at=now,
-            )
+    confirmed = [
+        ConsentRecord(
+            submission_id=submission.id,
+            purpose=record.purpose,
+            status=ConsentStatus.CONFIRMED.value,
+            method=ConsentMethod.DOUBLE_OPT_IN.value,
+            channel="email",
+            text=record.text,
+            text_hash=record.text_hash,
+            language=record.language,
+            form_id=record.form_id,
+            form_version=record.form_version,
+            page_url=record.page_url,
+            origin=record.origin,
+            ip=stored_ip(ip),
+            user_agent=agent,
+            created_at=now,
+            confirmed_at=now,
         )
+        for record in pending
+        if not _withdrawn_since(lead.id, record.purpose, record)
+    ]
+    append_consents(lead, confirmed)
     lead.last_activity_at = now
+    settle_pending(lead, submission.id)  # the conversion now counts: stage and score
     db.session.flush()
     optin_confirmed.send(Confirmed(submission, lead))
     return True

@@ -1,10 +1,12 @@
-"""Withdrawing marketing consent without logging in: `GET` and `POST /u/<token>`.
+"""Unsubscribing without logging in: the one-click `POST /u/<token>`, and e-mail to leads.
 
-The link in every marketing e-mail (and its List-Unsubscribe header) carries a signed token
-with the lead's public id. `GET` only shows a button, because mail scanners follow links;
-`POST` appends a `withdrawn` record to the ledger. Mail clients' one-click unsubscribe
-(RFC 8058) posts `List-Unsubscribe=One-Click` with no session, so the route takes no CSRF
-token: the signed token is the proof.
+Every e-mail that reaches a lead goes out through `enqueue_lead_email`, which gives it the
+`/u/` link: List-Unsubscribe (plus a `mailto:` when MAIL_UNSUBSCRIBE_MAILTO is set),
+`List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058) and a visible link in the
+body. Mail clients' one-click unsubscribe posts `List-Unsubscribe=One-Click` with no session,
+so the route takes no CSRF token: the signed token is the proof, and there is no cookie for a
+forged cross-site request to ride on. `GET /u/<token>` is the preference page
+(capture.delivery.optin.preferences) and changes nothing, because mail scanners follow links.
 """
 
 from __future__ import annotations
@@ -18,24 +20,43 @@ from flask_babel import gettext as _
 
 from capture.base.db import db
 from capture.base.extensions import csrf
-from capture.leads.consent import ConsentMethod, ConsentRecord, ConsentStatus, text_hash
+from capture.delivery.optin import preferences
+from capture.delivery.optin.person import lead_for_token, unsubscribe_url
+from capture.delivery.outbox import OutboxMessage, enqueue_email
+from capture.leads.consent import (
+    ConsentMethod,
+    ConsentRecord,
+    ConsentStatus,
+    append_consents,
+    text_hash,
+)
 from capture.leads.lead import Lead
 from capture.submissions.client import user_agent
 from capture.submissions.consents import stored_ip
-from capture.web.errors import ApiError
 from capture.web.i18n import visitor_language
-from capture.web.tokens import InvalidToken, Purpose, sign, verify
-from capture.web.urls import public_url
 
 MARKETING = "marketing"
 
 bp = Blueprint("unsubscribe", __name__)
 
 
-def unsubscribe_url(lead_public_id: str, language: str | None = None) -> str:
-    """The link for marketing e-mails to this lead; it does not expire."""
-    token = sign(Purpose.UNSUBSCRIBE, lead_public_id)
-    return public_url("unsubscribe.page", token=token, lang=language)
+def enqueue_lead_email(
+    lead: Lead,
+    template: str,
+    language: str,
+    context: dict[str, Any],
+    *,
+    dedupe_key: str | None = None,
+) -> OutboxMessage:
+    """Queue an e-mail to the lead's address, with its unsubscribe link and headers."""
+    return enqueue_email(
+        lead.email,
+        template,
+        language,
+        context,
+        dedupe_key=dedupe_key,
+        unsubscribe_url=unsubscribe_url(lead.public_id, language),
+    )
 
 
 def marketing_status(lead_id: int) -> str | None:
@@ -54,69 +75,50 @@ def may_send_marketing(lead_id: int) -> bool:
 
 
 def withdraw_marketing(lead: Lead, language: str, ip: str | None, agent: str | None) -> bool:
-    """Append a withdrawal unless the latest record already is one; True when appended."""
+    """Append a withdrawal unless the latest record already is one; True when appended.
+
+    A person never asked about marketing gets a withdrawal too: it records that they do not
+    want it, so a later pending double opt-in cannot be confirmed into a grant by a scanner.
+    """
     if marketing_status(lead.id) == ConsentStatus.WITHDRAWN:
         return False
     text = _("Unsubscribe from marketing e-mails")
-    db.session.add(
-        ConsentRecord(
-            lead_id=lead.id,
-            purpose=MARKETING,
-            status=ConsentStatus.WITHDRAWN.value,
-            method=ConsentMethod.LINK.value,
-            channel="email",
-            text=text,
-            text_hash=text_hash(text),
-            language=language,
-            ip=stored_ip(ip),
-            user_agent=agent,
-        )
+    record = ConsentRecord(
+        purpose=MARKETING,
+        status=ConsentStatus.WITHDRAWN.value,
+        method=ConsentMethod.LINK.value,
+        channel="email",
+        text=text,
+        text_hash=text_hash(text),
+        language=language,
+        ip=stored_ip(ip),
+        user_agent=agent,
     )
+    append_consents(lead, [record])
     db.session.flush()
     return True
 
 
-def _lead(token: str) -> Lead | None:
-    """The lead the token names; None when there is none. A bad token is a 404; an erased
-    person's link is a 410 and writes nothing (erasure kills every link they hold)."""
-    try:
-        public_id, _issued = verify(Purpose.UNSUBSCRIBE, token)
-    except InvalidToken:
-        raise ApiError(404, "not_found", _("This unsubscribe link is not valid.")) from None
-    if not isinstance(public_id, str):
-        raise ApiError(404, "not_found", _("This unsubscribe link is not valid."))
-    lead = db.session.scalar(sa.select(Lead).where(Lead.public_id == public_id))
-    if lead is not None and lead.erased_at is not None:
-        raise ApiError(410, "gone", _("This link no longer works: the data behind it was erased."))
-    return lead
-
-
-def _masked(email: str) -> str:
-    """Enough of the address to recognise it, not enough to harvest it from a shared link."""
-    local, _at, domain = email.partition("@")
-    return f"{local[:1]}{'*' * max(1, len(local) - 1)}@{domain}"
-
-
 def _page(template: str, **context: Any) -> ResponseReturnValue:
     response = current_app.make_response(render_template(template, **context))
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
+    return preferences.private(response)
 
 
 @bp.route("/u/<token>", methods=["GET", "POST"])
 def page(token: str) -> ResponseReturnValue:
+    """GET: the preference page. POST (any body; mail clients send
+    `List-Unsubscribe=One-Click`): withdraw marketing consent, once."""
     language = visitor_language()
-    lead = _lead(token)
+    lead = lead_for_token(token)
     if request.method == "GET":
-        if lead is None or marketing_status(lead.id) == ConsentStatus.WITHDRAWN:
+        if lead is None:
             return _page("optin/unsubscribed.html", already=True)
-        return _page("optin/unsubscribe.html", email=_masked(lead.email), token=token)
+        return preferences.show(lead, token)
     appended = False
     if lead is not None:
         appended = withdraw_marketing(lead, language, request.remote_addr, user_agent())
         db.session.commit()
-    return _page("optin/unsubscribed.html", already=not appended)
+    return _page("optin/unsubscribed.html", already=not appended, token=token)
 
 
 csrf.exempt(page)

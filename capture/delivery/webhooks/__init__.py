@@ -1,8 +1,8 @@
 """Webhooks: signed events to CRMs, delivered at least once by `leadgate worker`.
 
 Events come from the core's extension points (capture.extension_points), inside its
-transactions: accepted submissions, API conversions, every stage change (whoever made it) and
-erasure (`lead_erased`). Each becomes one outbox row per endpoint. Erasure itself empties the
+transactions: accepted submissions, API conversions, every stage change (whoever made it),
+every consent record (`consent_changed`) and erasure (`lead_erased`). Each becomes one outbox row per endpoint. Erasure itself empties the
 person's earlier event rows through the privacy map.
 """
 
@@ -18,6 +18,7 @@ from capture.extension_points import (
     Erased,
     OfflineConversion,
     StageMoved,
+    consent_changed,
     lead_erased,
     offline_conversion,
     outbox_senders,
@@ -55,6 +56,7 @@ def init_app(app: Flask) -> None:
     submission_accepted.connect(app, _accepted)
     offline_conversion.connect(app, _offline)
     stage_moved.connect(app, _stage_moved)
+    consent_changed.connect(app, events.consent_changed)
     lead_erased.connect(app, _erased)
     app.register_blueprint(admin.bp)
     app.cli.add_command(webhooks_cli)

@@ -20,6 +20,8 @@ from capture.base.db import db, new_public_id, utcnow
 from capture.base.lifecycle import Stage
 from capture.delivery.outbox import OutboxMessage, OutboxStatus, enqueue
 from capture.delivery.webhooks.endpoint import find_endpoint, subscribed
+from capture.extension_points import ConsentChanged
+from capture.leads.consent import consent_states
 from capture.leads.conversion import ConversionEvent
 from capture.leads.lead import Lead, StageChange, lead_payload
 
@@ -47,6 +49,11 @@ def publish(event_type: str, lead_public_id: str, data: dict[str, Any]) -> list[
     ]
 
 
+def lead_data(lead: Lead) -> dict[str, Any]:
+    """The lead as every event carries it: the API's shape, with its consents per purpose."""
+    return lead_payload(lead) | {"consents": consent_states([lead.id])[lead.id]}
+
+
 def conversion_payload(conversion: ConversionEvent) -> dict[str, Any]:
     return {
         "id": conversion.public_id,
@@ -57,18 +64,23 @@ def conversion_payload(conversion: ConversionEvent) -> dict[str, Any]:
         "attribution": conversion.attribution or {},
         "details": conversion.details or {},
         "occurred_at": conversion.occurred_at.isoformat() if conversion.occurred_at else None,
+        # A double opt-in not yet confirmed: recorded, but no stage move or points until then.
+        "pending": bool(conversion.pending),
     }
 
 
 def lead_created(lead: Lead) -> None:
-    publish("lead.created", lead.public_id, {"lead": lead_payload(lead)})
+    if subscribed("lead.created"):
+        publish("lead.created", lead.public_id, {"lead": lead_data(lead)})
 
 
 def conversion_recorded(lead: Lead, conversion: ConversionEvent) -> None:
+    if not subscribed("conversion.recorded"):
+        return
     publish(
         "conversion.recorded",
         lead.public_id,
-        {"lead": lead_payload(lead), "conversion": conversion_payload(conversion)},
+        {"lead": lead_data(lead), "conversion": conversion_payload(conversion)},
     )
 
 
@@ -89,12 +101,14 @@ def qualifying_event(change: StageChange) -> ConversionEvent | None:
 
 def stage_changed(lead: Lead, change: StageChange) -> None:
     """`lead.stage_changed`; an SQL move is the handoff and names the event that qualified it."""
+    if not subscribed("lead.stage_changed"):
+        return
     conversion = qualifying_event(change)
     publish(
         "lead.stage_changed",
         lead.public_id,
         {
-            "lead": lead_payload(lead),
+            "lead": lead_data(lead),
             "from": change.from_stage,
             "to": change.to_stage,
             "reason": change.reason,
@@ -102,6 +116,23 @@ def stage_changed(lead: Lead, change: StageChange) -> None:
             "changed_at": (change.created_at or utcnow()).isoformat(),
             "handoff": handoff_for(change),
             "qualifying_event": conversion_payload(conversion) if conversion else None,
+        },
+    )
+
+
+def consent_changed(changed: ConsentChanged) -> None:
+    """`consent.changed`: one purpose granted, confirmed or withdrawn, and every consent now."""
+    if not subscribed("consent.changed"):
+        return
+    publish(
+        "consent.changed",
+        changed.lead.public_id,
+        {
+            "lead": lead_data(changed.lead),
+            "purpose": changed.purpose,
+            "state": changed.state,
+            "method": changed.method,
+            "changed_at": changed.at.isoformat(),
         },
     )
 

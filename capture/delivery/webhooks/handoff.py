@@ -2,6 +2,9 @@
 
 Queued through the outbox in the stage change's transaction, like the webhook itself.
 Users have no language of their own yet, so the notice is in the default locale.
+
+Exempt from the unsubscribe link every e-mail to a lead carries (RFC 8058): this goes to staff
+only, about their work, and is not sent to the lead (`staff=True`).
 """
 
 from __future__ import annotations
@@ -40,4 +43,4 @@ def notify_sales(lead: Lead, change: StageChange) -> None:
     }
     language = current_app.config.get("BABEL_DEFAULT_LOCALE", "en")
     for address in recipients:
-        enqueue_email(address, "sql_handoff", language, context)
+        enqueue_email(address, "sql_handoff", language, context, staff=True)
