@@ -2,8 +2,9 @@
 
 Events come from the core's extension points (capture.extension_points), inside its
 transactions: accepted submissions, API conversions, every stage change (whoever made it),
-every consent record (`consent_changed`) and erasure (`lead_erased`). Each becomes one outbox row per endpoint. Erasure itself empties the
-person's earlier event rows through the privacy map.
+every consent record (`consent_changed`) and erasure (`lead_erased`). Each becomes one
+outbox row per endpoint. Erasure itself empties the person's earlier event rows through the
+privacy map.
 """
 
 from __future__ import annotations
