@@ -122,6 +122,10 @@ def test_changes_are_refused_when_forged_or_outdated(app_context, client, page):
         processing["action_url"], data=processing, headers={"Origin": "https://evil.example"}
     )
     assert elsewhere.status_code == 403
+    headers = {"Sec-Fetch-Site": "cross-site", "Origin": "null"}
+    assert (
+        client.post(processing["action_url"], data=processing, headers=headers).status_code == 403
+    )
     changed = client.post(processing["action_url"], data={**processing, "text_sha256": "0" * 64})
     assert changed.status_code == 409 and "changed" in changed.get_data(as_text=True)
     unknown = client.post(processing["action_url"], data={**processing, "purpose": "tracking"})

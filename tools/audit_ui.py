@@ -71,8 +71,8 @@ def leadgate(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
 
 
 @contextmanager
-def demo_instance() -> Iterator[tuple[str, str, Path]]:
-    """A demo instance on loopback; yields (base URL, admin password, SQLite file)."""
+def demo_instance() -> Iterator[tuple[str, str, Path, str]]:
+    """A demo instance on loopback; yields (base URL, admin password, SQLite file, key)."""
     workdir = Path(tempfile.mkdtemp(prefix="leadgate-audit-"))
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -104,7 +104,7 @@ def demo_instance() -> Iterator[tuple[str, str, Path]]:
                 break
             except OSError:
                 time.sleep(0.2)
-        yield base, password, workdir / "audit.sqlite3"
+        yield base, password, workdir / "audit.sqlite3", env["SECRET_KEY"]
     finally:
         server.terminate()
         server.wait(10)
@@ -129,8 +129,9 @@ def spread(database: Path) -> None:
         )
 
 
-def seed(base: str) -> None:
-    """A few leads on every demo form, so tables and charts have something to show."""
+def seed(base: str) -> str:
+    """A few leads on every demo form, so tables and charts have something to show; returns
+    the last lead's id."""
     people = [
         ("ane", "Ane", "Firma A/S"),
         ("bo", "Bo", "Nordisk ApS"),
@@ -141,6 +142,7 @@ def seed(base: str) -> None:
         ("gustav", "Gustav", "Gustav & Søn"),
         ("hanne", "Hanne", "Hanne Design"),
     ]
+    lead = ""
     for index, (user, first, company) in enumerate(people):
         for slug in ("newsletter", "ebook-lead-scoring", "contact"):
             with urllib.request.urlopen(f"{base}/api/v1/forms/{slug}", timeout=10) as response:
@@ -164,7 +166,7 @@ def seed(base: str) -> None:
                 elif field.get("required"):
                     fields[name] = "Lorem ipsum"
             consents = {c["purpose"]: True for c in form.get("consents", [])}
-            post_json(
+            lead = post_json(
                 f"{base}/api/v1/forms/{slug}/submissions",
                 {
                     "fields": fields,
@@ -172,7 +174,16 @@ def seed(base: str) -> None:
                     "context": {"utm_source": ["google", "linkedin", "newsletter"][index % 3]},
                     "token": form["token"],
                 },
-            )
+            )["lead"]
+    return str(lead)
+
+
+def preference_page(key: str, lead: str) -> str:
+    """The path of a lead's /u/ link: its token signed as the app signs it
+    (capture.web.tokens, purpose `unsubscribe`)."""
+    from itsdangerous import URLSafeTimedSerializer
+
+    return "/u/" + URLSafeTimedSerializer([key], salt="leadgate.unsubscribe").dumps(lead)
 
 
 def log_in(page: Any, base: str, password: str) -> None:
@@ -308,8 +319,8 @@ def main() -> int:
 
     axe_source = (args.cache / "node_modules" / "axe-core" / "axe.min.js").read_text()
     problems = 0
-    with demo_instance() as (base, password, database):
-        seed(base)
+    with demo_instance() as (base, password, database, key):
+        lead = seed(base)
         spread(database)
         html_dir = Path(tempfile.mkdtemp(prefix="leadgate-html-"))
         pages: dict[str, Path] = {}
@@ -324,6 +335,7 @@ def main() -> int:
                 "/f/contact?embed=1",
                 "/p/lead-scoring-guide",
                 "/demo/partner",
+                preference_page(key, lead) + "?lang=da",
             ]
             print("axe-core (violations) and page width at 390 px:")
             for path in public:

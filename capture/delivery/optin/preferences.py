@@ -6,7 +6,7 @@ change is a POST of its own form to `/u/<token>/consents`, appended to the ledge
 record (method `preference_page`, channel `web`) with the text this page showed, whose hash
 the form carries so the record holds exactly what the person read. Cross-site forgery needs
 something the browser adds by itself, and there is none here; a POST that says it comes from
-another site (`Origin`) is refused anyway.
+another site (`Sec-Fetch-Site`, `Origin`) is refused anyway.
 """
 
 from __future__ import annotations
@@ -138,6 +138,16 @@ def _our_origin() -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+def _from_elsewhere() -> bool:
+    """A POST another site's page made. Browsers say so in `Sec-Fetch-Site`; older ones only
+    in `Origin`, which is `null` under this page's `Referrer-Policy: no-referrer`."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site not in ("same-origin", "none")
+    origin = request.headers.get("Origin")
+    return bool(origin) and origin not in ("null", _our_origin())
+
+
 def _change(lead: Lead, purpose: str, action: str, language: str) -> bool:
     """Append the person's choice unless the purpose is already in that state."""
     latest = _history(lead).get(purpose) or []
@@ -155,7 +165,7 @@ def _change(lead: Lead, purpose: str, action: str, language: str) -> bool:
         text_hash=text_hash(text),
         language=language,
         page_url=request.base_url,
-        origin=request.headers.get("Origin"),
+        origin=_our_origin(),
         ip=stored_ip(request.remote_addr),
         user_agent=user_agent(),
     )
@@ -166,8 +176,7 @@ def _change(lead: Lead, purpose: str, action: str, language: str) -> bool:
 @bp.post("/u/<token>/consents")
 def change(token: str) -> ResponseReturnValue:
     language = visitor_language()
-    origin = request.headers.get("Origin")
-    if origin and origin != _our_origin():
+    if _from_elsewhere():
         raise ApiError(403, "forbidden", _("You are not allowed to do this."))
     lead = lead_for_token(token)
     if lead is None:
