@@ -14,12 +14,16 @@ import sqlalchemy as sa
 from helpers import STAFF_PASSWORD, expired_link, renew_token
 
 from capture.accounts import Role, create_user
+from capture.base.config import InvalidConfiguration
 from capture.base.db import db
+from capture.delivery.optin import unsubscribe_url
 from capture.delivery.outbox import NoUnsubscribe, enqueue_email
 from capture.delivery.webhooks.endpoint import create_endpoint
 from capture.leads.consent import ConsentRecord
 from capture.leads.lead import Lead
+from capture.leads.privacy import erase
 from capture.ops.worker import drain
+from wsgi import create_app
 
 CONSENTS = {"processing": True, "marketing": True}
 LINE = {
@@ -189,9 +193,6 @@ def test_one_click_with_no_cookie_withdraws_once_and_tells_the_api_and_the_crm(
 def test_an_erased_person_s_link_writes_nothing(app_context, app, client, make_form, submit):
     make_form(slug="news")
     lead_id = submit("news", {"email": "ane@firma.dk"}, CONSENTS).get_json()["lead"]
-    from capture.delivery.optin import unsubscribe_url
-    from capture.leads.privacy import erase
-
     with app.test_request_context():
         path = urlsplit(unsubscribe_url(lead_id)).path
     lead = db.session.scalar(sa.select(Lead).where(Lead.public_id == lead_id))
@@ -200,3 +201,11 @@ def test_an_erased_person_s_link_writes_nothing(app_context, app, client, make_f
     assert client.post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 410
     assert client.get(path).status_code == 410
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ConsentRecord)) == 0
+
+
+@pytest.mark.parametrize(
+    "address", ["unsubscribe", "Leadgate <u@firma.dk>", "u@firma.dk?subject=x", "a@b"]
+)
+def test_a_mailto_that_is_not_a_plain_address_stops_the_start(app_config, address):
+    with pytest.raises(InvalidConfiguration, match="MAIL_UNSUBSCRIBE_MAILTO"):
+        create_app({**app_config, "MAIL_UNSUBSCRIBE_MAILTO": address})
