@@ -218,15 +218,16 @@ def test_every_email_with_lead_data(
     lead = db.session.scalar(sa.select(Lead))
     assert lead.first_name == lead.company == lead.phone == value
 
-    # BANT answered (budget, authority, need, timeline): SQL at once, sales get the handoff.
-    assert sorted(emails_sent(runner, smtp_server)) == ["confirm", "sql_handoff"]
+    # Double opt-in: nothing counts before the address is confirmed; then, BANT answered
+    # (budget, authority, need, timeline), SQL at once: the magnet, and the handoff to sales.
+    assert emails_sent(runner, smtp_server) == ["confirm"]
     [confirm_url] = [url for m in smtp_server.messages for url in links_in(m)]
-    assert client.get(urlsplit(confirm_url).path).status_code == 200  # -> the magnet e-mail
-    assert emails_sent(runner, smtp_server)[-1] == "magnet"
+    assert client.get(urlsplit(confirm_url).path).status_code == 200
+    assert sorted(emails_sent(runner, smtp_server)[1:]) == ["magnet", "sql_handoff"]
     grant = db.session.scalar(sa.select(DownloadGrant))
     grant.expires_at = utcnow() - timedelta(minutes=1)
     db.session.commit()
-    [link] = links_in(smtp_server.messages[-1])
+    [link] = [url for m in smtp_server.messages for url in links_in(m) if "/d/" in url]
     expired = client.get(urlsplit(link).path)
     assert expired.status_code == 410
     token = re.search(r'name="token" value="([^"]+)"', expired.get_data(as_text=True)).group(1)
