@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from helpers import STAFF_PASSWORD, expired_link, renew_token
 
 from capture.accounts import Role, create_user
+from capture.api.schemas import ConsentChangedEvent
 from capture.base.config import InvalidConfiguration
 from capture.base.db import db
 from capture.delivery.optin import unsubscribe_url
@@ -179,6 +180,7 @@ def test_one_click_with_no_cookie_withdraws_once_and_tells_the_api_and_the_crm(
     assert drain().sent == 1  # one event: the second POST appended nothing
     [(_, event)] = receiver.delivered(endpoint.secret)  # fails on a bad signature
     assert event["type"] == "consent.changed"
+    ConsentChangedEvent.model_validate(event)  # as the OpenAPI document's `webhooks` says
     data = event["data"]
     assert (data["purpose"], data["state"], data["method"]) == (
         "marketing",

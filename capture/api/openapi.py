@@ -15,6 +15,7 @@ from flask.typing import ResponseReturnValue
 
 from capture.api.jsonschema import parameters, ref, schemas_of
 from capture.api.schemas import (
+    ConsentChangedEvent,
     Error,
     EventRecorded,
     EventRequest,
@@ -220,9 +221,32 @@ def paths(schemas: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def webhooks() -> dict[str, Any]:
+    """Events we POST to receivers (signed per Standard Webhooks). Every event's `lead` has
+    the `Lead` shape, consents included; `consent.changed` is described in full."""
+    return {
+        "consent.changed": {
+            "post": {
+                "summary": "A consent was given, confirmed or withdrawn (one ledger record): "
+                "a form, a double opt-in click, a one-click unsubscribe, the preference page",
+                "operationId": "consentChanged",
+                "requestBody": _body(ref(ConsentChangedEvent)),
+                "responses": {"2XX": {"description": "Delivered; anything else is retried"}},
+            }
+        }
+    }
+
+
 def document() -> dict[str, Any]:
     schemas = schemas_of(
-        Error, Lead, LeadPage, StageChangeRequest, EventRequest, EventRecorded, SubmissionEnvelope
+        Error,
+        Lead,
+        LeadPage,
+        StageChangeRequest,
+        EventRequest,
+        EventRecorded,
+        SubmissionEnvelope,
+        ConsentChangedEvent,
     )
     return {
         "openapi": "3.1.0",
@@ -236,6 +260,7 @@ def document() -> dict[str, Any]:
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
         "paths": paths(schemas),
+        "webhooks": webhooks(),
         "components": {
             "securitySchemes": {
                 "bearer": {

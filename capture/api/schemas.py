@@ -197,3 +197,26 @@ class EventRecorded(BaseModel):
     lifecycle_stage: str
     score: int
     temperature: str
+
+
+# Webhook events (the OpenAPI document's `webhooks`): what a receiver gets.
+
+
+class ConsentChangedData(BaseModel):
+    lead: Lead  # type: ignore[valid-type]
+    purpose: str = Field(description="processing, marketing, ...")
+    state: Literal["granted", "pending", "withdrawn"] = Field(
+        description="the purpose's state after this record"
+    )
+    method: str = Field(
+        description="checkbox, notice, double_opt_in, unsubscribe_link, preference_page, ..."
+    )
+    changed_at: datetime
+
+
+class ConsentChangedEvent(BaseModel):
+    """`consent.changed`: one record added to the person's consent ledger."""
+
+    type: Literal["consent.changed"]
+    timestamp: datetime
+    data: ConsentChangedData
