@@ -50,6 +50,11 @@ A dispatch table, not a signal: `outbox_senders` maps an outbox row's kind to th
 function that delivers it ("email": capture.delivery.outbox, "webhook": capture.delivery.webhooks).
 Exactly one sender per kind, and the worker needs its exception to retry or give up.
 
+A second table: `scheduled_tasks` maps a name to a `Scheduled` job (`every` seconds, `run(now)`
+returning a line to log) that `leadgate worker` runs between outbox drains ("privacy-purge":
+capture.ops.retention, "nurture": magnets.nurture). Jobs must be safe when two workers run
+them at once (unique keys, idempotent erasure): the worker keeps the schedule per process.
+
 Not an extension point: what erasure and the access export reach. Every model declares its
 personal columns in `__privacy__` (capture.base.personal), and capture.leads.privacy walks the
 mapped models, magnets' included, so no package has to remember to take part.
@@ -63,6 +68,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from blinker import Namespace
@@ -190,5 +196,19 @@ class Registry(Generic[R]):
         found: R | None = current_app.extensions.get(self.key, {}).get(name)
         return found
 
+    def items(self, app: Flask) -> list[tuple[str, R]]:
+        """Every registered name and function of `app`, sorted by name."""
+        return sorted(app.extensions.get(self.key, {}).items())
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    """A job the worker runs every `every` seconds: `run(now)` returns a line for the log.
+    `setting` names the config key that holds `every` (0 turns the job off)."""
+
+    setting: str
+    run: Callable[[datetime], str]
+
 
 outbox_senders: Registry[Sender] = Registry("leadgate.outbox_senders")
+scheduled_tasks: Registry[Scheduled] = Registry("leadgate.scheduled_tasks")
