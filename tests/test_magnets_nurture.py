@@ -1,0 +1,179 @@
+"""Nurture follow-ups: one e-mail N days after a download, only with marketing consent, through
+the outbox and a real SMTP server, with the clock moved forward instead of waited for."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from capture.base.db import db, utcnow
+from capture.base.lifecycle import Stage
+from capture.delivery.optin import unsubscribe_url
+from capture.leads.lead import Lead, move_stage
+from capture.leads.privacy import erase
+from capture.leads.scoring import ScoreChange
+from capture.ops.worker import drain
+from magnets.grants import Download
+from magnets.magnet import get_magnet
+from magnets.nurture import Nurture, NurtureSend
+from magnets.nurturing import send_due
+
+SUBJECTS = {"da": "Næste skridt", "sv": "Nästa steg", "en": "Next step"}
+BODIES = {
+    "da": "Hej igen. **Her er mere.**",
+    "sv": "Hej igen. **Här är mer.** <script>alert(1)</script>",
+    "en": "Hello again. **Here is more.**",
+}
+
+
+@pytest.fixture
+def app_config(app_config: dict[str, Any], smtp_server: Any) -> dict[str, Any]:
+    return {**app_config, "MAIL_URL": smtp_server.url, "MAIL_TIMEOUT_SECONDS": 5}
+
+
+@pytest.fixture
+def guide(app: Flask, make_magnet: Any, make_form: Any) -> None:
+    """A guide with a 3-day follow-up pointing at a second magnet, gated by a Swedish form."""
+    make_magnet(title="Guiden", language="da")
+    make_magnet(slug="checklist", title="Checklistan", language="sv")
+    make_form(slug="get-it", language="sv", conversion="ebook_download", magnet="guide")
+    with app.app_context():
+        guide, nxt = get_magnet("guide"), get_magnet("checklist")
+        assert guide is not None and nxt is not None
+        db.session.add(
+            Nurture(
+                magnet_id=guide.id,
+                after_days=3,
+                subject=SUBJECTS,
+                body=BODIES,
+                next_magnet_id=nxt.id,
+                meeting_url="https://cal.example/meet",
+            )
+        )
+        db.session.commit()
+
+
+def download(client: Any, submit: Any, email: str, marketing: bool) -> str:
+    answer = submit(
+        "get-it", {"email": email}, consents={"processing": True, "marketing": marketing}
+    ).get_json()
+    response = client.get(urlsplit(answer["download_url"]).path)
+    assert response.status_code in (200, 302)
+    response.close()
+    return str(answer["lead"])
+
+
+def lead(public_id: str) -> Lead:
+    db.session.expire_all()
+    found = db.session.scalar(sa.select(Lead).where(Lead.public_id == public_id))
+    assert found is not None
+    return found
+
+
+def test_one_follow_up_after_three_days_in_the_leads_language_with_unsubscribe(
+    app: Flask, app_context: None, client: Any, submit: Any, guide: None, smtp_server: Any,
+    staff: Any,
+) -> None:  # fmt: skip
+    ane = download(client, submit, "ane@firma.se", marketing=True)
+    now = utcnow()
+    assert send_due(now + timedelta(days=2, hours=23)).sent == 0  # not yet
+    drain()
+    assert smtp_server.messages == []
+
+    assert send_due(now + timedelta(days=3, minutes=1)).sent == 1
+    assert send_due(now + timedelta(days=4)).sent == 0  # never twice
+    assert send_due(now + timedelta(days=5)).sent == 0
+    drain(now + timedelta(days=3, minutes=2))
+    [message] = smtp_server.messages
+    assert message["To"] == "ane@firma.se"
+    assert message["Subject"] == "Nästa steg"
+    with app.test_request_context():
+        url = unsubscribe_url(ane, "sv")
+    assert message["List-Unsubscribe"] == f"<{url}>"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert url in text and f'href="{url}"' in html  # the visible link too
+    assert "<strong>Här är mer.</strong>" in html  # Markdown rendered in the lead's language
+    assert "<script>" not in html  # and sanitised
+    assert "https://cal.example/meet" in html
+
+    # The next magnet's link is a download link of its own: clicking it scores like any.
+    [next_link] = re.findall(r"http://localhost/d/\S+", text)
+    before = lead(ane).score
+    response = client.get(urlsplit(next_link).path)
+    assert response.status_code in (200, 302)
+    response.close()
+    after = lead(ane)
+    assert after.score > before
+    checklist = get_magnet("checklist")
+    assert checklist is not None
+    assert db.session.scalar(
+        sa.select(sa.func.count(Download.id)).where(
+            Download.lead_id == after.id, Download.magnet_id == checklist.id
+        )
+    ) == 1
+    assert db.session.scalar(
+        sa.select(sa.func.count(ScoreChange.id)).where(
+            ScoreChange.lead_id == after.id, ScoreChange.event.contains("checklist")
+        )
+    ) == 1
+
+    # On the lead's timeline.
+    page = staff("marketer").get(f"/admin/leads/{ane}")
+    assert "Follow-up e-mail after Guiden" in page.get_data(as_text=True)
+
+
+def test_no_follow_up_without_consent_for_sales_leads_or_after_withdrawal_or_erasure(
+    app: Flask, app_context: None, client: Any, submit: Any, guide: None, smtp_server: Any
+) -> None:
+    download(client, submit, "no-consent@firma.se", marketing=False)
+    sql = download(client, submit, "sql@firma.se", marketing=True)
+    withdrawn = download(client, submit, "withdrawn@firma.se", marketing=True)
+    erased = download(client, submit, "erased@firma.se", marketing=True)
+    move_stage(lead(sql), Stage.SQL, reason="a call", actor="test")
+    erase(lead(erased), "test")
+    db.session.commit()
+    with app.test_request_context():
+        path = urlsplit(unsubscribe_url(withdrawn)).path
+    assert client.post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+
+    result = send_due(utcnow() + timedelta(days=3, minutes=1))
+    assert result.sent == 0
+    assert result.no_consent == 2  # without consent, and withdrawn
+    drain(utcnow() + timedelta(days=3, minutes=2))
+    assert smtp_server.messages == []
+    assert db.session.scalar(sa.select(sa.func.count(NurtureSend.id))) == 0
+
+
+def test_too_late_or_disabled_sends_nothing(
+    app: Flask, app_context: None, client: Any, submit: Any, guide: None
+) -> None:
+    download(client, submit, "late@firma.se", marketing=True)
+    grace = app.config["NURTURE_GRACE_DAYS"]
+    assert send_due(utcnow() + timedelta(days=3 + grace, hours=1)).sent == 0
+    nurture = db.session.scalar(sa.select(Nurture))
+    assert nurture is not None
+    nurture.enabled = False
+    db.session.commit()
+    assert send_due(utcnow() + timedelta(days=3, minutes=1)).sent == 0
+
+
+def test_erasure_cancels_a_queued_follow_up_and_export_lists_it(
+    app: Flask, app_context: None, client: Any, submit: Any, guide: None, smtp_server: Any
+) -> None:
+    from capture.leads.privacy import personal_data
+
+    ane = download(client, submit, "ane@firma.se", marketing=True)
+    assert send_due(utcnow() + timedelta(days=3, minutes=1)).sent == 1
+    assert len(personal_data(lead(ane))["nurture_follow_ups"]) == 1
+    erase(lead(ane), "test")
+    db.session.commit()
+    drain(utcnow() + timedelta(days=3, minutes=2))
+    assert smtp_server.messages == []
