@@ -59,7 +59,9 @@ def _apply(document: Any) -> tuple[Nurture | None, list[str]]:
         problems.append("meeting_url: must be an https:// address")
         meeting_url = None
     subject, body = document.get("subject") or {}, document.get("body") or {}
-    problems += [f"{k}: {v}" for k, v in check_nurture(after_days, subject, body, meeting_url).items()]
+    problems += [
+        f"{k}: {v}" for k, v in check_nurture(after_days, subject, body, meeting_url).items()
+    ]
     if problems:
         return None, problems
     nurture = nurture_of(magnet) or Nurture(magnet=magnet, magnet_id=magnet.id)

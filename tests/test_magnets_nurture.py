@@ -10,7 +10,9 @@ from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
+import yaml
 from flask import Flask
+from helpers import csrf_token_in
 
 from capture.base.db import db, utcnow
 from capture.base.lifecycle import Stage
@@ -19,6 +21,7 @@ from capture.leads.lead import Lead, move_stage
 from capture.leads.privacy import erase
 from capture.leads.scoring import ScoreChange
 from capture.ops.worker import drain
+from capture.web.tokens import Purpose, verify
 from magnets.grants import Download
 from magnets.magnet import get_magnet
 from magnets.nurture import Nurture, NurtureSend
@@ -93,9 +96,10 @@ def test_one_follow_up_after_three_days_in_the_leads_language_with_unsubscribe(
     [message] = smtp_server.messages
     assert message["To"] == "ane@firma.se"
     assert message["Subject"] == "Nästa steg"
-    with app.test_request_context():
-        url = unsubscribe_url(ane, "sv")
-    assert message["List-Unsubscribe"] == f"<{url}>"
+    url = message["List-Unsubscribe"].strip("<>")
+    parts = urlsplit(url)
+    assert (parts.scheme, parts.netloc, parts.query) == ("http", "localhost", "lang=sv")
+    assert verify(Purpose.UNSUBSCRIBE, parts.path.removeprefix("/u/"))[0] == ane
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
@@ -114,16 +118,22 @@ def test_one_follow_up_after_three_days_in_the_leads_language_with_unsubscribe(
     assert after.score > before
     checklist = get_magnet("checklist")
     assert checklist is not None
-    assert db.session.scalar(
-        sa.select(sa.func.count(Download.id)).where(
-            Download.lead_id == after.id, Download.magnet_id == checklist.id
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count(Download.id)).where(
+                Download.lead_id == after.id, Download.magnet_id == checklist.id
+            )
         )
-    ) == 1
-    assert db.session.scalar(
-        sa.select(sa.func.count(ScoreChange.id)).where(
-            ScoreChange.lead_id == after.id, ScoreChange.event.contains("checklist")
+        == 1
+    )
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count(ScoreChange.id)).where(
+                ScoreChange.lead_id == after.id, ScoreChange.event.contains("checklist")
+            )
         )
-    ) == 1
+        == 1
+    )
 
     # On the lead's timeline.
     page = staff("marketer").get(f"/admin/leads/{ane}")
@@ -177,3 +187,71 @@ def test_erasure_cancels_a_queued_follow_up_and_export_lists_it(
     db.session.commit()
     drain(utcnow() + timedelta(days=3, minutes=2))
     assert smtp_server.messages == []
+
+
+def test_back_office_sets_the_follow_up(
+    app: Flask, app_context: None, make_magnet: Any, staff: Any
+) -> None:
+    make_magnet(title="Guiden")
+    make_magnet(slug="checklist", title="Checklistan")
+    marketer = staff("marketer")
+    edit = marketer.get("/admin/magnets/guide").get_data(as_text=True)
+    assert 'href="/admin/magnets/guide/nurture"' in edit
+    page = marketer.get("/admin/magnets/guide/nurture")
+    assert page.status_code == 200
+    token = csrf_token_in(page.get_data(as_text=True))
+    checklist = get_magnet("checklist")
+    assert checklist is not None
+    form = {
+        "csrf_token": token, "enabled": "y", "after_days": "5", "next_magnet": str(checklist.id),
+        "meeting_url": "", "subject_da": "Næste skridt", "body_da": "**Mere**",
+    }  # fmt: skip
+    assert marketer.post("/admin/magnets/guide/nurture", data=form).status_code == 303
+    db.session.expire_all()
+    nurture = db.session.scalar(sa.select(Nurture))
+    assert nurture is not None
+    assert (nurture.after_days, nurture.subject, nurture.body) == (
+        5,
+        {"da": "Næste skridt"},
+        {"da": "**Mere**"},
+    )
+    assert nurture.next_magnet_id == checklist.id
+    bad = marketer.post("/admin/magnets/guide/nurture", data={**form, "body_da": ""})
+    assert bad.status_code == 422
+    plain_http = {**form, "meeting_url": "http://cal.example/"}
+    assert marketer.post("/admin/magnets/guide/nurture", data=plain_http).status_code == 422
+    assert (
+        marketer.post("/admin/magnets/guide/nurture", data={**form, "csrf_token": ""}).status_code
+        == 400
+    )
+    assert staff("sales").get("/admin/magnets/guide/nurture").status_code in (302, 303, 403)
+
+
+def test_yaml_import_and_export(
+    app: Flask, app_context: None, make_magnet: Any, runner: Any, tmp_path: Any
+) -> None:
+    make_magnet(title="Guiden")
+    make_magnet(slug="checklist", title="Checklistan")
+    document = {
+        "magnet": "guide",
+        "after_days": 3,
+        "subject": {"da": "Næste skridt"},
+        "body": {"da": "Hej **igen**"},
+        "next_magnet": "checklist",
+        "meeting_url": "https://cal.example/meet",
+    }
+    path = tmp_path / "nurture.yaml"
+    path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    result = runner.invoke(args=["nurture", "import", str(path)])
+    assert result.exit_code == 0, result.output
+    exported = runner.invoke(args=["nurture", "export", "guide"])
+    assert exported.exit_code == 0
+    assert yaml.safe_load(exported.output) == {**document, "enabled": True}
+
+    path.write_text(yaml.safe_dump({**document, "after_days": 0, "colour": "red"}))
+    refused = runner.invoke(args=["nurture", "import", str(path)])
+    assert refused.exit_code == 1
+    assert "after_days" in refused.output and "colour: unknown key" in refused.output
+    assert runner.invoke(args=["nurture", "export", "nope"]).exit_code == 1
+    sent = runner.invoke(args=["nurture", "send"])
+    assert sent.exit_code == 0 and "0 follow-ups queued" in sent.output

@@ -37,7 +37,11 @@ def test_dry_run_lists_what_the_real_run_removes(
     app: Flask, app_context: None, runner: Any, make_form: Any, submit: Any
 ) -> None:
     make_form()
-    for email, marketing in (("old@firma.dk", False), ("keen@firma.dk", True), ("new@firma.dk", False)):
+    for email, marketing in (
+        ("old@firma.dk", False),
+        ("keen@firma.dk", True),
+        ("new@firma.dk", False),
+    ):
         consents = {"processing": True, "marketing": marketing}
         headers = {"User-Agent": "Browser/1.0"}
         assert submit("test-form", {"email": email}, consents, headers=headers).status_code == 201
@@ -52,7 +56,10 @@ def test_dry_run_lists_what_the_real_run_removes(
 
     dry = runner.invoke(args=["privacy", "purge", "--dry-run"])
     assert dry.exit_code == 0, dry.output
-    assert f"would remove leads: 1 without activity or marketing consent for 730 days {old_id}" in dry.output
+    assert (
+        f"would remove leads: 1 without activity or marketing consent for 730 days {old_id}"
+        in dry.output
+    )
     spam_old = db.session.scalar(
         sa.select(Submission.public_id).where(
             Submission.fields["email"].as_string() == "spam-old@firma.dk"

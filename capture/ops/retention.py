@@ -148,7 +148,7 @@ def apply(purge: Plan) -> None:
         )
     )
     erase_rows(Submission, held)
-    models = {model.__tablename__: (model, d) for model, d in privacy_map()}
+    models = {m.__tablename__: (m, d) for m, d in privacy_map() if isinstance(d, Personal)}
     for table, ids in purge.network.items():
         model, declaration = models[table]
         key = model.__mapper__.primary_key[0]

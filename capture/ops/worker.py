@@ -26,7 +26,6 @@ from flask.cli import with_appcontext
 from sqlalchemy.exc import DBAPIError
 
 from capture.base.db import db, utcnow
-from capture.extension_points import scheduled_tasks
 from capture.delivery.outbox import (
     Delivery,
     OutboxMessage,
@@ -34,6 +33,7 @@ from capture.delivery.outbox import (
     PermanentFailure,
     sender_for,
 )
+from capture.extension_points import scheduled_tasks
 
 log = logging.getLogger("leadgate.worker")
 
