@@ -30,7 +30,7 @@ transaction and adds rows, never commits):
     heard by: capture.delivery.webhooks (lead.erased)
 `timeline_events` (`Lead`): a lead's timeline is shown.
     fired by: capture.backoffice.timeline.events
-    heard by: magnets.timeline (downloads)
+    heard by: magnets.timeline (downloads, nurture follow-ups)
 `demo_filling` (`None`): `leadgate demo` fills an empty database.
     fired by: capture.ops.demo (which adds forms, a partner and the admin itself)
     heard by: magnets.demo (the e-book)

@@ -15,8 +15,10 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import nh3
 import sqlalchemy as sa
 from flask import current_app
+from markupsafe import Markup
 from sqlalchemy.exc import IntegrityError
 
 from capture.base.db import db, utcnow
@@ -26,7 +28,7 @@ from capture.delivery.outbox import enqueue_email
 from capture.leads.lead import Lead
 from capture.web.urls import outside_request
 from magnets.grants import Download, DownloadGrant, GrantSource, issue_grant
-from magnets.landing import render_markdown
+from magnets.landing import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, render_markdown
 from magnets.nurture import Nurture, NurtureSend
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,21 @@ class NurtureResult:
 
     def __str__(self) -> str:
         return f"nurture: {self.sent} follow-ups queued, {self.no_consent} skipped (no consent)"
+
+
+def email_markdown(text: str) -> Markup:
+    """The landing pages' Markdown, sanitised, without images: an image from elsewhere in an
+    e-mail tells its sender who opened it, and Leadgate sends no tracking pixels."""
+    cleaned = nh3.clean(
+        str(render_markdown(text)),
+        tags=ALLOWED_TAGS - {"img"},
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="nofollow noopener noreferrer",
+        filter_style_properties={"text-align"},
+    )
+    # Safe to mark: nh3 has sanitised it just above (allow-listed tags and attributes only).
+    return Markup(cleaned)  # noqa: S704  # nosec B704
 
 
 def _due(nurture: Nurture, now: datetime) -> list[tuple[int, datetime]]:
@@ -100,7 +117,7 @@ def queue_follow_up(nurture: Nurture, lead: Lead) -> NurtureSend:
         language,
         {
             "nurture_subject": nurture.text("subject", language),
-            "body_html": render_markdown(nurture.text("body", language)),
+            "body_html": email_markdown(nurture.text("body", language)),
             "body_text": nurture.text("body", language),
             "first_name": lead.first_name,
             "next_title": nxt.title if next_url and nxt else None,

@@ -30,7 +30,7 @@ from magnets.nurturing import send_due
 SUBJECTS = {"da": "Næste skridt", "sv": "Nästa steg", "en": "Next step"}
 BODIES = {
     "da": "Hej igen. **Her er mere.**",
-    "sv": "Hej igen. **Här är mer.** <script>alert(1)</script>",
+    "sv": "Hej igen. **Här är mer.** <script>alert(1)</script> ![x](https://track.example/p.gif)",
     "en": "Hello again. **Here is more.**",
 }
 
@@ -106,6 +106,7 @@ def test_one_follow_up_after_three_days_in_the_leads_language_with_unsubscribe(
     assert url in text and f'href="{url}"' in html  # the visible link too
     assert "<strong>Här är mer.</strong>" in html  # Markdown rendered in the lead's language
     assert "<script>" not in html  # and sanitised
+    assert "track.example" not in html  # no remote images: no tracking pixels
     assert "https://cal.example/meet" in html
 
     # The next magnet's link is a download link of its own: clicking it scores like any.
