@@ -13,6 +13,7 @@ import sqlalchemy as sa
 import yaml
 from flask import Flask
 from helpers import csrf_token_in
+from markupsafe import escape
 
 from capture.base.db import db, utcnow
 from capture.base.lifecycle import Stage
@@ -256,3 +257,47 @@ def test_yaml_import_and_export(
     assert runner.invoke(args=["nurture", "export", "nope"]).exit_code == 1
     sent = runner.invoke(args=["nurture", "send"])
     assert sent.exit_code == 0 and "0 follow-ups queued" in sent.output
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "'><svg onload=alert(1)>"],
+)
+def test_lead_and_magnet_data_are_escaped_in_the_follow_up(
+    app: Flask, app_context: None, client: Any, submit: Any, make_magnet: Any, make_form: Any,
+    smtp_server: Any, value: str,
+) -> None:  # fmt: skip
+    make_magnet(title="Guiden")
+    make_magnet(slug="checklist", title=value)
+    make_form(
+        slug="get-it",
+        conversion="ebook_download",
+        magnet="guide",
+        fields=[
+            {"name": "email", "type": "email", "required": True},
+            {"name": "first_name", "type": "text"},
+        ],
+    )
+    guide, nxt = get_magnet("guide"), get_magnet("checklist")
+    assert guide is not None and nxt is not None
+    db.session.add(
+        Nurture(
+            magnet_id=guide.id, after_days=1, subject={"en": value}, body={"en": value},
+            next_magnet_id=nxt.id,
+        )
+    )  # fmt: skip
+    db.session.commit()
+    answer = submit(
+        "get-it",
+        {"email": "x@firma.dk", "first_name": value},
+        {"processing": True, "marketing": True},
+    ).get_json()
+    client.get(urlsplit(answer["download_url"]).path).close()
+    assert send_due(utcnow() + timedelta(days=1, minutes=1)).sent == 1
+    drain()
+    [message] = smtp_server.messages
+    html = message.get_body(("html",)).get_content()
+    for tag in ("<script", "<img", "<svg"):
+        assert tag not in html.lower()
+    assert str(escape(value)) in html  # the payload is there, escaped: something was proven
+    assert value in message.get_body(("plain",)).get_content()
