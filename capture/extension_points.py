@@ -50,10 +50,11 @@ A dispatch table, not a signal: `outbox_senders` maps an outbox row's kind to th
 function that delivers it ("email": capture.delivery.outbox, "webhook": capture.delivery.webhooks).
 Exactly one sender per kind, and the worker needs its exception to retry or give up.
 
-A second table: `scheduled_tasks` maps a name to a `Scheduled` job (`every` seconds, `run(now)`
-returning a line to log) that `leadgate worker` runs between outbox drains ("privacy-purge":
-capture.ops.retention, "nurture": magnets.nurture). Jobs must be safe when two workers run
-them at once (unique keys, idempotent erasure): the worker keeps the schedule per process.
+A second table: `scheduled_tasks` maps a name to a `Scheduled` job (its interval in seconds in
+the config key `setting`, 0 = off; `run(now)` returns a line to log) that `leadgate worker` runs
+between outbox drains ("privacy-purge": capture.ops.retention, "nurture": magnets.nurturing).
+Jobs must be safe when two workers run them at once (unique keys, idempotent erasure): the
+worker keeps the schedule per process.
 
 Not an extension point: what erasure and the access export reach. Every model declares its
 personal columns in `__privacy__` (capture.base.personal), and capture.leads.privacy walks the
@@ -203,8 +204,8 @@ class Registry(Generic[R]):
 
 @dataclass(frozen=True)
 class Scheduled:
-    """A job the worker runs every `every` seconds: `run(now)` returns a line for the log.
-    `setting` names the config key that holds `every` (0 turns the job off)."""
+    """A job the worker runs every `app.config[setting]` seconds (0 turns it off); `run(now)`
+    does the work and returns a line for the log."""
 
     setting: str
     run: Callable[[datetime], str]
