@@ -13,12 +13,12 @@ from capture.base import paths
 from capture.base.db import db, render_migration_item
 from capture.base.db import init_app as init_db
 from capture.base.extensions import csrf, limiter, migrate
-from capture.delivery import optin, outbox
+from capture.delivery import optin, outbox, selfservice
 from capture.delivery.webhooks import init_app as init_webhooks
 from capture.forms import partners
 from capture.leads import commands as lead_commands
 from capture.leads import scoring
-from capture.ops import cli, health, liveness, logs, metrics, worker
+from capture.ops import cli, health, liveness, logs, metrics, retention, worker
 from capture.submissions import api, page, quarantine
 from capture.web import embed, errors, headers, i18n
 
@@ -53,6 +53,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     outbox.init_app(app)
     optin.init_app(app)
+    selfservice.init_app(app)
+    retention.init_app(app)
     worker.init_app(app)
     init_webhooks(app)
     authenticated_api.init_app(app)

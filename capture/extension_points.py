@@ -37,7 +37,7 @@ transaction and adds rows, never commits):
     heard by: capture.delivery.webhooks (lead.erased)
 `timeline_events` (`Lead`): a lead's timeline is shown.
     fired by: capture.backoffice.timeline.events
-    heard by: magnets.timeline (downloads)
+    heard by: magnets.timeline (downloads, nurture follow-ups)
 `demo_filling` (`None`): `leadgate demo` fills an empty database.
     fired by: capture.ops.demo (which adds forms, a partner and the admin itself)
     heard by: magnets.demo (the e-book)
@@ -56,6 +56,12 @@ every receiver sees the scored stage and the answer carries it.
 A dispatch table, not a signal: `outbox_senders` maps an outbox row's kind to the one
 function that delivers it ("email": capture.delivery.outbox, "webhook": capture.delivery.webhooks).
 Exactly one sender per kind, and the worker needs its exception to retry or give up.
+
+A second table: `scheduled_tasks` maps a name to a `Scheduled` job (its interval in seconds in
+the config key `setting`, 0 = off; `run(now)` returns a line to log) that `leadgate worker` runs
+between outbox drains ("privacy-purge": capture.ops.retention, "nurture": magnets.nurturing).
+Jobs must be safe when two workers run them at once (unique keys, idempotent erasure): the
+worker keeps the schedule per process.
 
 Not an extension point: what erasure and the access export reach. Every model declares its
 personal columns in `__privacy__` (capture.base.personal), and capture.leads.privacy walks the
@@ -214,5 +220,19 @@ class Registry(Generic[R]):
         found: R | None = current_app.extensions.get(self.key, {}).get(name)
         return found
 
+    def items(self, app: Flask) -> list[tuple[str, R]]:
+        """Every registered name and function of `app`, sorted by name."""
+        return sorted(app.extensions.get(self.key, {}).items())
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    """A job the worker runs every `app.config[setting]` seconds (0 turns it off); `run(now)`
+    does the work and returns a line for the log."""
+
+    setting: str
+    run: Callable[[datetime], str]
+
 
 outbox_senders: Registry[Sender] = Registry("leadgate.outbox_senders")
+scheduled_tasks: Registry[Scheduled] = Registry("leadgate.scheduled_tasks")

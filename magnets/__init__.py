@@ -7,14 +7,28 @@ import os
 from flask import Flask
 
 from capture.extension_points import (
+    Scheduled,
     demo_filling,
     optin_confirmed,
+    scheduled_tasks,
     submission_accepted,
     timeline_events,
 )
 from capture.ops import metrics
-from magnets import admin, demo, gating, grants, landing, links, storage, timeline
+from magnets import (
+    admin,
+    demo,
+    gating,
+    grants,
+    landing,
+    links,
+    nurture_admin,
+    nurturing,
+    storage,
+    timeline,
+)
 from magnets.cli import magnets_cli
+from magnets.nurture_cli import nurture_cli
 
 MB = 1024 * 1024
 
@@ -29,15 +43,23 @@ def init_app(app: Flask) -> None:
     _setting(app, "MAGNET_MAX_BYTES", str(250 * MB))
     _setting(app, "COVER_MAX_BYTES", str(5 * MB))
     _setting(app, "RATELIMIT_FRESH_LINK", "5/hour")
-    for name in ("MAGNET_MAX_BYTES", "COVER_MAX_BYTES"):
+    _setting(app, "NURTURE_GRACE_DAYS", "7")
+    _setting(app, "NURTURE_EVERY_SECONDS", "900")
+    for name in ("MAGNET_MAX_BYTES", "COVER_MAX_BYTES", "NURTURE_GRACE_DAYS"):
         app.config[name] = int(app.config[name])
     storage.init_app(app)
     metrics.counter(app, grants.DOWNLOADS, "Downloads through /d/ links, by magnet.", ["magnet"])
     app.register_blueprint(links.bp)
     app.register_blueprint(landing.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(nurture_admin.bp)
     submission_accepted.connect(app, gating.gate)
     optin_confirmed.connect(app, gating.deliver_confirmed)
     demo_filling.connect(app, lambda _nothing: demo.fill_magnets())
     timeline_events.connect(app, timeline.downloads)
+    timeline_events.connect(app, timeline.follow_ups)
+    scheduled_tasks.register(
+        app, "nurture", Scheduled("NURTURE_EVERY_SECONDS", lambda now: str(nurturing.send_due(now)))
+    )
     app.cli.add_command(magnets_cli)
+    app.cli.add_command(nurture_cli)

@@ -34,6 +34,7 @@ class GrantSource:
     CONFIRMATION = "confirmation"  # issued when a double opt-in is confirmed
     FRESH_LINK = "fresh_link"  # asked for from an expired link's page
     BACK_OFFICE = "back_office"
+    NURTURE = "nurture"  # the next magnet's link in a nurture follow-up
 
 
 class DownloadGrant(Model):
@@ -129,6 +130,7 @@ class Download(Model):
         find=(ByLead(),),
         erase={"ip": NULL, "user_agent": NULL},
         keep=("public_id",),
+        network=("ip", "user_agent"),
         export=Export(
             "downloads",
             lambda d: {

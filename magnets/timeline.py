@@ -10,6 +10,7 @@ from capture.base.db import db
 from capture.leads.lead import Lead
 from magnets.grants import Download, DownloadGrant
 from magnets.magnet import Magnet, MagnetFile
+from magnets.nurture import NurtureSend
 
 
 def downloads(lead: Lead) -> list[Event]:
@@ -32,4 +33,22 @@ def downloads(lead: Lead) -> list[Event]:
             (("magnet", slug), ("link", source), ("file", name)),
         )
         for at, title, slug, source, name in rows
+    ]
+
+
+def follow_ups(lead: Lead) -> list[Event]:
+    """One event per nurture follow-up queued to the lead."""
+    rows = db.session.execute(
+        sa.select(NurtureSend.created_at, Magnet.title, Magnet.slug, NurtureSend.language)
+        .join(Magnet, Magnet.id == NurtureSend.magnet_id)
+        .where(NurtureSend.lead_id == lead.id)
+    )
+    return [
+        Event(
+            at,
+            "nurture",
+            _("Follow-up e-mail after %(magnet)s", magnet=title),
+            (("magnet", slug), ("language", language)),
+        )
+        for at, title, slug, language in rows
     ]

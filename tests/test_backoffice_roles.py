@@ -24,6 +24,7 @@ ALLOWED: dict[str, set[str]] = {
     "/admin/webhooks/": set(),
     "/admin/settings/": set(),
     "/admin/erasure/": set(),
+    "/admin/privacy-requests/": set(),
     "/admin/": {"sales", "marketer"},  # the dashboard; keep last (shortest prefix)
 }
 # Public endpoints: the embed's form API, the OpenAPI document, logging in and out.
@@ -163,6 +164,7 @@ def test_nav_for_admin(staff):
         "/admin/leads/",
         "/admin/quarantine/",
         "/admin/webhooks/",
+        "/admin/privacy-requests/",
         "/admin/settings/",
     ]
     assert_nav_opens(staff("admin"), expected)

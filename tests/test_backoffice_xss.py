@@ -162,6 +162,10 @@ def test_forms_pages(app_context, staff, hostile):
 
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 EMAIL_TEMPLATES = Path(__file__).parent.parent / "templates" / "email"
+# Reached by tests of their own: the nurture follow-up goes to marketing-consenting leads not
+# yet SQL (tests/test_magnets_nurture.py, with payloads in the lead's and the magnet's fields);
+# the privacy e-mails show no lead data at all (tests/test_privacy_selfservice.py).
+ELSEWHERE = {"nurture", "privacy_export", "privacy_erase", "privacy_request_notice"}
 
 
 def hostile_form(make_form, **document):
@@ -242,7 +246,7 @@ def test_every_email_with_lead_data(
         assert moved.status_code == 303, moved.get_data(as_text=True)
     templates = emails_sent(runner, smtp_server)
 
-    every = {path.stem for path in EMAIL_TEMPLATES.glob("*.html")} - {"base"}
+    every = {path.stem for path in EMAIL_TEMPLATES.glob("*.html")} - {"base"} - ELSEWHERE
     assert set(templates) == every, "an e-mail template this test does not reach"
     assert templates.count("sql_handoff") == 2
     assert len(smtp_server.messages) == len(templates)

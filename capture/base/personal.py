@@ -131,6 +131,9 @@ class Personal:
     delete: bool = False  # erasure deletes the rows: every column goes with them
     export: Export | None = None
     why: str = ""
+    # IP address and user-agent columns that retention empties once the row's `created_at` is
+    # older than RETENTION_NETWORK_DAYS (capture.ops.retention); each must be in `erase`.
+    network: tuple[str, ...] = ()
 
     def classifies(self, column: str) -> bool:
         return self.delete or column in self.erase or column in self.keep

@@ -154,13 +154,7 @@ def erase(lead: Lead, actor: str) -> Suppression:
     found = [(d, _rows(model, d, person)) for model, d in _personal()]
     with erasing(db.session()):
         for declaration, rows in found:
-            for row in rows:
-                if declaration.delete:
-                    db.session.delete(row)
-                    continue
-                values = {name: action.value(row) for name, action in declaration.erase.items()}
-                for name, value in values.items():
-                    setattr(row, name, value)
+            _erase(declaration, rows)
         db.session.flush()
     lead.erased_at = now
     digest = email_key(person.email)
@@ -172,6 +166,28 @@ def erase(lead: Lead, actor: str) -> Suppression:
     lead_erased.send(Erased(lead_public_id=lead.public_id, actor=actor))
     db.session.flush()
     return suppression
+
+
+def _erase(declaration: Personal, rows: list[Any], only: tuple[str, ...] | None = None) -> None:
+    for row in rows:
+        if declaration.delete and only is None:
+            db.session.delete(row)
+            continue
+        actions = {n: a for n, a in declaration.erase.items() if only is None or n in only}
+        values = {name: action.value(row) for name, action in actions.items()}
+        for name, value in values.items():
+            setattr(row, name, value)
+
+
+def erase_rows(model: Any, rows: list[Any], only: tuple[str, ...] | None = None) -> None:
+    """Erase these rows of `model` as its declaration says, without a person (retention:
+    quarantined submissions, old IP addresses); `only` limits it to those columns. Flushes."""
+    declaration = model.__dict__.get("__privacy__")
+    if not isinstance(declaration, Personal):
+        raise TypeError(f"{model.__tablename__} declares no personal data")
+    with erasing(db.session()):
+        _erase(declaration, rows, only)
+        db.session.flush()
 
 
 def find_lead(email_or_id: str) -> Lead | None:

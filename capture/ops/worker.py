@@ -14,6 +14,7 @@ import logging
 import random
 import signal
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,6 +33,7 @@ from capture.delivery.outbox import (
     PermanentFailure,
     sender_for,
 )
+from capture.extension_points import scheduled_tasks
 
 log = logging.getLogger("leadgate.worker")
 
@@ -171,13 +173,32 @@ def drain(now: datetime | None = None, batch: int | None = None) -> DrainResult:
             deliver(delivery, now or utcnow(), result)
 
 
+def run_scheduled(app: Flask, last: dict[str, float]) -> None:
+    """Run each `scheduled_tasks` job whose interval has passed since this process last ran
+    it (and each once at start); a failing job is logged and tried again next interval."""
+    for name, task in scheduled_tasks.items(app):
+        every = int(app.config.get(task.setting) or 0)
+        moment = time.monotonic()
+        if not every or (name in last and moment - last[name] < every):
+            continue
+        last[name] = moment
+        try:
+            log.info("%s", task.run(utcnow()))
+        except Exception:
+            db.session.rollback()
+            log.exception("scheduled job %s failed", name)
+
+
 def run_forever(app: Flask, stop: threading.Event, idle: float = IDLE_SECONDS) -> None:
-    """Drain, wait a little when idle, repeat until `stop` is set; survive database outages."""
+    """Drain, run the scheduled jobs that are due, wait a little when idle, repeat until
+    `stop` is set; survive database outages."""
+    last: dict[str, float] = {}
     while not stop.is_set():
         handled = 0
         try:
             with app.app_context():
                 handled = drain().handled
+                run_scheduled(app, last)
         except DBAPIError as exc:
             log.warning("outbox worker: database unavailable (%s); retrying", type(exc).__name__)
             stop.wait(5)
@@ -191,7 +212,8 @@ def run_forever(app: Flask, stop: threading.Event, idle: float = IDLE_SECONDS) -
 @click.option("--batch", type=click.IntRange(1, 1000), default=None, help="Rows per claim.")
 @with_appcontext
 def worker_command(once: bool, batch: int | None) -> None:
-    """Deliver queued e-mails and webhooks, retrying failures with backoff for about a day."""
+    """Deliver queued e-mails and webhooks, retrying failures with backoff for about a day;
+    also run the scheduled jobs (nurture follow-ups, the privacy purge) at their intervals."""
     if once:
         result = drain(batch=batch)
         click.echo(f"outbox: {result.sent} sent, {result.retrying} to retry, {result.dead} gave up")

@@ -83,6 +83,7 @@ class Submission(Model):
             "partner",
             "idempotency_key",
         ),
+        network=("ip", "user_agent"),
         export=Export(
             "submissions",
             lambda s: {

@@ -24,6 +24,8 @@ class Purpose(StrEnum):
     CONFIRM = "confirm"
     UNSUBSCRIBE = "unsubscribe"
     FRESH_LINK = "fresh-link"
+    PRIVACY_EXPORT = "privacy-export"  # the e-mailed link to a person's own data
+    PRIVACY_ERASE = "privacy-erase"  # the e-mailed link that confirms an erasure request
 
 
 class InvalidToken(ValueError):

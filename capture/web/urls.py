@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import current_app, url_for
 
@@ -15,3 +17,10 @@ def public_url(endpoint: str, **values: Any) -> str:
     if base:
         return base + url_for(endpoint, **values)
     return url_for(endpoint, _external=True, **values)
+
+
+def outside_request() -> AbstractContextManager[Any]:
+    """A request context for building e-mail links in the CLI and the worker, which have no
+    request: on `PUBLIC_BASE_URL`'s host (required in production), else http://localhost."""
+    parts = urlsplit(current_app.config.get("PUBLIC_BASE_URL") or "http://localhost")
+    return current_app.test_request_context("/", base_url=f"{parts.scheme}://{parts.netloc}")
