@@ -23,8 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from capture.base.db import db, utcnow
 from capture.base.lifecycle import Stage
-from capture.delivery.optin.unsubscribe import may_send_marketing, unsubscribe_url
-from capture.delivery.outbox import enqueue_email
+from capture.delivery.optin.unsubscribe import enqueue_lead_email, may_send_marketing
 from capture.leads.lead import Lead
 from capture.web.urls import outside_request
 from magnets.grants import Download, DownloadGrant, GrantSource, issue_grant
@@ -111,8 +110,8 @@ def queue_follow_up(nurture: Nurture, lead: Lead) -> NurtureSend:
     if nxt is not None and nxt.is_published and nxt.current_file_id is not None:
         grant = issue_grant(lead, nxt, language=language, source=GrantSource.NURTURE)
         send.next_grant_id, next_url = grant.id, grant.url
-    message = enqueue_email(
-        lead.email,
+    message = enqueue_lead_email(
+        lead,
         "nurture",
         language,
         {
@@ -125,7 +124,6 @@ def queue_follow_up(nurture: Nurture, lead: Lead) -> NurtureSend:
             "meeting_url": nurture.meeting_url,
         },
         dedupe_key=f"nurture:{lead.public_id}:{nurture.magnet.slug}",
-        unsubscribe_url=unsubscribe_url(lead.public_id, language),
     )
     send.message_id = message.public_id
     db.session.add(send)

@@ -110,4 +110,5 @@ def notify_staff(request: PrivacyRequest, lead: Lead) -> None:
             "en",
             context,
             dedupe_key=f"privacy-notice:{request.public_id}:{request.status}:{address}"[:200],
+            staff=True,  # to the company's admins, not to a lead: no unsubscribe
         )

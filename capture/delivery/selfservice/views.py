@@ -25,7 +25,7 @@ from flask_babel import gettext as _
 
 from capture.base.db import db, utcnow
 from capture.base.extensions import csrf, limiter
-from capture.delivery.outbox import enqueue_email
+from capture.delivery.optin.unsubscribe import enqueue_lead_email
 from capture.delivery.selfservice.requests import (
     PrivacyRequest,
     RequestKind,
@@ -115,8 +115,8 @@ def _ask(token: str, kind: RequestKind) -> None:
     purpose = Purpose.PRIVACY_EXPORT if export else Purpose.PRIVACY_ERASE
     endpoint = "selfservice.download" if export else "selfservice.confirm_erase"
     url = public_url(endpoint, token=sign(purpose, request.public_id))
-    enqueue_email(
-        lead.email,
+    enqueue_lead_email(
+        lead,
         "privacy_export" if export else "privacy_erase",
         language,
         {"url": url, "hours": current_app.config["SELF_SERVICE_LINK_HOURS"]},
