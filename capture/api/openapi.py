@@ -13,6 +13,7 @@ from typing import Any
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
+from capture.api import analytics
 from capture.api.jsonschema import parameters, ref, schemas_of
 from capture.api.schemas import (
     Error,
@@ -217,12 +218,20 @@ def paths(schemas: dict[str, Any]) -> dict[str, Any]:
                 },
             )
         },
+        **analytics.openapi_paths(schemas, _errors, _json),
     }
 
 
 def document() -> dict[str, Any]:
     schemas = schemas_of(
-        Error, Lead, LeadPage, StageChangeRequest, EventRequest, EventRecorded, SubmissionEnvelope
+        Error,
+        Lead,
+        LeadPage,
+        StageChangeRequest,
+        EventRequest,
+        EventRecorded,
+        SubmissionEnvelope,
+        *analytics.SCHEMAS,
     )
     return {
         "openapi": "3.1.0",
