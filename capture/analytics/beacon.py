@@ -38,7 +38,7 @@ def _body() -> dict[str, Any]:
     except (ValueError, RecursionError):
         payload = None
     if not isinstance(payload, dict) or payload.get("kind") not in KINDS:
-        raise ApiError(400, "bad_request", _("Send {\"kind\": \"view\" or \"start\"}."))
+        raise ApiError(400, "bad_request", _('Send {"kind": "view" or "start"}.'))
     return payload
 
 

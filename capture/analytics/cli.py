@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import click
+from flask.cli import with_appcontext
 
 from capture.analytics.report import DIMENSIONS, MAX_DAYS, PeriodError, period, report
 
@@ -18,6 +19,7 @@ def _rate(value: float | None) -> str:
 @click.option("--to", "last", type=click.DateTime(["%Y-%m-%d"]), help="last day, default today")
 @click.option("--by", type=click.Choice(DIMENSIONS), default="form", show_default=True)
 @click.option("--format", "output", type=click.Choice(["table", "json"]), default="table")
+@with_appcontext
 def analytics_command(first: object, last: object, by: str, output: str) -> None:
     """Views, starts, submissions, MQL, SQL and conversion rate per form, landing page,
     partner, channel, variant or day (default: the last 30 days)."""
@@ -55,5 +57,3 @@ def analytics_command(first: object, last: object, by: str, output: str) -> None
         click.echo("  ".join(cells).rstrip())
     if len(lines) == 1:
         click.echo("(nothing counted in this period)", err=True)
-
-

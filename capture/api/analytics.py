@@ -24,7 +24,9 @@ Dimension = Literal["form", "page", "partner", "channel", "variant", "day"]
 
 
 class AnalyticsQuery(Strict):
-    first: Day = Field(None, alias="from", description="first day (UTC), default 29 days before `to`")
+    first: Day = Field(
+        None, alias="from", description="first day (UTC), default 29 days before `to`"
+    )
     last: Day = Field(None, alias="to", description="last day (UTC), included; default today")
     by: Annotated[Dimension | None, Says(one_of(*DIMENSIONS))] = Field(
         None,
