@@ -120,9 +120,7 @@ def test_counting_never_breaks_the_page(
     try:
         assert client.get("/p/guide", headers=PERSON).status_code == 200
         assert client.get("/f/guide-da", headers=PERSON).status_code == 200
-        beacon = client.post(
-            "/api/v1/beacons/guide-da", data='{"kind": "start"}', headers=PERSON
-        )
+        beacon = client.post("/api/v1/beacons/guide-da", data='{"kind": "start"}', headers=PERSON)
         assert beacon.status_code == 204
     finally:
         PageCount.__table__.create(db.engine)
