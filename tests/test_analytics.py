@@ -196,3 +196,44 @@ def test_ad_click_ids_land_in_the_touches_the_export_and_webhooks(
     assert json.loads(exported.stdout.splitlines()[0])["first_touch"]["gclid"] == "Cj0KCQ"
     csv_text = runner.invoke(args=["leads", "export", "--format", "csv"]).stdout
     assert "Cj0KCQ" in csv_text and "li_fat_id" in csv_text
+
+
+def test_no_tag_manager_unless_configured(client: Any, make_form: Any) -> None:
+    make_form(slug="news")
+    page = client.get("/f/news")
+    assert "tags.js" not in page.text
+    assert "googletagmanager" not in page.headers["Content-Security-Policy"]
+
+
+@pytest.mark.app_config(TAG_MANAGER_ID="GTM-AB12CD")
+def test_the_tag_manager_on_public_pages_and_the_conversion_on_the_thank_you_page(
+    client: Any, make_form: Any
+) -> None:
+    make_form(slug="news", language="da")
+    page = client.get("/f/news?utm_source=x")
+    assert 'data-container="GTM-AB12CD"' in page.text and "data-event" not in page.text
+    policy = page.headers["Content-Security-Policy"]
+    assert "script-src 'self' 'nonce-" in policy and "https://www.googletagmanager.com" in policy
+    login = client.get("/admin/login")  # the back office is not the marketer's to measure
+    assert "tags.js" not in login.text
+    assert "googletagmanager" not in login.headers["Content-Security-Policy"]
+    framed = client.get("/f/news?embed=1")  # a partner's page around it: not ours either
+    assert "tags.js" not in framed.text
+
+    hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', page.text))
+    token = re.search(r'name="token" type="hidden" value="([^"]+)"', page.text).group(1)
+    form = {**hidden, "token": token, "email": "ane@firma.dk", "consent_processing": "y"}
+    thanks = client.post("/f/news", data={**form, "variant": "b"})
+    event = re.search(r'data-event="([^"]+)"', thanks.text).group(1)
+    assert json.loads(event.replace("&#34;", '"')) == {
+        "event": "leadgate_submit", "form": "news", "classification": "MQL",
+        "language": "da", "variant": "b",
+    }  # fmt: skip
+    assert "ane@firma.dk" not in event
+
+
+def test_a_malformed_tag_manager_id_stops_the_start(app_config: dict[str, Any]) -> None:
+    from wsgi import create_app
+
+    with pytest.raises(RuntimeError, match="LEADGATE_TAG_MANAGER_ID"):
+        create_app({**app_config, "TAG_MANAGER_ID": "GTM-X'; script-src *"})
