@@ -53,7 +53,9 @@ def analytics_command(first: object, last: object, by: str, output: str) -> None
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     click.echo(f"{start} .. {end}", err=True)
     for line in lines:
-        cells = [line[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(line[1:], widths[1:])]
+        cells = [line[0].ljust(widths[0])] + [
+            c.rjust(w) for c, w in zip(line[1:], widths[1:], strict=True)
+        ]
         click.echo("  ".join(cells).rstrip())
     if len(lines) == 1:
         click.echo("(nothing counted in this period)", err=True)

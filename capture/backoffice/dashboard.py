@@ -196,7 +196,10 @@ def by_form(since: datetime, sort: str = "submissions", descending: bool = True)
         ).outerjoin(counts, counts.c.form_id == FormDefinition.id)
     ).all()
     views = views_by_form(since.date())
-    found = [FormRow(*row, views=views.get(row[0], 0)) for row in rows]
+    found = [
+        FormRow(slug, name, magnet, submissions, mql, sql, views.get(slug, 0))
+        for slug, name, magnet, submissions, mql, sql in rows
+    ]
     if sort not in FORM_SORTS:
         sort = "submissions"
     if sort == "name":
