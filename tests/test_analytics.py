@@ -14,6 +14,8 @@ from flask import Flask
 
 from capture.analytics.counts import PageCount
 from capture.base.db import db, utcnow
+from capture.delivery.outbox import OutboxMessage
+from capture.delivery.webhooks.endpoint import create_endpoint
 from capture.leads.lead import Lead
 
 BROWSER = (
@@ -185,6 +187,8 @@ def test_ad_click_ids_land_in_the_touches_the_export_and_webhooks(
     app_context: None, submit: Any, make_form: Any, runner: Any
 ) -> None:
     make_form(slug="news")
+    create_endpoint("https://crm.example/hooks")
+    db.session.commit()
     ids = {"gclid": "Cj0KCQ", "gbraid": "0AAAA", "wbraid": "CkwK", "msclkid": "5a1b",
            "fbclid": "IwAR0", "li_fat_id": "9f8e"}  # fmt: skip
     answer = submit("news", {"email": "ane@firma.dk"}, context={**ids, "variant": "b"})
@@ -196,6 +200,12 @@ def test_ad_click_ids_land_in_the_touches_the_export_and_webhooks(
     assert json.loads(exported.stdout.splitlines()[0])["first_touch"]["gclid"] == "Cj0KCQ"
     csv_text = runner.invoke(args=["leads", "export", "--format", "csv"]).stdout
     assert "Cj0KCQ" in csv_text and "li_fat_id" in csv_text
+    events = {
+        message.payload["event"]["type"]: message.payload["event"]["data"]
+        for message in db.session.scalars(sa.select(OutboxMessage))
+    }
+    assert events["lead.created"]["lead"]["first_touch"]["fbclid"] == "IwAR0"
+    assert events["conversion.recorded"]["conversion"]["attribution"]["gbraid"] == "0AAAA"
 
 
 def test_no_tag_manager_unless_configured(client: Any, make_form: Any) -> None:

@@ -99,3 +99,23 @@ def test_a_headless_browser_is_not_a_person(
     assert viewed.value.status == 204
     assert counts() == (0, 0)
     page.close()
+
+
+def test_our_own_page_counts_its_view_and_a_start(
+    app_context: None, browser: Any, live_server: Any, make_form: Any
+) -> None:
+    make_form(slug="news", language="da")
+    context = browser.new_context(user_agent=PERSON)
+    page = context.new_page()
+    page.set_default_timeout(10000)
+    page.goto(f"{live_server.url}/f/news?utm_source=mail")
+    assert counts() == (1, 0)  # the server counted the view
+    with page.expect_response(lambda r: "/api/v1/beacons/news" in r.url) as started:
+        page.get_by_label("E-mail").click()
+    assert started.value.status == 204
+    page.keyboard.type("ane@firma.dk")
+    assert counts() == (1, 1)
+    [row] = db.session.scalars(sa.select(PageCount)).all()
+    assert (row.form, row.source, row.language) == ("news", "mail", "da")
+    assert context.cookies() == []
+    context.close()
