@@ -122,7 +122,8 @@ def show(slug: str) -> ResponseReturnValue:
     # The form's token, honeypot, CAPTCHA and attribution come from where the hosted page's do.
     if form is not None:
         lead_form = lead_form_context(form, language, page_url=canonical)
-        count_view(form=form.slug, page=magnet.slug, partner=form.partner, language=language)
+        if magnet.is_published:  # a marketer's preview of a draft is not a view
+            count_view(form=form.slug, page=magnet.slug, partner=form.partner, language=language)
     else:
         lead_form = {"form": None, "language": language}
     page = render_template(
