@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import re
 import sys
 from pathlib import Path
 
@@ -42,8 +43,18 @@ def _merge_vars(statements: list) -> list:
     return merged
 
 
+def _short_number(text: str) -> str:
+    if text.isdigit() and len(text) > 3 and text.rstrip("0") != text:
+        digits = text.rstrip("0")
+        return f"{digits}e{len(text) - len(digits)}"
+    if text.startswith("0.") and len(text) > 2:
+        return text[1:]
+    return text
+
+
 def fold(node: asttypes.Node) -> asttypes.Node:
-    """Join `"a" + "b"` into `"ab"` and merge `var` runs, which calmjs leaves as written."""
+    """Join `"a" + "b"` into `"ab"`, merge `var` runs and write booleans as `!0`/`!1`, which
+    calmjs leaves as written."""
     for key, value in vars(node).items():
         if isinstance(value, asttypes.Node):
             setattr(node, key, fold(value))
@@ -51,6 +62,10 @@ def fold(node: asttypes.Node) -> asttypes.Node:
             value[:] = _merge_vars(
                 [fold(item) if isinstance(item, asttypes.Node) else item for item in value]
             )
+    if isinstance(node, asttypes.Number):  # 30000 as 3e4, 0.75 as .75
+        node.value = _short_number(node.value)
+    if isinstance(node, asttypes.Boolean):  # `!0` and `!1`: the same values, fewer bytes
+        return asttypes.UnaryExpr("!", asttypes.Number("0" if node.value == "true" else "1"))
     if (
         isinstance(node, asttypes.BinOp)
         and node.op == "+"
@@ -65,8 +80,14 @@ def fold(node: asttypes.Node) -> asttypes.Node:
 def minify(source: str) -> str:
     # Globals keep their names (window.LeadGate is the public namespace); locals get short ones.
     minified = minify_print(
-        fold(es5(source)), obfuscate=True, obfuscate_globals=False, drop_semi=True
+        fold(es5(source)),
+        obfuscate=True,
+        obfuscate_globals=False,
+        shadow_funcname=True,
+        drop_semi=True,
     )
+    # calmjs writes `for(var i=0; i<n; i++)`: the spaces go (the re-parse below checks it).
+    minified = re.sub(r"for\(([^;\"']*); ([^;\"']*); ", r"for(\1;\2;", minified)
     es5(minified)  # raises if the minifier produced something that does not parse
     return minified + "\n"
 

@@ -24,7 +24,6 @@
     document.currentScript || document.querySelector("script[src*='/embed.js']") || {};
   // Where the app lives: the script's own address without "/embed.js?v=..".
   var base = String(script.src || "").replace(/\/embed\.js([?#].*)?$/, "");
-  var UTM = ["utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"];
   var MAX_ATTEMPTS = 8;
   var definitions = {};
   var forms = 0;
@@ -34,7 +33,7 @@
   // the button takes the host's --lg-accent colour (blue without it), not the browser's grey.
   var CSS =
     ".lg-f{display:grid;gap:1em}" +
-    ".lg-f input,.lg-f select,.lg-f textarea{font:inherit;box-sizing:border-box;width:100%;padding:.5em}" +
+    ".lg-f :is(input,select,textarea){font:inherit;box-sizing:border-box;width:100%;padding:.5em}" +
     ".lg-f .lg-c input{width:auto}.lg-c{display:flex;gap:.5em}" +
     ".lg-f fieldset{border:0;padding:0}.lg-f p{margin:0}.lg-e{color:#b3261e}" +
     ".lg-hp{position:absolute;left:-9999px}.lg-b{font:inherit;padding:.5em 1em;justify-self:start;" +
@@ -52,18 +51,11 @@
     return node;
   }
 
-  function addStyles() {
-    // A nonce on our <script> tag lets the styles through a strict CSP on the host page.
-    var style = element("style", { nonce: script.nonce || null }, null, CSS);
-    document.head.appendChild(style);
-  }
-
   /** The definition of a form in a language: one request per page, shared by its elements. */
   function load(slug, language, fresh) {
     var url =
       base + "/api/v1/forms/" + encodeURIComponent(slug) + (language ? "?lang=" + language : "");
-    if (!fresh && definitions[url]) return definitions[url];
-    var request = fetch(url, { credentials: "omit", cache: fresh ? "no-store" : "default" }).then(
+    var request = (!fresh && definitions[url]) || fetch(url, { credentials: "omit", cache: fresh ? "no-store" : "default" }).then(
       function (response) {
         return response.json().then(function (data) {
           if (!response.ok) throw data;
@@ -82,16 +74,26 @@
 
   /** Attribution the page knows and the server cannot: where the visitor came from. */
   function context() {
-    var found = { page_url: window.location.href, referrer: document.referrer || null };
-    UTM.forEach(function (name) {
-      if (query(name)) found[name] = query(name);
+    // The page's query as it is (UTM parameters, ad click ids): the server keeps the keys it
+    // knows and drops the rest; the whole address is sent as page_url anyway.
+    var found = {};
+    new URLSearchParams(window.location.search).forEach(function (value, name) {
+      found[name] = value;
     });
+    found.page_url = window.location.href;
+    found.referrer = document.referrer; // "" when there is none: dropped like any empty value
     return found;
+  }
+
+  /** Count a view or a start: an aggregate counter on the server, nothing about the visitor.
+   * A beacon is a text/plain POST with no answer to read: no preflight, nothing to fail. */
+  function beacon(definition, kind) {
+    navigator.sendBeacon(definition.beacon_url, JSON.stringify({ kind: kind, context: context() }));
   }
 
   function randomKey() {
     // 128 random bits; crypto.randomUUID would need a secure context, partner pages may not be.
-    return Array.prototype.join.call(window.crypto.getRandomValues(new Uint32Array(4)), "-");
+    return window.crypto.getRandomValues(new Uint32Array(4)).join("-");
   }
 
   function showCaptcha(box, captcha) {
@@ -208,6 +210,10 @@
     host.textContent = "";
     host.appendChild(form);
     hold(host);
+    beacon(definition, "view");
+    form.addEventListener("focusin", function () {
+      beacon(definition, "start");
+    }, { once: true });
 
     function say(text, isError) {
       status.className = isError ? "lg-e" : "";
@@ -233,14 +239,24 @@
       state.busy = false;
       button.disabled = false;
       var error = answer.error;
-      if (status > 199 && status < 300) return succeed(answer);
+      if ((status / 100 | 0) == 2) return succeed(answer); // 2xx
       showErrors((error && error.fields) || {});
       say((error && error.message) || texts.failed, true);
     }
 
     function succeed(answer) {
+      // Tell the host page (tag managers, analytics) what converted, never who.
+      var detail = {
+        event: "leadgate_submit",
+        form: definition.slug,
+        classification: (answer.conversion || {}).classification,
+        language: definition.language,
+        variant: query("variant"), // a partner's own A/B test, from its page's address
+      };
+      host.dispatchEvent(new CustomEvent("leadgate:submit", { bubbles: true, detail: detail }));
+      (window.dataLayer || []).push(detail);
       if (answer.redirect_url) {
-        window.location.assign(new URL(answer.redirect_url, base + "/").href);
+        window.location.href = new URL(answer.redirect_url, base + "/");
         return;
       }
       hold(host);
@@ -267,7 +283,7 @@
         fetch(state.definition.submit_url, { method: "POST", body: payload, credentials: "omit" })
           .then(function (response) {
             var wait = response.headers.get("Retry-After");
-            if ((response.status === 429 || response.status === 503) && attempt < MAX_ATTEMPTS) {
+            if (/429|503/.test(response.status) && attempt < MAX_ATTEMPTS) {
               say(texts.busy);
               return retry(wait && Math.min(wait * 1000, 60000));
             }
@@ -288,7 +304,7 @@
 
       function retry(wait) {
         // 0.5 s, 1 s, 2 s ... at most 30 s, with jitter so many visitors do not return at once.
-        var backoff = Math.min(30000, 500 * Math.pow(2, attempt - 1));
+        var backoff = Math.min(30000, 250 << attempt); // 500 * 2^(attempt - 1)
         setTimeout(post, wait || backoff * (0.75 + Math.random() / 2));
       }
     }
@@ -334,7 +350,7 @@
         render(host, definition, language);
       },
       function (problem) {
-        var message = (problem && problem.error && problem.error.message) || "";
+        var message = problem && problem.error && problem.error.message;
         element("p", { role: "alert" }, host, message || "The form could not be loaded.");
       }
     );
@@ -352,7 +368,8 @@
   }
 
   window.LeadGate = { scan: scan };
-  addStyles();
+  // A nonce on our <script> tag lets the styles through a strict CSP on the host page.
+  element("style", { nonce: script.nonce || null }, document.head, CSS);
   scan();
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", scan);
 })(window, document);

@@ -20,6 +20,7 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from capture.accounts import Role, allows
+from capture.analytics.counts import count_view
 from capture.base.db import db
 from capture.forms.store import FormDefinition
 from capture.submissions.page import lead_form_context
@@ -121,6 +122,8 @@ def show(slug: str) -> ResponseReturnValue:
     # The form's token, honeypot, CAPTCHA and attribution come from where the hosted page's do.
     if form is not None:
         lead_form = lead_form_context(form, language, page_url=canonical)
+        if magnet.is_published:  # a marketer's preview of a draft is not a view
+            count_view(form=form.slug, page=magnet.slug, partner=form.partner, language=language)
     else:
         lead_form = {"form": None, "language": language}
     page = render_template(

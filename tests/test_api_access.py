@@ -6,7 +6,12 @@ import sqlalchemy as sa
 from capture.api.token import ApiToken, hash_token
 from capture.base.db import db
 
-PUBLIC = {"/api/v1/forms/<slug>", "/api/v1/forms/<slug>/submissions", "/api/v1/openapi.json"}
+PUBLIC = {
+    "/api/v1/forms/<slug>",
+    "/api/v1/forms/<slug>/submissions",
+    "/api/v1/openapi.json",
+    "/api/v1/beacons/<slug>",
+}
 FORM = {
     "name": "Another form",
     "conversion": "contact_request",
@@ -30,6 +35,7 @@ CALLS = {
         201,
     ),
     ("GET", "/api/v1/forms"): ("/api/v1/forms", None, 200),
+    ("GET", "/api/v1/analytics"): ("/api/v1/analytics", None, 200),
     ("GET", "/api/v1/forms/<slug>/definition"): ("/api/v1/forms/test-form/definition", None, 200),
     ("PUT", "/api/v1/forms/<slug>/definition"): ("/api/v1/forms/another/definition", FORM, 201),
 }

@@ -27,8 +27,8 @@ ALLOWED: dict[str, set[str]] = {
     "/admin/privacy-requests/": set(),
     "/admin/": {"sales", "marketer"},  # the dashboard; keep last (shortest prefix)
 }
-# Public endpoints: the embed's form API, the OpenAPI document, logging in and out.
-PUBLIC = ("forms_api.", "openapi.", "accounts.")
+# Public endpoints: the embed's form API and beacons, the OpenAPI document, logging in and out.
+PUBLIC = ("forms_api.", "beacons.", "openapi.", "accounts.")
 SAMPLE = {"fmt": "csv"}
 
 

@@ -86,7 +86,8 @@ def test_the_page_shows_headline_sanitised_body_and_the_form(
     assert '<html lang="da">' in page
     assert "<h1>Score your leads</h1>" in page
     assert "<h2>Why <strong>scoring</strong> matters</h2>" in page
-    assert active_markup(page) == []
+    assert active_markup(page) == ["script"]  # ours alone: the start counter, static/starts.js
+    assert page.count('src="/static/starts.js"') == 1
     assert "&lt;script&gt;" in page  # shown as text, not run
     assert '<a href="https://example.com/docs" rel="nofollow noopener noreferrer">docs</a>' in page
     assert '<img src="https://cdn.example.com/chart.png" alt="chart">' in page
@@ -176,7 +177,11 @@ def test_submitting_the_landing_form_shows_the_download(
     page = client.get("/p/guide?utm_source=linkedin").get_data(as_text=True)
     token = re.search(r'name="token" type="hidden" value="([^"]+)"', page).group(1)
     hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', page))
-    assert hidden == {"utm_source": "linkedin", "page_url": "http://localhost/p/guide"}
+    assert hidden == {
+        "utm_source": "linkedin",
+        "page_url": "http://localhost/p/guide",
+        "page": "guide",
+    }
     form = {"token": token, "email": "ane@firma.dk", "consent_processing": "y", **hidden}
     response = client.post("/f/guide-da", data=form)
     assert response.status_code == 200
@@ -187,7 +192,11 @@ def test_submitting_the_landing_form_shows_the_download(
     assert download.status_code == 200 and download.get_data()[:5] == b"%PDF-"
     download.close()
     submission = db.session.scalar(sa.select(Submission))
-    assert submission.context == {"utm_source": "linkedin", "page_url": "http://localhost/p/guide"}
+    assert submission.context == {
+        "utm_source": "linkedin",
+        "page_url": "http://localhost/p/guide",
+        "page": "guide",
+    }
 
 
 # The lead form is one partial on both pages (issues 10 and 11)
@@ -268,6 +277,7 @@ def test_a_landing_conversion_keeps_its_referrer(
         "utm_campaign": "spring",
         "referrer": LINKEDIN,
         "page_url": "http://localhost/p/guide",
+        "page": "guide",
     }
     lead = db.session.scalars(sa.select(Lead)).one()
     assert lead.first_touch["referrer"] == LINKEDIN
@@ -285,9 +295,10 @@ def test_the_hosted_page_and_the_landing_page_render_the_same_form(
     for form in (hosted, landing):
         names = [c["name"] for c in form.select("[name]") if c.get("type") != "radio"]
         assert len(names) == len(set(names)), names
-    # The landing page adds its own address; the rest is the same markup, one-time token,
-    # script nonce and button text aside.
+    # The landing page adds its own address and magnet; the rest is the same markup,
+    # one-time token, script nonce and button text aside.
     landing.find("input", attrs={"name": "page_url"}).decompose()
+    landing.find("input", attrs={"name": "page"}).decompose()
     for form in (hosted, landing):
         form.find("input", attrs={"name": "token"})["value"] = "-"
         form.find("script")["nonce"] = "-"

@@ -60,6 +60,7 @@ def test_landing_page_with_captcha_gives_the_download(
         "utm_source": "linkedin",
         "referrer": LINKEDIN,
         "page_url": f"{live_server.url}/p/guide",
+        "page": "guide",
     }
     assert [lead.email for lead in db.session.scalars(sa.select(Lead))] == ["ane@firma.dk"]
     assert partner_site.posts[0]["response"] == ["human:site-key-1"]

@@ -206,8 +206,9 @@ def test_the_dashboard_draws_the_trend_against_the_period_before(
         [c.get_text(strip=True) for c in tr.find_all(["th", "td"])]
         for tr in table.select("tbody tr")
     ]
-    assert rows[0] == ["Guide", "/p/seo-guide", "2", "2", "0"]
-    assert rows[1] == ["Demo request", "-", "1", "0", "1"]
+    # Form, landing page, views, submissions, conversion rate (none without views), MQL, SQL.
+    assert rows[0] == ["Guide", "/p/seo-guide", "0", "2", "-", "2", "0"]
+    assert rows[1] == ["Demo request", "-", "0", "1", "-", "0", "1"]
     by_name = html_of(staff("marketer").get("/admin/?days=7&sort=name&order=asc"))
     names = [th.get_text(strip=True) for th in by_name.select("table.sortable tbody th")]
     assert names == ["Demo request", "Guide"]

@@ -13,6 +13,7 @@ from typing import Any
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
+from capture.api import analytics
 from capture.api.jsonschema import parameters, ref, schemas_of
 from capture.api.schemas import (
     ConsentChangedEvent,
@@ -218,6 +219,7 @@ def paths(schemas: dict[str, Any]) -> dict[str, Any]:
                 },
             )
         },
+        **analytics.openapi_paths(schemas, _errors, _json),
     }
 
 
@@ -247,6 +249,7 @@ def document() -> dict[str, Any]:
         EventRecorded,
         SubmissionEnvelope,
         ConsentChangedEvent,
+        *analytics.SCHEMAS,
     )
     return {
         "openapi": "3.1.0",

@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from capture.analytics.report import views_by_form
 from capture.base.db import db, utcnow
 from capture.base.lifecycle import Stage
 from capture.forms.store import FormDefinition
@@ -151,8 +152,8 @@ def daily(first: date, days: int) -> list[tuple[str, int]]:
 
 @dataclass(frozen=True)
 class FormRow:
-    """One form's results in the period. Views and the conversion rate join these when page
-    views are counted (issue 13: view counting); the table keeps a place for them."""
+    """One form's results in the period; views wherever it was shown (hosted page, landing
+    page, embed), as counted by capture.analytics."""
 
     slug: str
     name: str
@@ -160,9 +161,15 @@ class FormRow:
     submissions: int
     mql: int
     sql: int
+    views: int = 0
+
+    @property
+    def rate(self) -> float:
+        """Submissions per view in per cent; -1 without views (sorts below every rate)."""
+        return round(100 * self.submissions / self.views, 1) if self.views else -1.0
 
 
-FORM_SORTS = ("name", "submissions", "mql", "sql")
+FORM_SORTS = ("name", "views", "submissions", "rate", "mql", "sql")
 
 
 def by_form(since: datetime, sort: str = "submissions", descending: bool = True) -> list[FormRow]:
@@ -188,7 +195,11 @@ def by_form(since: datetime, sort: str = "submissions", descending: bool = True)
             sa.func.coalesce(counts.c.sql, 0),
         ).outerjoin(counts, counts.c.form_id == FormDefinition.id)
     ).all()
-    found = [FormRow(*row) for row in rows]
+    views = views_by_form(since.date())
+    found = [
+        FormRow(slug, name, magnet, submissions, mql, sql, views.get(slug, 0))
+        for slug, name, magnet, submissions, mql, sql in rows
+    ]
     if sort not in FORM_SORTS:
         sort = "submissions"
     if sort == "name":

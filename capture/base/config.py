@@ -143,6 +143,8 @@ def load_config(app: Flask, test_config: dict[str, Any] | None = None) -> None:
         CAPTCHA_VERIFY_URL=env("LEADGATE_CAPTCHA_VERIFY_URL") or None,
         CAPTCHA_SCRIPT_URL=env("LEADGATE_CAPTCHA_SCRIPT_URL") or None,
         CAPTCHA_TIMEOUT=float(env("LEADGATE_CAPTCHA_TIMEOUT", "5")),
+        # Google Tag Manager container (GTM-XXXX) on hosted and landing pages; unset: none.
+        TAG_MANAGER_ID=(env("LEADGATE_TAG_MANAGER_ID") or "").strip().upper() or None,
         # Refuse throw-away addresses (the disposable-email-domains list).
         BLOCK_DISPOSABLE_EMAILS=_flag(env("LEADGATE_BLOCK_DISPOSABLE_EMAILS")),
         # Bodies of public submissions; uploads raise their own limit per request.

@@ -25,15 +25,12 @@ from capture.submissions.envelope import SubmissionEnvelope
 from capture.web.errors import ApiError
 from capture.web.params import ParamError, check
 
-TOUCH_KEYS = (
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-    "referrer",
-    "page_url",
-)
+# Ad networks' click ids, taken from the page's address like the UTM parameters: Google Ads
+# (gclid, and gbraid/wbraid for iOS), Microsoft Ads, Meta, LinkedIn.
+CLICK_IDS = ("gclid", "gbraid", "wbraid", "msclkid", "fbclid", "li_fat_id")
+QUERY_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", *CLICK_IDS)
+# `variant`: the landing page variant shown; `page`: the landing page (its magnet's slug).
+TOUCH_KEYS = (*QUERY_KEYS, "variant", "page", "referrer", "page_url")
 
 
 @dataclass

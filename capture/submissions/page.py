@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 from wtforms import Form, SelectChoice, fields, widgets
 
+from capture.analytics.counts import count_view
 from capture.base.db import db
 from capture.base.extensions import csrf
 from capture.forms.spec import FieldSpec, FormSpec, text_for
@@ -25,7 +26,7 @@ from capture.submissions.api import origin_allowed
 from capture.submissions.captcha import page_widget
 from capture.submissions.client import request_origin
 from capture.submissions.intake import (
-    TOUCH_KEYS,
+    QUERY_KEYS,
     build_intake,
     captcha_answer,
     check_form_encoding,
@@ -168,18 +169,17 @@ def lead_form_context(
 
 
 def attribution(spec: FormSpec, page_url: str | None = None) -> dict[str, str]:
-    """The hidden attribution inputs of a page's form: UTM parameters from the page's query,
-    the page that sent the visitor here (Referer) and the page's own address.
+    """The hidden attribution inputs of a page's form: UTM parameters and ad click ids from
+    the page's query, the Referer, and on a landing page its address and magnet (`page`).
 
-    Each name at most once: a repeated name posts a list. Names the definition declares as
-    its own fields are rendered with the fields, not here. Without `page_url` the post's
-    Referer (the page itself) stands in for it, as for the embed's `page_url`.
-    """
-    found = {key: request.args.get(key, "")[:200] for key in TOUCH_KEYS if key.startswith("utm_")}
+    Each name at most once (a repeated name posts a list); names the definition declares are
+    rendered with its fields. Without `page_url` the post's Referer (the page) stands in."""
+    found = {key: request.args.get(key, "")[:200] for key in QUERY_KEYS}
     if request.referrer:
         found["referrer"] = request.referrer[:2048]
     if page_url:
         found["page_url"] = page_url
+        found["page"] = spec.magnet or ""
     declared = {field.name for field in spec.fields}
     return {key: value for key, value in found.items() if value and key not in declared}
 
@@ -218,8 +218,8 @@ def show(slug: str) -> ResponseReturnValue:
     form, language, embedded = _load(slug)
     if not form.is_open:
         return render_template("forms/closed.html", form=form, embedded=embedded), 410
-    honeypot = _honeypot()
-    return _render(form, build_wtform(form.spec, language, None, honeypot), language, embedded)
+    count_view(form=form.slug, partner=form.partner, language=language)
+    return _render(form, build_wtform(form.spec, language, None, _honeypot()), language, embedded)
 
 
 @bp.post("/f/<slug>")

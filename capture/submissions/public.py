@@ -122,6 +122,7 @@ def public_definition(form: FormDefinition, language: str) -> dict[str, Any]:
         "token": issue_form_token(spec.slug, language=language),
         # Answers and errors come back in the language the form is shown in.
         "submit_url": public_url("forms_api.submit", slug=spec.slug, lang=language),
+        "beacon_url": public_url("beacons.beacon", slug=spec.slug, lang=language),
         "texts": ui_texts(),
         "captcha": widget(),
     }

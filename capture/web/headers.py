@@ -34,8 +34,9 @@ def allow_framing(origins: list[str] | tuple[str, ...]) -> None:
 
 
 def allow_third_party(sources: list[str] | tuple[str, ...]) -> None:
-    """Let this page load scripts and frames from these sources (a CAPTCHA provider)."""
-    g.third_party = list(sources)
+    """Let this page load scripts and frames from these sources too (a CAPTCHA provider, the
+    tag manager); each caller adds its own."""
+    g.third_party = [*g.get("third_party", ()), *sources]
 
 
 def init_app(app: Flask) -> None:
