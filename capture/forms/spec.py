@@ -120,6 +120,16 @@ class FormSpec:
     partner: str | None = None
     status: str = "active"
     description: str | None = None
+    # What visitors see as the form's title, per language; `name` when there is none.
+    title: Texts = field(default_factory=dict)
+
+    def text(self, texts: Texts, language: str) -> str:
+        """A text of this form in `language`, else in the form's own language, else any."""
+        return texts.get(language) or texts.get(self.language) or text_for(texts, language)
+
+    def title_in(self, language: str) -> str:
+        """The title a visitor reads: per language with the form's fallback, else `name`."""
+        return self.text(self.title, language) or self.name
 
     def field(self, name: str) -> FieldSpec | None:
         return next((f for f in self.fields if f.name == name), None)
@@ -132,6 +142,8 @@ class FormSpec:
             "conversion": self.conversion,
             "language": self.language,
         }
+        if self.title:  # only when set, so existing documents keep their digest
+            doc["title"] = dict(self.title)
         if self.description:
             doc["description"] = self.description
         if self.magnet:

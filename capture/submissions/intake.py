@@ -33,6 +33,8 @@ TOUCH_KEYS = (
     "utm_content",
     "referrer",
     "page_url",
+    # The landing page variant the visitor saw (magnets.variants), for A/B results.
+    "variant",
 )
 
 

@@ -36,7 +36,7 @@ from capture.submissions.public import AUTOCOMPLETE, field_label, field_options,
 from capture.submissions.record import ValidationFailed, record_submission
 from capture.web.errors import ApiError
 from capture.web.headers import allow_framing
-from capture.web.i18n import LANGUAGES, visitor_language
+from capture.web.i18n import LANGUAGES, language_versions, visitor_language
 from capture.web.tokens import issue_form_token
 
 bp = Blueprint("hosted", __name__)
@@ -178,6 +178,9 @@ def attribution(spec: FormSpec, page_url: str | None = None) -> dict[str, str]:
     found = {key: request.args.get(key, "")[:200] for key in TOUCH_KEYS if key.startswith("utm_")}
     if request.referrer:
         found["referrer"] = request.referrer[:2048]
+    if request.method == "POST":  # the form again after an error: keep what the page sent
+        posted = {key: request.form.get(key, "")[:2048] for key in TOUCH_KEYS}
+        found.update({key: value for key, value in posted.items() if value})
     if page_url:
         found["page_url"] = page_url
     declared = {field.name for field in spec.fields}
@@ -193,7 +196,19 @@ def _render(
     message: str | None = None,
 ) -> ResponseReturnValue:
     context = lead_form_context(form, language, wtform, embedded)
-    return render_template("forms/page.html", message=message, **context), status
+    versions = language_versions("hosted.show", form_languages(form.spec), language, slug=form.slug)
+    return render_template(
+        "forms/page.html", message=message, versions=versions, **context
+    ), status
+
+
+def form_languages(spec: FormSpec) -> set[str]:
+    """The languages a form is written in: its own, and those of its title, success message
+    and consent texts (labels of the well-known fields are translated anyway)."""
+    found = {spec.language, *spec.title, *spec.success_message}
+    for consent in spec.consents:
+        found.update(consent.text)
+    return found
 
 
 # Public pages may be indexed; the back office, the API and the one-person links of e-mails

@@ -63,7 +63,7 @@ def field_options(field: FieldSpec, language: str) -> list[tuple[str, str]]:
 
 
 def success_message(spec: FormSpec, language: str) -> str:
-    return text_for(spec.success_message, language) or _(
+    return spec.text(spec.success_message, language) or _(
         "Thanks for your request, we will contact you as soon as possible!"
     )
 
@@ -112,7 +112,7 @@ def public_definition(form: FormDefinition, language: str) -> dict[str, Any]:
         "slug": spec.slug,
         "version": form.version,
         "language": language,
-        "name": spec.name,
+        "name": spec.title_in(language),
         "fields": fields,
         "consents": [
             {"purpose": c.purpose, "required": c.required, "text": text_for(c.text, language)}
