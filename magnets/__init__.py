@@ -13,7 +13,7 @@ from capture.extension_points import (
     timeline_events,
 )
 from capture.ops import metrics
-from magnets import admin, demo, gating, grants, landing, links, storage, timeline
+from magnets import admin, admin_landing, demo, gating, grants, landing, links, storage, timeline
 from magnets.cli import magnets_cli
 
 MB = 1024 * 1024
@@ -36,6 +36,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(links.bp)
     app.register_blueprint(landing.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(admin_landing.bp)
     submission_accepted.connect(app, gating.gate)
     optin_confirmed.connect(app, gating.deliver_confirmed)
     demo_filling.connect(app, lambda _nothing: demo.fill_magnets())

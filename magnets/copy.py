@@ -40,7 +40,8 @@ def written_languages(magnet: Magnet) -> list[str]:
     others = [
         lang
         for lang in LANGUAGES
-        if lang != magnet.language and ((texts.get(lang) or {}).get("headline") or (texts.get(lang) or {}).get("body"))
+        if lang != magnet.language
+        and ((texts.get(lang) or {}).get("headline") or (texts.get(lang) or {}).get("body"))
     ]
     return [magnet.language, *others]
 

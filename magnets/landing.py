@@ -30,8 +30,8 @@ from capture.web.i18n import LANGUAGES, language_versions, visitor_language
 from capture.web.urls import public_url
 from magnets.copy import choose_language, copy_for, page_languages
 from magnets.magnet import Magnet, MagnetStatus, get_magnet
-from magnets.variants import LandingVariant, count_view, pick_variant, variant_by_key
 from magnets.storage import StorageUnavailable, content_disposition, storage
+from magnets.variants import LandingVariant, count_view, pick_variant, variant_by_key
 
 bp = Blueprint("landing", __name__)
 

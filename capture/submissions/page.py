@@ -197,9 +197,7 @@ def _render(
 ) -> ResponseReturnValue:
     context = lead_form_context(form, language, wtform, embedded)
     versions = language_versions("hosted.show", form_languages(form.spec), language, slug=form.slug)
-    return render_template(
-        "forms/page.html", message=message, versions=versions, **context
-    ), status
+    return render_template("forms/page.html", message=message, versions=versions, **context), status
 
 
 def form_languages(spec: FormSpec) -> set[str]:
