@@ -13,7 +13,18 @@ from capture.extension_points import (
     timeline_events,
 )
 from capture.ops import metrics
-from magnets import admin, admin_landing, demo, gating, grants, landing, links, storage, timeline
+from magnets import (
+    admin,
+    admin_landing,
+    demo,
+    gating,
+    grants,
+    landing,
+    landing_yaml,
+    links,
+    storage,
+    timeline,
+)
 from magnets.cli import magnets_cli
 
 MB = 1024 * 1024
@@ -41,4 +52,6 @@ def init_app(app: Flask) -> None:
     optin_confirmed.connect(app, gating.deliver_confirmed)
     demo_filling.connect(app, lambda _nothing: demo.fill_magnets())
     timeline_events.connect(app, timeline.downloads)
+    magnets_cli.add_command(landing_yaml.landing_export)
+    magnets_cli.add_command(landing_yaml.landing_import)
     app.cli.add_command(magnets_cli)

@@ -238,3 +238,51 @@ def test_the_back_office_edits_the_page_per_language(
     db.session.expire_all()
     assert get_magnet("guide").texts["en"]["headline"] == "Give sales the right leads"
     assert re.search(r"not saved", staff.get("/admin/magnets/guide").get_data(as_text=True))
+
+
+def test_landing_copy_round_trips_through_yaml(
+    app: Flask, runner: Any, guide: Any, tmp_path: Any, app_context: None
+) -> None:
+    exported = runner.invoke(args=["magnets", "landing-export", "guide"])
+    assert exported.exit_code == 0, exported.output
+    document = yaml.safe_load(exported.output)
+    assert document["headline"] == "Giv salg de rigtige leads"
+    assert document["texts"]["sv"]["button"] == "Hämta guiden"
+    document["texts"]["en"] = {"headline": "Give sales the right leads", "button": "Get it"}
+    path = tmp_path / "guide.yaml"
+    path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    imported = runner.invoke(args=["magnets", "landing-import", str(path)])
+    assert imported.exit_code == 0, imported.output
+    db.session.expire_all()
+    assert get_magnet("guide").texts["en"] == {
+        "headline": "Give sales the right leads",
+        "button": "Get it",
+    }
+    document["texts"] = {"fr": {"headline": "x"}, "sv": {"colour": "red", "button": ""}}
+    document["extra"] = 1
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    refused = runner.invoke(args=["magnets", "landing-import", str(path)])
+    assert refused.exit_code == 1
+    for problem in ("extra: unknown key", "texts.fr: unknown language", "texts.sv.colour"):
+        assert problem in refused.output
+    assert "texts.sv.button: must be a text" in refused.output
+    db.session.expire_all()
+    assert get_magnet("guide").texts["en"]["button"] == "Get it"  # nothing changed
+
+
+def test_the_demo_speaks_danish_swedish_and_english(
+    app: Flask, runner: Any, client: Any, app_context: None
+) -> None:
+    assert runner.invoke(args=["demo"]).exit_code == 0
+    swedish = soup(client.get("/p/lead-scoring-guide?lang=sv"))
+    assert swedish.h1.get_text() == "Ge säljarna rätt leads, vid rätt tidpunkt"
+    assert "beteende" in swedish.article.get_text()
+    assert swedish.find(id="lg-form-title").get_text() == "Hämta e-boken gratis"
+    assert swedish.find("img", class_="lg-cover")["alt"] == "Omslaget till guiden om lead scoring"
+    assert set(alternates(swedish)) == {"da", "sv", "en", "x-default"}
+    english = soup(client.get("/p/lead-scoring-guide?lang=en"))
+    assert english.h1.get_text() == "Give sales the right leads, at the right time"
+    assert english.find("form", class_="lg-form").button.get_text() == "Get the e-book"
+    assert soup(client.get("/f/newsletter?lang=en")).h1.get_text() == "Newsletter"
+    assert soup(client.get("/f/newsletter?lang=sv")).h1.get_text() == "Nyhetsbrev"
+    assert soup(client.get("/f/newsletter")).h1.get_text() == "Nyhedsbrev"
