@@ -231,9 +231,7 @@ def test_the_back_office_edits_the_page_per_language(
     assert danish.find("form", class_="lg-form").find("button").get_text() == "Hent guiden"
     no_csrf = staff.post("/admin/magnets/guide/texts", data={"en_headline": "x"})
     assert no_csrf.status_code == 400
-    too_long = staff.post(
-        "/admin/magnets/guide/texts", data={**data, "en_headline": "x" * 301}
-    )
+    too_long = staff.post("/admin/magnets/guide/texts", data={**data, "en_headline": "x" * 301})
     assert too_long.status_code == 303
     db.session.expire_all()
     assert get_magnet("guide").texts["en"]["headline"] == "Give sales the right leads"

@@ -58,7 +58,9 @@ def language_versions(
 ) -> Versions:
     """The versions of a page served at `endpoint` in `languages` (`?lang=`); x-default is
     the address without `lang`, which answers in the visitor's language."""
-    kept = {k: v for k, v in request.args.items() if k != "lang" and k not in values}
+    kept: dict[str, Any] = {
+        k: v for k, v in request.args.items() if k != "lang" and k not in values
+    }
     offered = set(languages)
     items = [
         Version(
