@@ -149,6 +149,7 @@ def show(slug: str) -> ResponseReturnValue:
             lead_form["attribution"]["variant"] = variant
     else:
         lead_form = {"form": None, "language": language}
+    lead_form["versions"] = versions  # the page's languages, not its form's
     if variant:
         count_view(magnet, variant)
     page = render_template(
@@ -156,7 +157,6 @@ def show(slug: str) -> ResponseReturnValue:
         magnet=magnet,
         copy=copy,
         variant=variant,
-        versions=versions,
         body=render_markdown(copy.body),
         description=summary(copy.body) or copy.headline,
         canonical=canonical,

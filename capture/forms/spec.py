@@ -127,6 +127,15 @@ class FormSpec:
         """A text of this form in `language`, else in the form's own language, else any."""
         return texts.get(language) or texts.get(self.language) or text_for(texts, language)
 
+    @property
+    def languages(self) -> set[str]:
+        """The languages the form is written in: its own, and those of its title, success
+        message and consent texts (the well-known fields' labels are translated anyway)."""
+        found = {self.language, *self.title, *self.success_message}
+        for consent in self.consents:
+            found.update(consent.text)
+        return found
+
     def title_in(self, language: str) -> str:
         """The title a visitor reads: per language with the form's fallback, else `name`."""
         return self.text(self.title, language) or self.name

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -32,7 +31,13 @@ from capture.submissions.intake import (
     read_form_post,
 )
 from capture.submissions.limits import submission_limits
-from capture.submissions.public import AUTOCOMPLETE, field_label, field_options, success_message
+from capture.submissions.public import (
+    AUTOCOMPLETE,
+    field_label,
+    field_options,
+    next_step,
+    success_message,
+)
 from capture.submissions.record import ValidationFailed, record_submission
 from capture.web.errors import ApiError
 from capture.web.headers import allow_framing
@@ -158,6 +163,7 @@ def lead_form_context(
         "embedded": embedded,
         "captcha": page_widget(),
         "attribution": attribution(form.spec, page_url),
+        "versions": language_versions("hosted.show", form.spec.languages, language, slug=form.slug),
         "form_action": url_for(
             "hosted.post",
             slug=form.slug,
@@ -179,8 +185,7 @@ def attribution(spec: FormSpec, page_url: str | None = None) -> dict[str, str]:
     if request.referrer:
         found["referrer"] = request.referrer[:2048]
     if request.method == "POST":  # the form again after an error: keep what the page sent
-        posted = {key: request.form.get(key, "")[:2048] for key in TOUCH_KEYS}
-        found.update({key: value for key, value in posted.items() if value})
+        found.update({k: request.form[k][:2048] for k in TOUCH_KEYS if request.form.get(k)})
     if page_url:
         found["page_url"] = page_url
     declared = {field.name for field in spec.fields}
@@ -196,17 +201,7 @@ def _render(
     message: str | None = None,
 ) -> ResponseReturnValue:
     context = lead_form_context(form, language, wtform, embedded)
-    versions = language_versions("hosted.show", form_languages(form.spec), language, slug=form.slug)
-    return render_template("forms/page.html", message=message, versions=versions, **context), status
-
-
-def form_languages(spec: FormSpec) -> set[str]:
-    """The languages a form is written in: its own, and those of its title, success message
-    and consent texts (labels of the well-known fields are translated anyway)."""
-    found = {spec.language, *spec.title, *spec.success_message}
-    for consent in spec.consents:
-        found.update(consent.text)
-    return found
+    return render_template("forms/page.html", message=message, **context), status
 
 
 # Public pages may be indexed; the back office, the API and the one-person links of e-mails
@@ -283,17 +278,6 @@ def post(slug: str) -> ResponseReturnValue:
         message=outcome.body.get("message") or success_message(form.spec, language),
         next_step=next_step(form.spec, language),
     )
-
-
-def next_step(spec: FormSpec, language: str) -> tuple[str, str] | None:
-    """The thank-you page's link onwards, (url, text): the definition's `success.next`, else
-    the first site allowed to embed the form (the marketer's own), else none."""
-    if spec.success_next_url:
-        return spec.success_next_url, text_for(spec.success_next_label, language)
-    if spec.allowed_origins:
-        origin = spec.allowed_origins[0]
-        return origin + "/", _("Continue to %(site)s", site=urlsplit(origin).hostname or origin)
-    return None
 
 
 def _replay_key(token: Any) -> tuple[str | None, str | None]:

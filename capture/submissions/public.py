@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -66,6 +67,17 @@ def success_message(spec: FormSpec, language: str) -> str:
     return spec.text(spec.success_message, language) or _(
         "Thanks for your request, we will contact you as soon as possible!"
     )
+
+
+def next_step(spec: FormSpec, language: str) -> tuple[str, str] | None:
+    """The thank-you page's link onwards, (url, text): the definition's `success.next`, else
+    the first site allowed to embed the form (the marketer's own), else none."""
+    if spec.success_next_url:
+        return spec.success_next_url, text_for(spec.success_next_label, language)
+    if spec.allowed_origins:
+        origin = spec.allowed_origins[0]
+        return origin + "/", _("Continue to %(site)s", site=urlsplit(origin).hostname or origin)
+    return None
 
 
 def ui_texts() -> dict[str, str]:
