@@ -10,12 +10,14 @@ winner's content into the page and ends the test. Keys are never reused for a ma
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
+from flask import request
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -133,8 +135,24 @@ def pick_variant(magnet: Magnet, language: str) -> LandingVariant | None:
     return secrets.choice(serving)
 
 
+# Crawlers and link previews announce themselves; a view by one is not a visitor's.
+BOT_AGENT = re.compile(
+    r"bot|crawl|spider|slurp|preview|facebookexternalhit|headless|lighthouse", re.IGNORECASE
+)
+
+
+def is_visitor_view() -> bool:
+    """Not a prefetch (`Sec-Purpose`/`Purpose: prefetch`), not an obvious bot."""
+    purpose = request.headers.get("Sec-Purpose", "") + request.headers.get("Purpose", "")
+    agent = request.headers.get("User-Agent", "")
+    return "prefetch" not in purpose.lower() and not BOT_AGENT.search(agent)
+
+
 def count_view(magnet: Magnet, key: str) -> None:
-    """One more view of `key` today; commits (a view is its own small fact)."""
+    """One more view of `key` today, unless the request is a prefetch or a bot; commits (a
+    view is its own small fact)."""
+    if not is_visitor_view():
+        return
     today = utcnow().date()
     bump = (
         sa.update(LandingVariantView)

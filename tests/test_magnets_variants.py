@@ -211,3 +211,15 @@ def test_probability_best_follows_the_evidence() -> None:
     assert probability_best([(0, 0), (0, 0), (0, 0)]) == probability_best([(0, 0)] * 3)
     assert probability_best([]) == []
     assert [variant_key(i) for i in (0, 1, 25, 26, 27)] == ["a", "b", "z", "aa", "ab"]
+
+
+def test_prefetches_and_bots_are_not_counted(
+    app: Flask, client: Any, guide: Any, staff: Any, app_context: None
+) -> None:
+    add_variant(staff, **{"variant-da_headline": CHALLENGER})
+    client.get("/p/guide", headers={"Sec-Purpose": "prefetch"})
+    client.get("/p/guide", headers={"Purpose": "prefetch"})
+    client.get("/p/guide", headers={"User-Agent": "Mozilla/5.0 (compatible; Googlebot/2.1)"})
+    assert db.session.scalars(sa.select(LandingVariantView)).all() == []
+    client.get("/p/guide", headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133"})
+    assert db.session.scalar(sa.select(sa.func.sum(LandingVariantView.views))) == 1
