@@ -223,3 +223,19 @@ def test_prefetches_and_bots_are_not_counted(
     assert db.session.scalars(sa.select(LandingVariantView)).all() == []
     client.get("/p/guide", headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133"})
     assert db.session.scalar(sa.select(sa.func.sum(LandingVariantView.views))) == 1
+
+
+def test_the_variant_survives_a_form_sent_back_with_errors(
+    app: Flask, client: Any, guide: Any, staff: Any, app_context: None
+) -> None:
+    add_variant(staff, **{"variant-da_headline": CHALLENGER})
+    page = page_of(client.get("/p/guide?utm_source=linkedin"))
+    key = shown_variant(page)
+    form = page.find("form", class_="lg-form")
+    hidden = [(i["name"], i.get("value", "")) for i in form.select("input[type=hidden]")]
+    again = client.post(form["action"], data=MultiDict([*hidden, ("email", "not an address")]))
+    assert again.status_code == 422
+    sent_back = BeautifulSoup(again.get_data(as_text=True), "html.parser")
+    assert shown_variant(sent_back) == key
+    kept = {i["name"]: i.get("value") for i in sent_back.select("form input[type=hidden]")}
+    assert kept["utm_source"] == "linkedin" and kept["page_url"] == "http://localhost/p/guide"
