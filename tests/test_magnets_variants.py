@@ -239,3 +239,20 @@ def test_the_variant_survives_a_form_sent_back_with_errors(
     assert shown_variant(sent_back) == key
     kept = {i["name"]: i.get("value") for i in sent_back.select("form input[type=hidden]")}
     assert kept["utm_source"] == "linkedin" and kept["page_url"] == "http://localhost/p/guide"
+
+
+def test_the_original_can_win_too(
+    app: Flask, client: Any, guide: Any, staff: Any, app_context: None
+) -> None:
+    add_variant(staff, **{"variant-da_headline": CHALLENGER, "variant-da_button": "Hent"})
+    token = csrf_token_in(staff.get("/admin/magnets/guide").get_data(as_text=True))
+    won = staff.post("/admin/magnets/guide/variants/a/win", data={"csrf_token": token})
+    assert won.status_code == 303
+    db.session.expire_all()
+    magnet = get_magnet("guide")
+    assert magnet.headline == ORIGINAL and not magnet.texts
+    statuses = {v.key: v.status for v in db.session.scalars(sa.select(LandingVariant))}
+    assert statuses == {"a": "won", "b": "retired"}
+    for _view in range(10):
+        page = page_of(client.get("/p/guide"))
+        assert shown_variant(page) is None and page.h1.get_text() == ORIGINAL
