@@ -18,6 +18,7 @@ from werkzeug.datastructures import MultiDict
 from capture.accounts import Role, create_user
 from capture.base.db import db
 from capture.forms.definition import parse_definition
+from capture.forms.store import get_form
 from magnets.filetypes import Purpose
 from magnets.magnet import get_magnet
 from magnets.uploads import receive, store_cover
@@ -284,3 +285,28 @@ def test_the_demo_speaks_danish_swedish_and_english(
     assert soup(client.get("/f/newsletter?lang=en")).h1.get_text() == "Newsletter"
     assert soup(client.get("/f/newsletter?lang=sv")).h1.get_text() == "Nyhetsbrev"
     assert soup(client.get("/f/newsletter")).h1.get_text() == "Nyhedsbrev"
+
+
+def test_the_form_editor_shows_and_keeps_the_titles(
+    app: Flask, make_form: Any, app_context: None
+) -> None:
+    titles = {"da": "Nyhedsbrev", "sv": "Nyhetsbrev", "en": "Newsletter"}
+    make_form(slug="newsletter", name="Nyhedsbrev", language="da", title=titles)
+    create_user("m@firma.dk", Role.MARKETER, STAFF_PASSWORD)
+    db.session.commit()
+    staff = app.test_client()
+    log_in(staff, "m@firma.dk", STAFF_PASSWORD)
+    page = BeautifulSoup(
+        staff.get("/admin/forms/newsletter/edit").get_data(as_text=True), "html.parser"
+    )
+    form = page.find("form", class_="stacked")
+    data = {i["name"]: i.get("value", "") for i in form.find_all("input") if i.get("name")}
+    data.update({t["name"]: t.get_text() for t in form.find_all("textarea")})
+    for select in form.find_all("select"):
+        chosen = select.find("option", selected=True) or select.find("option")
+        data[select["name"]] = chosen["value"]
+    assert yaml.safe_load(data["body"])["title"] == titles
+    data["body"] = data["body"].replace("Newsletter", "Our newsletter")
+    assert staff.post("/admin/forms/newsletter/edit", data=data).status_code == 303
+    db.session.expire_all()
+    assert get_form("newsletter").spec.title == {**titles, "en": "Our newsletter"}
