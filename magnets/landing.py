@@ -31,7 +31,7 @@ from capture.web.urls import public_url
 from magnets.copy import choose_language, copy_for, page_languages
 from magnets.magnet import Magnet, MagnetStatus, get_magnet
 from magnets.storage import StorageUnavailable, content_disposition, storage
-from magnets.variants import LandingVariant, count_view, pick_variant, variant_by_key
+from magnets.variants import LandingVariant, count_variant_view, pick_variant, variant_by_key
 
 bp = Blueprint("landing", __name__)
 
@@ -151,7 +151,7 @@ def show(slug: str) -> ResponseReturnValue:
         lead_form = {"form": None, "language": language}
     lead_form["versions"] = versions  # the page's languages, not its form's
     if variant:
-        count_view(magnet, variant)
+        count_variant_view(magnet, variant)
     page = render_template(
         "magnets/landing.html",
         magnet=magnet,

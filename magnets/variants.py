@@ -148,7 +148,7 @@ def is_visitor_view() -> bool:
     return "prefetch" not in purpose.lower() and not BOT_AGENT.search(agent)
 
 
-def count_view(magnet: Magnet, key: str) -> None:
+def count_variant_view(magnet: Magnet, key: str) -> None:
     """One more view of `key` today, unless the request is a prefetch or a bot; commits (a
     view is its own small fact)."""
     if not is_visitor_view():
