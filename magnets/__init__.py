@@ -17,10 +17,12 @@ from capture.extension_points import (
 from capture.ops import metrics
 from magnets import (
     admin,
+    admin_landing,
     demo,
     gating,
     grants,
     landing,
+    landing_yaml,
     links,
     nurture_admin,
     nurturing,
@@ -53,6 +55,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(landing.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(nurture_admin.bp)
+    app.register_blueprint(admin_landing.bp)
     submission_accepted.connect(app, gating.gate)
     optin_confirmed.connect(app, gating.deliver_confirmed)
     demo_filling.connect(app, lambda _nothing: demo.fill_magnets())
@@ -61,5 +64,7 @@ def init_app(app: Flask) -> None:
     scheduled_tasks.register(
         app, "nurture", Scheduled("NURTURE_EVERY_SECONDS", lambda now: str(nurturing.send_due(now)))
     )
+    magnets_cli.add_command(landing_yaml.landing_export)
+    magnets_cli.add_command(landing_yaml.landing_import)
     app.cli.add_command(magnets_cli)
     app.cli.add_command(nurture_cli)

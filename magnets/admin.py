@@ -32,6 +32,7 @@ from magnets.admin_forms import (
     FileForm,
     NewMagnetForm,
 )
+from magnets.admin_landing import landing_context
 from magnets.filetypes import Purpose, Refused
 from magnets.grants import DownloadGrant, download_counts, grant_counts
 from magnets.magnet import Magnet, MagnetError, get_magnet, unique_slug
@@ -265,4 +266,5 @@ def _edit_page(
         downloads=download_counts().get(magnet.id, 0),
         links=grant_counts().get(magnet.id, 0),
         gating=gating,
+        **landing_context(magnet),
     )

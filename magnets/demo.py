@@ -27,6 +27,36 @@ giver point for **adfærd** og **match**, så salg får de rigtige leads på det
 - Minuspoint for inaktivitet
 - Hvornår et lead bliver MQL, og hvornår det bliver SQL (BANT)
 """
+# The page in Swedish and English, and every language's cover text and button (magnets.copy).
+TEXTS = {
+    "da": {"cover_alt": "Forsiden af guiden til lead scoring", "button": "Hent e-bogen"},
+    "sv": {
+        "headline": "Ge säljarna rätt leads, vid rätt tidpunkt",
+        "body": """\
+Vilka leads är redo för försäljning, och vilka behöver vårdas lite till? Guiden visar hur du
+ger poäng för **beteende** och **passform**, så att säljarna får rätt leads vid rätt tidpunkt.
+
+- Poäng för besök, nedladdningar och formulär
+- Minuspoäng för inaktivitet
+- När ett lead blir MQL, och när det blir SQL (BANT)
+""",
+        "cover_alt": "Omslaget till guiden om lead scoring",
+        "button": "Hämta e-boken",
+    },
+    "en": {
+        "headline": "Give sales the right leads, at the right time",
+        "body": """\
+Which leads are ready for sales, and which need nurturing a little longer? The guide shows how
+to score **behaviour** and **fit**, so sales gets the right leads at the right time.
+
+- Points for visits, downloads and forms
+- Minus points for inactivity
+- When a lead becomes an MQL, and when it becomes an SQL (BANT)
+""",
+        "cover_alt": "The cover of the lead scoring guide",
+        "button": "Get the e-book",
+    },
+}
 PAGES = [
     ("The lead scoring guide", ["A short guide for marketing and sales teams."]),
     (
@@ -117,7 +147,7 @@ def fill_magnets() -> list[str]:
     """Add the published e-book that the demo form `ebook-lead-scoring` gates."""
     with force_locale("en"):  # messages of a refusal, should the demo files ever be refused
         _fill()
-    return [f"E-book landing page (Danish):  {base_url()}/p/{SLUG}"]
+    return [f"E-book landing page (da/sv/en): {base_url()}/p/{SLUG}   (Swedish: ?lang=sv)"]
 
 
 def _fill() -> None:
@@ -129,6 +159,7 @@ def _fill() -> None:
             description=DESCRIPTION,
             kind=MagnetKind.EBOOK,
             language="da",
+            texts=TEXTS,
         )
         db.session.add(magnet)
         db.session.flush()

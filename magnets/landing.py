@@ -2,7 +2,9 @@
 
 The body is Markdown rendered by markdown-it-py with raw HTML off, then sanitised by nh3 to an
 allow-list, so a marketer's text (or a stolen marketer account) cannot put script on the page.
-The page speaks the gating form's language; the form posts to `/f/<form-slug>` as usual.
+The page speaks the visitor's language (`?lang=`, then Accept-Language, then the magnet's), its
+copy per language from `magnets.copy`; the form posts to `/f/<form-slug>` as usual. A view of
+a page under an A/B test draws its variant here (`magnets.variants`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import re
 
 import nh3
 import sqlalchemy as sa
-from flask import Blueprint, current_app, render_template, request, send_file
+from flask import Blueprint, current_app, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -25,10 +27,12 @@ from capture.base.db import db
 from capture.forms.store import FormDefinition
 from capture.submissions.page import lead_form_context
 from capture.web.errors import respond
-from capture.web.i18n import visitor_language
+from capture.web.i18n import LANGUAGES, language_versions, visitor_language
 from capture.web.urls import public_url
+from magnets.copy import choose_language, copy_for, page_languages
 from magnets.magnet import Magnet, MagnetStatus, get_magnet
 from magnets.storage import StorageUnavailable, content_disposition, storage
+from magnets.variants import LandingVariant, pick_variant, variant_by_key
 
 bp = Blueprint("landing", __name__)
 
@@ -73,16 +77,23 @@ def summary(text: str, limit: int = 200) -> str:
     return plain if len(plain) <= limit else plain[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
-def gating_form(magnet: Magnet) -> FormDefinition | None:
-    """The open form that gates this magnet; with several, the one in the asked language."""
-    forms = db.session.scalars(
-        sa.select(FormDefinition)
-        .where(FormDefinition.magnet == magnet.slug, FormDefinition.status == "active")
-        .order_by(FormDefinition.id)
-    ).all()
-    for language in (request.args.get("lang"), magnet.language):
+def gating_forms(magnet: Magnet) -> list[FormDefinition]:
+    """The open forms that gate this magnet, oldest first."""
+    return list(
+        db.session.scalars(
+            sa.select(FormDefinition)
+            .where(FormDefinition.magnet == magnet.slug, FormDefinition.status == "active")
+            .order_by(FormDefinition.id)
+        )
+    )
+
+
+def gating_form(magnet: Magnet, language: str | None = None) -> FormDefinition | None:
+    """The open form that gates this magnet; with several, the one in the page's language."""
+    forms = gating_forms(magnet)
+    for wanted in (language or request.args.get("lang"), magnet.language):
         for form in forms:
-            if form.language == language:
+            if form.language == wanted:
                 return form
     return forms[0] if forms else None
 
@@ -105,7 +116,10 @@ def _visible(slug: str) -> Magnet | ResponseReturnValue:
     return magnet
 
 
-def cover_url(magnet: Magnet) -> str | None:
+def cover_url(magnet: Magnet, variant: LandingVariant | None = None) -> str | None:
+    if variant is not None and variant.cover_key:
+        sha = (variant.cover_sha256 or "")[:12]
+        return public_url("landing.cover", slug=magnet.slug, variant=variant.key, v=sha)
     if not magnet.cover_key:
         return None
     return public_url("landing.cover", slug=magnet.slug, v=(magnet.cover_sha256 or "")[:12])
@@ -116,29 +130,51 @@ def show(slug: str) -> ResponseReturnValue:
     magnet = _visible(slug)
     if not isinstance(magnet, Magnet):
         return magnet
-    form = gating_form(magnet)
-    language = visitor_language(form.language if form else magnet.language)
-    canonical = public_url("landing.show", slug=magnet.slug)
+    forms = gating_forms(magnet)
+    languages = page_languages(magnet, (f.language for f in forms))
+    language = visitor_language(choose_language(magnet, languages))
+    form = gating_form(magnet, language)
+    preview = not magnet.is_published
+    # An A/B test draws a variant per view; its key rides in the form (hidden `variant`).
+    chosen = None if preview else pick_variant(magnet, language)
+    variant = chosen.key if chosen else None
+    copy = copy_for(magnet, language, chosen)
+    versions = language_versions("landing.show", languages, language, slug=magnet.slug)
+    canonical = versions.url if request.args.get("lang") in LANGUAGES else versions.x_default
     # The form's token, honeypot, CAPTCHA and attribution come from where the hosted page's do.
     if form is not None:
         lead_form = lead_form_context(form, language, page_url=canonical)
-        if magnet.is_published:  # a marketer's preview of a draft is not a view
-            count_view(form=form.slug, page=magnet.slug, partner=form.partner, language=language)
+        if language != form.language:  # answers in the page's language, however it was chosen
+            lead_form["form_action"] = url_for("hosted.post", slug=form.slug, lang=language)
+        if variant:
+            lead_form["attribution"]["variant"] = variant
     else:
         lead_form = {"form": None, "language": language}
+    lead_form["versions"] = versions  # the page's languages, not its form's
+    if not preview:  # a marketer's preview of a draft is not a view; A/B results read these
+        count_view(
+            form=form.slug if form else None,
+            page=magnet.slug,
+            partner=form.partner if form else None,
+            language=language,
+            variant=variant,
+        )
     page = render_template(
         "magnets/landing.html",
         magnet=magnet,
-        body=render_markdown(magnet.description),
-        description=summary(magnet.description) or magnet.display_headline,
+        copy=copy,
+        variant=variant,
+        body=render_markdown(copy.body),
+        description=summary(copy.body) or copy.headline,
         canonical=canonical,
-        image=cover_url(magnet),
-        preview=not magnet.is_published,
+        image=cover_url(magnet, chosen),
+        preview=preview,
         **lead_form,
     )
     response = current_app.make_response(page)
     # The embedded form carries a fresh signed token, so shared caches must not keep the page.
     response.headers["Cache-Control"] = "private, no-cache"
+    response.vary.add("Accept-Language")
     if magnet.noindex or not magnet.is_published:
         response.headers["X-Robots-Tag"] = "noindex"
     return response
@@ -150,15 +186,18 @@ def cover(slug: str) -> ResponseReturnValue:
     magnet = _visible(slug)
     if not isinstance(magnet, Magnet):
         return magnet
-    if not magnet.cover_key or not magnet.cover_type:
+    owner: Magnet | LandingVariant | None = magnet
+    if request.args.get("variant"):
+        owner = variant_by_key(magnet, request.args["variant"])
+    if owner is None or not owner.cover_key or not owner.cover_type:
         return respond(404, "not_found", _("Nothing was found at this address."))
     try:
-        stream = storage().open(magnet.cover_key)
+        stream = storage().open(owner.cover_key)
     except StorageUnavailable:
         message = _("Please try again in a moment.")
         return respond(503, "unavailable", message, {"Retry-After": "30"})
-    response = send_file(stream, mimetype=magnet.cover_type, conditional=False, etag=False)
-    versioned = request.args.get("v") == (magnet.cover_sha256 or "")[:12]
+    response = send_file(stream, mimetype=owner.cover_type, conditional=False, etag=False)
+    versioned = request.args.get("v") == (owner.cover_sha256 or "")[:12]
     response.headers["Cache-Control"] = (
         f"public, max-age={COVER_CACHE_SECONDS}, immutable" if versioned else "no-cache"
     )

@@ -10,6 +10,7 @@ import re
 import unicodedata
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -94,10 +95,12 @@ class Magnet(Timestamped, Model):
     )
     published_at: Mapped[datetime | None]
     archived_at: Mapped[datetime | None]
+    # The landing page in other languages, cover alt and button texts (magnets.copy).
+    texts: Mapped[dict[str, Any] | None]
 
     __privacy__ = NotPersonal(
         keep=("public_id", "slug", "title", "description", "kind", "language", "status",
-              "headline", "cover_key", "cover_type", "cover_sha256"),
+              "headline", "cover_key", "cover_type", "cover_sha256", "texts"),
         why="marketing material written by marketers",
     )  # fmt: skip
 

@@ -129,6 +129,28 @@ def spread(database: Path) -> None:
         )
 
 
+def ab_test(database: Path) -> None:
+    """An A/B test on the demo magnet with some views, so the back office shows its results
+    (the landing page then draws a variant per view, which the audit does not mind)."""
+    challenger = {"da": {"headline": "Færre kolde leads til salg", "button": "Hent guiden"}}
+    with sqlite3.connect(database) as connection:
+        (magnet,) = connection.execute(
+            "SELECT id FROM magnets WHERE slug = 'lead-scoring-guide'"
+        ).fetchone()
+        for key, is_control, texts in (("a", 1, {}), ("b", 0, challenger)):
+            connection.execute(
+                "INSERT INTO landing_variants (magnet_id, key, is_control, texts, status,"
+                " created_at) VALUES (?, ?, ?, ?, 'active', datetime('now'))",
+                (magnet, key, is_control, json.dumps(texts)),
+            )
+        for key, views in (("a", 412), ("b", 398)):
+            connection.execute(  # the analytics counters, where the A/B results read views
+                "INSERT INTO page_counts (day, digest, page, variant, views, starts)"
+                " VALUES (date('now'), ?, 'lead-scoring-guide', ?, ?, 0)",
+                (f"audit-{key}", key, views),
+            )
+
+
 def seed(base: str) -> str:
     """A few leads on every demo form, so tables and charts have something to show; returns
     the last lead's id."""
@@ -171,7 +193,13 @@ def seed(base: str) -> str:
                 {
                     "fields": fields,
                     "consents": consents,
-                    "context": {"utm_source": ["google", "linkedin", "newsletter"][index % 3]},
+                    "context": {
+                        "utm_source": ["google", "linkedin", "newsletter"][index % 3],
+                        # The landing page's A/B test (ab_test): b converts a little better.
+                        **(
+                            {"variant": "ab"[index % 3 > 0]} if slug == "ebook-lead-scoring" else {}
+                        ),
+                    },
                     "token": form["token"],
                 },
             )["lead"]
@@ -322,6 +350,7 @@ def main() -> int:
     with demo_instance() as (base, password, database, key):
         lead = seed(base)
         spread(database)
+        ab_test(database)
         html_dir = Path(tempfile.mkdtemp(prefix="leadgate-html-"))
         pages: dict[str, Path] = {}
         with sync_playwright() as playwright:
@@ -334,6 +363,8 @@ def main() -> int:
                 "/f/ebook-lead-scoring",
                 "/f/contact?embed=1",
                 "/p/lead-scoring-guide",
+                "/p/lead-scoring-guide?lang=sv",
+                "/f/newsletter?lang=en",
                 "/demo/partner",
                 preference_page(key, lead) + "?lang=da",
             ]

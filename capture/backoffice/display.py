@@ -64,6 +64,7 @@ KEY_LABELS = {
     "utm_campaign": "UTM campaign",
     "utm_term": "UTM term",
     "utm_content": "UTM content",
+    "variant": "Landing page variant",
     "at": "When",
 }
 

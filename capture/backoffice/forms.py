@@ -36,7 +36,7 @@ bp = Blueprint("forms_admin", __name__, url_prefix="/admin/forms")
 protect(bp, Role.MARKETER)
 
 # What the YAML box holds; everything else has its own input.
-YAML_KEYS = ("description", "fields", "consents", "success")
+YAML_KEYS = ("title", "description", "fields", "consents", "success")
 STARTER = {
     "fields": [{"name": "email", "type": "email", "required": True}],
     "consents": [

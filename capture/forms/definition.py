@@ -39,6 +39,7 @@ TOP_LEVEL_KEYS = frozenset(
         "partner",
         "status",
         "description",
+        "title",
     }
 )
 
@@ -177,6 +178,7 @@ def parse_definition(raw: Any) -> FormSpec:
     if email_magnet and not magnet:
         reader.problem("email_magnet", "needs a magnet to e-mail")
     success_message = reader.texts(success.get("message"), "success.message")
+    title = reader.texts(raw.get("title"), "title")
     next_url, next_label = _next_step(reader, success.get("next"))
     if reader.problems:
         raise DefinitionError(reader.problems)
@@ -200,6 +202,7 @@ def parse_definition(raw: Any) -> FormSpec:
         partner=partner,
         status=status,
         description=raw.get("description") if isinstance(raw.get("description"), str) else None,
+        title=title,
     )
 
 

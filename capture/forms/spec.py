@@ -120,6 +120,25 @@ class FormSpec:
     partner: str | None = None
     status: str = "active"
     description: str | None = None
+    # What visitors see as the form's title, per language; `name` when there is none.
+    title: Texts = field(default_factory=dict)
+
+    def text(self, texts: Texts, language: str) -> str:
+        """A text of this form in `language`, else in the form's own language, else any."""
+        return texts.get(language) or texts.get(self.language) or text_for(texts, language)
+
+    @property
+    def languages(self) -> set[str]:
+        """The languages the form is written in: its own, and those of its title, success
+        message and consent texts (the well-known fields' labels are translated anyway)."""
+        found = {self.language, *self.title, *self.success_message}
+        for consent in self.consents:
+            found.update(consent.text)
+        return found
+
+    def title_in(self, language: str) -> str:
+        """The title a visitor reads: per language with the form's fallback, else `name`."""
+        return self.text(self.title, language) or self.name
 
     def field(self, name: str) -> FieldSpec | None:
         return next((f for f in self.fields if f.name == name), None)
@@ -132,6 +151,8 @@ class FormSpec:
             "conversion": self.conversion,
             "language": self.language,
         }
+        if self.title:  # only when set, so existing documents keep their digest
+            doc["title"] = dict(self.title)
         if self.description:
             doc["description"] = self.description
         if self.magnet:

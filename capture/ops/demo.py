@@ -44,6 +44,7 @@ DEMO_FORMS: list[dict[str, Any]] = [
     {
         "slug": "newsletter",
         "name": "Nyhedsbrev",
+        "title": {"da": "Nyhedsbrev", "sv": "Nyhetsbrev", "en": "Newsletter"},
         "conversion": "newsletter_signup",
         "language": "da",
         "fields": [
@@ -69,6 +70,12 @@ DEMO_FORMS: list[dict[str, Any]] = [
     {
         "slug": "ebook-lead-scoring",
         "name": "E-bog: guiden til lead scoring",
+        # The landing page's form heading, and the hosted form's title.
+        "title": {
+            "da": "Hent e-bogen gratis",
+            "sv": "Hämta e-boken gratis",
+            "en": "Get the e-book for free",
+        },
         "conversion": "ebook_download",
         "language": "da",
         "magnet": "lead-scoring-guide",
@@ -107,6 +114,7 @@ DEMO_FORMS: list[dict[str, Any]] = [
     {
         "slug": "contact",
         "name": "Contact sales",
+        "title": {"da": "Kontakt salg", "sv": "Kontakta säljarna", "en": "Contact sales"},
         "conversion": "contact_request",
         "language": "en",
         "fields": [

@@ -51,7 +51,7 @@ class SubmissionEnvelope(Strict):
         "purpose: true or false, for the consents the form asks"
     )
     context: Annotated[dict[str, Any], BeforeValidator(_mapping("context"))] = _keys(
-        "page_url, referrer, utm_*; odd values are dropped, not refused"
+        "page_url, referrer, utm_*, variant; odd values are dropped, not refused"
     )
     token: Annotated[Any, STRING] = Field(None, description="form token from the definition")
     captcha: Annotated[Any, STRING] = Field(None, description="the CAPTCHA widget's answer")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -27,17 +26,24 @@ from capture.submissions.captcha import page_widget
 from capture.submissions.client import request_origin
 from capture.submissions.intake import (
     QUERY_KEYS,
+    TOUCH_KEYS,
     build_intake,
     captcha_answer,
     check_form_encoding,
     read_form_post,
 )
 from capture.submissions.limits import submission_limits
-from capture.submissions.public import AUTOCOMPLETE, field_label, field_options, success_message
+from capture.submissions.public import (
+    AUTOCOMPLETE,
+    field_label,
+    field_options,
+    next_step,
+    success_message,
+)
 from capture.submissions.record import ValidationFailed, record_submission
 from capture.web.errors import ApiError
 from capture.web.headers import allow_framing
-from capture.web.i18n import LANGUAGES, visitor_language
+from capture.web.i18n import LANGUAGES, language_versions, visitor_language
 from capture.web.tokens import issue_form_token
 
 bp = Blueprint("hosted", __name__)
@@ -159,6 +165,7 @@ def lead_form_context(
         "embedded": embedded,
         "captcha": page_widget(),
         "attribution": attribution(form.spec, page_url),
+        "versions": language_versions("hosted.show", form.spec.languages, language, slug=form.slug),
         "form_action": url_for(
             "hosted.post",
             slug=form.slug,
@@ -177,6 +184,8 @@ def attribution(spec: FormSpec, page_url: str | None = None) -> dict[str, str]:
     found = {key: request.args.get(key, "")[:200] for key in QUERY_KEYS}
     if request.referrer:
         found["referrer"] = request.referrer[:2048]
+    if request.method == "POST":  # the form again after an error: keep what the page sent
+        found.update({k: request.form[k][:2048] for k in TOUCH_KEYS if request.form.get(k)})
     if page_url:
         found["page_url"] = page_url
         found["page"] = spec.magnet or ""
@@ -270,17 +279,6 @@ def post(slug: str) -> ResponseReturnValue:
         message=outcome.body.get("message") or success_message(form.spec, language),
         next_step=next_step(form.spec, language),
     )
-
-
-def next_step(spec: FormSpec, language: str) -> tuple[str, str] | None:
-    """The thank-you page's link onwards, (url, text): the definition's `success.next`, else
-    the first site allowed to embed the form (the marketer's own), else none."""
-    if spec.success_next_url:
-        return spec.success_next_url, text_for(spec.success_next_label, language)
-    if spec.allowed_origins:
-        origin = spec.allowed_origins[0]
-        return origin + "/", _("Continue to %(site)s", site=urlsplit(origin).hostname or origin)
-    return None
 
 
 def _replay_key(token: Any) -> tuple[str | None, str | None]:

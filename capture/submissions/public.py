@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -63,9 +64,20 @@ def field_options(field: FieldSpec, language: str) -> list[tuple[str, str]]:
 
 
 def success_message(spec: FormSpec, language: str) -> str:
-    return text_for(spec.success_message, language) or _(
+    return spec.text(spec.success_message, language) or _(
         "Thanks for your request, we will contact you as soon as possible!"
     )
+
+
+def next_step(spec: FormSpec, language: str) -> tuple[str, str] | None:
+    """The thank-you page's link onwards, (url, text): the definition's `success.next`, else
+    the first site allowed to embed the form (the marketer's own), else none."""
+    if spec.success_next_url:
+        return spec.success_next_url, text_for(spec.success_next_label, language)
+    if spec.allowed_origins:
+        origin = spec.allowed_origins[0]
+        return origin + "/", _("Continue to %(site)s", site=urlsplit(origin).hostname or origin)
+    return None
 
 
 def ui_texts() -> dict[str, str]:
@@ -112,7 +124,7 @@ def public_definition(form: FormDefinition, language: str) -> dict[str, Any]:
         "slug": spec.slug,
         "version": form.version,
         "language": language,
-        "name": spec.name,
+        "name": spec.title_in(language),
         "fields": fields,
         "consents": [
             {"purpose": c.purpose, "required": c.required, "text": text_for(c.text, language)}

@@ -27,7 +27,6 @@ from capture.base.lifecycle import (
     stage_for,
 )
 from capture.extension_points import Quarantined
-from capture.forms.spec import text_for
 from capture.forms.store import FormDefinition
 from capture.forms.values import Errors, clean_values
 from capture.leads.consent import ConsentRecord, append_consents
@@ -196,7 +195,7 @@ def _answer(
         "lead": lead_id,
         "conversion": {"kind": spec.conversion, "classification": classification.value},
         "lifecycle_stage": stage.value,
-        "message": text_for(spec.success_message, intake.language)
+        "message": spec.text(spec.success_message, intake.language)
         or _("Thanks for your request, we will contact you as soon as possible!"),
         "download_url": None,
         "redirect_url": spec.success_redirect,

@@ -1,7 +1,7 @@
 """nurture follow-ups, privacy requests
 
 Revision ID: 0014_nurture
-Revises: 0011_caps
+Revises: 0013_mail
 Create Date: 2026-12-06 01:51:34.479839
 
 `magnet_nurtures`: a magnet's optional follow-up e-mail (marketing copy, not personal).
@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
 revision = '0014_nurture'
-down_revision = '0011_caps'
+down_revision = '0013_mail'
 branch_labels = None
 depends_on = None
 
