@@ -7,7 +7,7 @@ plain values, and `capture.leads.scoring.apply` applies the results to leads.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -156,8 +156,11 @@ def _points_rule(raw: Mapping[str, Any], path: str, problems: list[str]) -> tupl
     return points, Cap(limit, *window)
 
 
-def parse_rules(override: Any = None) -> ScoringRules:
+def parse_rules(override: Any = None, kinds: Collection[str] = CONVERSION_KINDS) -> ScoringRules:
     """Rules from a document merged over `DEFAULTS`; raises `ScoringRulesError`.
+
+    `kinds` are the conversion kinds `conversions` may name (the built-ins, plus those added
+    at run time when the rules in the database are checked).
 
     Mappings merge key by key (so `{"thresholds": {"sql": 80}}` changes one number); the `fit`
     list, when given, replaces the default list. A points rule is a number or a mapping of
@@ -188,7 +191,7 @@ def parse_rules(override: Any = None) -> ScoringRules:
             problems.append(f"{section}: must be a mapping")
             continue
         for name, raw in dict(doc[section]).items():
-            if section == "conversions" and name not in CONVERSION_KINDS:
+            if section == "conversions" and name not in kinds:
                 problems.append(f"conversions.{name}: unknown conversion kind")
             points, cap = _points_rule(raw, f"{section}.{name}", problems)
             points_by_name[str(name)] = points
