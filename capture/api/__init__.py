@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from flask import Flask
 
-from capture.api import commands, events, forms, leads, openapi
+from capture.api import commands, events, forms, leads, openapi, scoring
 
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(leads.bp)
     app.register_blueprint(events.bp)
     app.register_blueprint(forms.bp)
+    app.register_blueprint(scoring.bp)
     app.register_blueprint(openapi.bp)
     commands.init_app(app)

@@ -37,6 +37,7 @@ from capture.leads.scoring.document import (
     rules_yaml,
     seed_of,
 )
+from capture.leads.scoring.edits import describe_kind, preview_rules, put_kind, replace_rules
 from capture.leads.scoring.effect import effect
 from capture.leads.scoring.history import ScoreChange, Scored
 from capture.leads.scoring.kinds import label, read_kind, seed_kinds
@@ -81,6 +82,7 @@ __all__ = [
     "current_rules",
     "decay_all",
     "decayed",
+    "describe_kind",
     "effect",
     "fit_points",
     "history",
@@ -90,9 +92,12 @@ __all__ = [
     "label",
     "load_rules",
     "parse_rules",
+    "preview_rules",
+    "put_kind",
     "qualify",
     "read_kind",
     "refresh_fit",
+    "replace_rules",
     "round_half_away",
     "rules_yaml",
     "save",

@@ -82,8 +82,8 @@ def _text(value: Any, path: str, problems: list[str], required: bool) -> str | N
 def read_kind(raw: Any) -> tuple[str, dict[str, Any], dict[str, Any], list[str]]:
     """A kind as an admin sends it: (kind, its spec, its points rule, problems).
 
-    The points rule (`points`, and `max` per `per`, by default at most once a day) is checked
-    with the rest of the rules document by `parse_rules`, so its messages are the document's.
+    The points rule (`points`, and `max` per `per` when given) is checked with the rest of
+    the rules document by `parse_rules`, so its messages are the document's.
     """
     problems: list[str] = []
     if not isinstance(raw, Mapping):
@@ -113,9 +113,17 @@ def read_kind(raw: Any) -> tuple[str, dict[str, Any], dict[str, Any], list[str]]
     rule: dict[str, Any] = {"points": raw.get("points")}
     if "max" in raw or "per" in raw:
         rule |= {"max": raw.get("max"), "per": raw.get("per")}
-    else:
-        rule |= DEFAULT_CAP
     return kind, {"classification": classification, "label": spec_label}, rule, problems
+
+
+def with_cap(rule: dict[str, Any], earlier: Any) -> dict[str, Any]:
+    """A kind's points rule as saved: the cap given, else the kind's earlier one, else
+    `DEFAULT_CAP` for a new kind."""
+    if "max" in rule or "per" in rule:
+        return rule
+    if isinstance(earlier, Mapping):
+        return {**earlier, **rule}
+    return rule | DEFAULT_CAP
 
 
 def check_kinds(kinds: Any) -> list[str]:
