@@ -92,7 +92,9 @@ def test_a_kind_can_be_remapped_and_keeps_its_cap(app_context, client, write):
         ({**TRADE_SHOW, "colour": "red"}, "colour", "unknown setting"),
     ],
 )  # fmt: skip
-def test_a_bad_kind_gets_the_configuration_files_message(app_context, client, write, body, field, message):
+def test_a_bad_kind_gets_the_configuration_files_message(
+    app_context, client, write, body, field, message
+):
     answer = client.post("/api/v1/conversion-kinds", json=body, headers=write)
     assert answer.status_code == 422
     error = answer.get_json()["error"]
@@ -102,7 +104,9 @@ def test_a_bad_kind_gets_the_configuration_files_message(app_context, client, wr
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ScoringVersion)) == 0
 
 
-def test_rules_read_previewed_and_replaced(app_context, client, write, api_token, make_form, submit):
+def test_rules_read_previewed_and_replaced(
+    app_context, client, write, api_token, make_form, submit
+):
     make_form()
     for email in ("a@firma.dk", "b@firma.dk"):
         submit("test-form", {"email": email})  # newsletter: 10 points, cold
