@@ -59,7 +59,7 @@ def test_an_added_kind_is_accepted_at_once_here_and_by_another_app(
         assert body["score"] == 25
     listed = client.get("/api/v1/conversion-kinds", headers=write).get_json()
     assert listed["version"] == 2
-    assert [k for k in listed["kinds"] if k["kind"] == "trade_show_visit"][0]["points"] == 25
+    assert next(k for k in listed["kinds"] if k["kind"] == "trade_show_visit")["points"] == 25
     assert len(listed["kinds"]) == 13
     versions = db.session.scalars(sa.select(ScoringVersion).order_by(ScoringVersion.id)).all()
     assert [(v.id, v.change) for v in versions] == [
