@@ -7,6 +7,7 @@ Both add and flush; the caller commits.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,9 +18,19 @@ from capture.leads.scoring.rules import ScoringRules, ScoringRulesError
 from capture.leads.scoring.versions import InForce, checked, save
 
 
+def as_json(document: Any) -> Any:
+    """The document as JSON would store it; YAML dates, NaN or infinity are a problem."""
+    try:
+        return json.loads(json.dumps(document, allow_nan=False))
+    except (TypeError, ValueError):
+        raise ScoringRulesError(
+            ["(top): only text, numbers, true/false, null, lists and mappings"]
+        ) from None
+
+
 def preview_rules(document: Any) -> ScoringRules:
     """The rules a document would put in force, checked against the kinds in force."""
-    return checked(document, in_force().kinds)
+    return checked(as_json(document), in_force().kinds)
 
 
 def replace_rules(document: Any, *, via: str, user_id: int | None = None) -> InForce:
@@ -27,7 +38,7 @@ def replace_rules(document: Any, *, via: str, user_id: int | None = None) -> InF
     preview_rules(document)  # every problem before any write
 
     def edit(_base: dict[str, Any], kinds: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        return dict(document), kinds
+        return as_json(document), kinds
 
     state = save(seed_of(), edit, change="rules edited", via=via, user_id=user_id)
     adopt(state)

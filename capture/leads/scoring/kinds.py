@@ -66,6 +66,10 @@ def label(kinds: Mapping[str, Mapping[str, Any]], kind: str, language: str) -> s
     return str(labels.get(language) or labels.get("en") or kind)
 
 
+def _class(value: Any) -> bool:
+    return isinstance(value, str) and value in Classification.__members__
+
+
 def _text(value: Any, path: str, problems: list[str], required: bool) -> str | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
@@ -94,7 +98,7 @@ def read_kind(raw: Any) -> tuple[str, dict[str, Any], dict[str, Any], list[str]]
         problems.append("kind: 2-40 lower-case letters, digits and _ , starting with a letter")
         kind = ""
     classification = raw.get("classification")
-    if classification not in Classification.__members__:
+    if not _class(classification):
         problems.append("classification: MQL or SQL")
         classification = Classification.MQL.value
     labels = raw.get("label")
@@ -138,9 +142,6 @@ def check_kinds(kinds: Any) -> list[str]:
     for kind, spec in kinds.items():
         if not isinstance(kind, str) or not KIND_RE.match(kind):
             problems.append(f"kinds.{kind}: not a kind identifier")
-        elif (
-            not isinstance(spec, Mapping)
-            or spec.get("classification") not in Classification.__members__
-        ):
+        elif not isinstance(spec, Mapping) or not _class(spec.get("classification")):
             problems.append(f"kinds.{kind}.classification: MQL or SQL")
     return problems

@@ -115,6 +115,11 @@ def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def _one_of(value: Any, allowed: Collection[str]) -> bool:
+    """Membership that never raises: a list or a mapping given for a name is just not one."""
+    return isinstance(value, str) and value in allowed
+
+
 def _integer(value: Any, path: str, problems: list[str]) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         problems.append(f"{path}: must be a whole number")
@@ -207,10 +212,10 @@ def parse_rules(override: Any = None, kinds: Collection[str] = CONVERSION_KINDS)
             if not isinstance(raw, Mapping):
                 problems.append(f"{path}: must be a mapping")
                 continue
-            if raw.get("field") not in FIT_FIELDS:
+            if not _one_of(raw.get("field"), FIT_FIELDS):
                 problems.append(f"{path}.field: one of {', '.join(sorted(FIT_FIELDS))}")
             match = raw.get("match", "contains")
-            if match not in MATCHES:
+            if not _one_of(match, MATCHES):
                 problems.append(f"{path}.match: contains or equals")
             values = raw.get("values")
             if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
@@ -226,6 +231,10 @@ def parse_rules(override: Any = None, kinds: Collection[str] = CONVERSION_KINDS)
                 )
             )
 
+    for section in ("decay", "thresholds", "temperature", "bant"):
+        if not isinstance(doc[section], Mapping):
+            problems.append(f"{section}: must be a mapping")
+            doc[section] = DEFAULTS[section]
     half_life = doc["decay"].get("half_life_days")
     if isinstance(half_life, bool) or not isinstance(half_life, int | float) or half_life <= 0:
         problems.append("decay.half_life_days: must be a positive number")
@@ -241,7 +250,7 @@ def parse_rules(override: Any = None, kinds: Collection[str] = CONVERSION_KINDS)
 
     bant = doc["bant"]
     require = bant.get("require")
-    if not isinstance(require, list) or not set(require) <= set(BANT_FIELDS):
+    if not isinstance(require, list) or not all(_one_of(name, BANT_FIELDS) for name in require):
         problems.append(f"bant.require: a list drawn from {', '.join(BANT_FIELDS)}")
         require = list(BANT_FIELDS)
     minimum = _integer(bant.get("minimum", len(require)), "bant.minimum", problems)
