@@ -14,6 +14,7 @@ from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
 from capture.api.jsonschema import parameters, ref, schemas_of
+from capture.api.openapi_scoring import scoring_paths
 from capture.api.schemas import (
     Error,
     EventRecorded,
@@ -217,6 +218,7 @@ def paths(schemas: dict[str, Any]) -> dict[str, Any]:
                 },
             )
         },
+        **scoring_paths(_json, _errors, _body, AUTH_READ, AUTH_WRITE),
     }
 
 

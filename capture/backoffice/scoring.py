@@ -202,12 +202,15 @@ def save_rules() -> ResponseReturnValue:
     return redirect(url_for(".index"), 303)
 
 
-@bp.get("/versions/<int:version>")
-def version(version: int) -> ResponseReturnValue:
-    if db.session.get(ScoringVersion, version) is None:
+@bp.get("/versions/<version>")
+def version(version: str) -> ResponseReturnValue:
+    # A plain string in the route: the guard answers before any 404 for a bad number.
+    if not version.isdigit() or len(version) > 9:
+        abort(404)
+    if db.session.get(ScoringVersion, int(version)) is None:
         abort(404)
     try:
-        state = load(version)
+        state = load(int(version))
     except (LookupError, ScoringRulesError):
         abort(404)
     return render_template(
