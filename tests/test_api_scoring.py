@@ -18,6 +18,16 @@ TRADE_SHOW = {
 
 
 @pytest.fixture
+def second_app(app, app_config):
+    """A second app on the same database, built before any change, as another server process
+    would be (`app` first: it makes the tables)."""
+    other = create_app(app_config)
+    yield other
+    with other.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
 def write(api_token):
     return api_token("write")
 
@@ -27,13 +37,10 @@ def event(client, headers, email, kind):
 
 
 def test_an_added_kind_is_accepted_at_once_here_and_by_another_app(
-    app_context, app, app_config, client, write
+    app_context, second_app, client, write
 ):
     assert event(client, write, "ny@firma.dk", "trade_show_visit").status_code == 422
-    # A second app on the same database, built (and holding the kinds in force) before the
-    # change, as a second server process would.
-    other = create_app(app_config)
-    other_client = other.test_client()
+    other_client = second_app.test_client()
     assert event(other_client, write, "to@firma.dk", "trade_show_visit").status_code == 422
 
     added = client.post("/api/v1/conversion-kinds", json=TRADE_SHOW, headers=write)

@@ -27,6 +27,16 @@ TRADE_SHOW = {
 }
 
 
+@pytest.fixture
+def second_app(app, app_config):
+    """A second app on the same database, built before any change, as another server process
+    would be (`app` first: it makes the tables)."""
+    other = create_app(app_config)
+    yield other
+    with other.app_context():
+        db.engine.dispose()
+
+
 def form_token(page_html, action):
     """The CSRF token of the form posting to `action`."""
     form = re.search(
@@ -43,10 +53,10 @@ def post_kind(admin, data):
 
 
 def test_an_admin_adds_a_kind_and_events_take_it_without_a_restart(
-    app_context, app, app_config, staff, client, api_token
+    app_context, second_app, staff, client, api_token
 ):
     write = api_token("write")
-    other = create_app(app_config)  # a second process, started before the change
+    other = second_app
     body = {"email": "messe@firma.dk", "kind": "trade_show_visit"}
     assert other.test_client().post("/api/v1/events", json=body, headers=write).status_code == 422
 

@@ -36,6 +36,8 @@ from capture.leads.scoring.document import (
     load_rules,
     rules_yaml,
     seed_of,
+    seen_version,
+    version_column,
 )
 from capture.leads.scoring.edits import describe_kind, preview_rules, put_kind, replace_rules
 from capture.leads.scoring.effect import effect
@@ -104,9 +106,11 @@ __all__ = [
     "score_activity",
     "score_conversion",
     "seed_of",
+    "seen_version",
     "temperature",
     "threshold_stage",
     "total",
+    "version_column",
 ]
 
 

@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 import yaml
 from flask import current_app, g, has_request_context
 
 from capture.base import safeyaml
 from capture.base.lifecycle import Classification
 from capture.leads.scoring.rules import ScoringRules, ScoringRulesError, parse_rules
-from capture.leads.scoring.versions import InForce, latest_version, load
+from capture.leads.scoring.versions import InForce, ScoringVersion, latest_version, load
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,19 @@ def in_force() -> InForce:
     held: Held = current_app.extensions[EXTENSION]
     if has_request_context() and g.get(CHECKED):
         return held.current
-    version = latest_version()
+    return seen_version(latest_version())
+
+
+def version_column() -> Any:
+    """The version in force as a scalar subquery, for a path that counts its statements (a
+    download) to read along with a query it makes anyway; hand the value to `seen_version`."""
+    return sa.select(sa.func.max(ScoringVersion.id)).scalar_subquery()
+
+
+def seen_version(version: int | None) -> InForce:
+    """The per-request check with a version number read elsewhere: reload if it moved."""
+    held: Held = current_app.extensions[EXTENSION]
+    version = version or 0
     if version != held.current.version:
         try:
             held.current = load(version) if version else held.seed
