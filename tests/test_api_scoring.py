@@ -162,3 +162,28 @@ def test_a_bad_rules_document_is_refused_with_every_problem(app_context, client,
     read_only = client.put("/api/v1/scoring/rules", json={}, headers=api_token("read"))
     assert read_only.status_code == 403
     assert client.get("/api/v1/conversion-kinds").status_code == 401
+
+
+def test_a_form_may_convert_as_an_added_kind(app_context, client, write, submit):
+    form = {
+        "name": "Trade show tablet",
+        "conversion": "trade_show_visit",
+        "fields": [{"name": "email", "type": "email", "required": True}],
+        "consents": [{"purpose": "processing", "required": True, "text": {"en": "We process it."}}],
+    }
+    path = "/api/v1/forms/messe/definition"
+    refused = client.put(path, json=form, headers=write)
+    assert refused.status_code == 422
+    assert (
+        "unknown conversion kind 'trade_show_visit'"
+        in refused.get_json()["error"]["fields"]["conversion"][0]
+    )
+    assert (
+        client.post("/api/v1/conversion-kinds", json=TRADE_SHOW, headers=write).status_code == 201
+    )
+    assert client.put(path, json=form, headers=write).status_code == 201
+    answer = submit("messe", {"email": "messe@firma.dk"})
+    assert answer.status_code == 201, answer.get_json()
+    assert answer.get_json()["conversion"] == {"kind": "trade_show_visit", "classification": "MQL"}
+    lead = db.session.scalar(sa.select(Lead))
+    assert (lead.lifecycle_stage, lead.score) == ("mql", 25)
