@@ -3,10 +3,12 @@ file's messages, a preview before a save, a history, labels in the page's langua
 
 import html
 import re
+from collections import Counter
 
 import pytest
 import sqlalchemy as sa
 import yaml
+from bs4 import BeautifulSoup
 from helpers import csrf_token_in
 
 from capture.base.db import db
@@ -181,3 +183,20 @@ def test_the_page_is_for_admins_only(staff):
     assert staff("marketer").get(PAGE).status_code == 403
     assert staff("sales").get(PAGE).status_code == 403
     assert staff(None).get(PAGE).status_code == 302
+
+
+def test_the_page_repeats_no_id_and_labels_every_control(app_context, staff):
+    admin = staff("admin")
+    post_kind(admin, TRADE_SHOW)
+    page = admin.get(PAGE).get_data(as_text=True)
+    token = form_token(page, PAGE + "rules")
+    preview = admin.post(PAGE + "rules", data={"document": "{}", "csrf_token": token})
+    for text in (page, preview.get_data(as_text=True)):
+        soup = BeautifulSoup(text, "html.parser")
+        ids = Counter(tag["id"] for tag in soup.find_all(id=True))
+        assert [name for name, count in ids.items() if count > 1] == []
+        for control in soup.select("input:not([type=hidden]), select, textarea"):
+            labelled = soup.find("label", attrs={"for": control.get("id")}) or control.find_parent(
+                "label"
+            )
+            assert labelled, control
