@@ -17,7 +17,7 @@ from sqlalchemy.orm import Mapped, lazyload, mapped_column, relationship
 from capture.base.db import Model, db, new_public_id, table_of, utcnow
 from capture.base.personal import NULL, ByLead, Export, Mask, Personal, iso
 from capture.leads.lead import Lead
-from capture.leads.scoring import current_rules, score_activity
+from capture.leads.scoring import current_rules, score_activity, seen_version, version_column
 from capture.ops import metrics
 from capture.web.tokens import Purpose, sign
 from capture.web.urls import public_url
@@ -175,10 +175,16 @@ def issue_grant(
 def find_grant(public_id: str, *, with_lead: bool = True) -> DownloadGrant | None:
     """The grant with its magnet and file, in one query; `with_lead=False` leaves the lead
     row out of it (loaded only if read), which a download does not need."""
-    query = sa.select(DownloadGrant).where(DownloadGrant.public_id == public_id)
+    # The scoring version in force rides along, so a download stays two statements.
+    query = sa.select(DownloadGrant, version_column()).where(DownloadGrant.public_id == public_id)
     if not with_lead:
         query = query.options(lazyload(DownloadGrant.lead))
-    return db.session.scalar(query)
+    found = db.session.execute(query).first()
+    if found is None:
+        return None
+    seen_version(found[1])
+    grant: DownloadGrant = found[0]
+    return grant
 
 
 def record_download(

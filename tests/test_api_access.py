@@ -38,6 +38,19 @@ CALLS = {
     ("GET", "/api/v1/analytics"): ("/api/v1/analytics", None, 200),
     ("GET", "/api/v1/forms/<slug>/definition"): ("/api/v1/forms/test-form/definition", None, 200),
     ("PUT", "/api/v1/forms/<slug>/definition"): ("/api/v1/forms/another/definition", FORM, 201),
+    ("GET", "/api/v1/scoring/rules"): ("/api/v1/scoring/rules", None, 200),
+    ("PUT", "/api/v1/scoring/rules"): ("/api/v1/scoring/rules", {"thresholds": {"sql": 90}}, 200),
+    ("POST", "/api/v1/scoring/rules/preview"): (
+        "/api/v1/scoring/rules/preview",
+        {"thresholds": {"sql": 90}},
+        200,
+    ),
+    ("GET", "/api/v1/conversion-kinds"): ("/api/v1/conversion-kinds", None, 200),
+    ("POST", "/api/v1/conversion-kinds"): (
+        "/api/v1/conversion-kinds",
+        {"kind": "fair_visit", "classification": "MQL", "points": 5, "label": {"en": "Fair"}},
+        201,
+    ),
 }
 
 

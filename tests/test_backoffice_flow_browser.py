@@ -129,7 +129,7 @@ def test_create_embed_submit_and_hand_over_to_sales(
     submitted = timeline.locator("li.event-submission")
     assert "Submission on Partner demo (partner-demo)" in submitted.inner_text()
     converted = timeline.locator("li.event-conversion")
-    assert "Conversion newsletter_signup (MQL)" in converted.inner_text()
+    assert "Conversion Newsletter signup (MQL)" in converted.inner_text()
     assert timeline.locator("li.event-stage").filter(has_text="→ mql").count() == 1
     assert timeline.locator("li.event-stage").filter(has_text="→ sql").count() == 0
 

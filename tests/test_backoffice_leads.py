@@ -107,7 +107,7 @@ def test_lead_page_shows_profile_properties_and_timeline(app_context, staff, lea
     lead = db.session.scalar(sa.select(Lead).where(Lead.email == "ane@firma.dk"))
     html = staff("sales").get(f"/admin/leads/{lead.public_id}").get_data(as_text=True)
     assert "Firma ApS" in html and "Favourite colour" in html and "blå" in html
-    order = [html.index(marker) for marker in ("Submission on", "Conversion newsletter_signup")]
+    order = [html.index(marker) for marker in ("Submission on", "Conversion Newsletter signup")]
     assert order == sorted(order)
     assert "Consent marketing" in html and "Stage Lead → MQL" in html and "linkedin" in html
 

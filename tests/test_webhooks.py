@@ -482,10 +482,9 @@ def test_bad_urls_are_refused_with_a_message_not_a_500(app_context, app, admin_c
 def test_a_score_threshold_is_an_sql_handoff_with_its_reason_and_event(
     app_context, app, endpoint, receiver, make_form, submit
 ):
-    rules = app.extensions["leadgate.scoring"]
-    app.extensions["leadgate.scoring"] = dataclasses.replace(
-        rules, mql_threshold=5, sql_threshold=25
-    )
+    held = app.extensions["leadgate.scoring"]  # the configuration's rules, nothing saved
+    rules = dataclasses.replace(held.seed.rules, mql_threshold=5, sql_threshold=25)
+    held.seed = held.current = dataclasses.replace(held.seed, rules=rules)
     make_form(
         slug="news",
         fields=[

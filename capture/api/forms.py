@@ -18,6 +18,7 @@ from capture.base.extensions import csrf
 from capture.forms.definition import parse_definition
 from capture.forms.spec import SLUG_RE, DefinitionError
 from capture.forms.store import FormDefinition, get_form, save_spec
+from capture.leads.scoring import kind_classes
 from capture.web.errors import ApiError
 
 bp = protect(Blueprint("forms_admin_api", __name__, url_prefix="/api/v1/forms"))
@@ -72,7 +73,7 @@ def put_definition(slug: str) -> ResponseReturnValue:
         raise invalid({"slug": [_("Must match the slug in the address.")]})
     document = {**document, "slug": slug}
     try:
-        spec = parse_definition(document)
+        spec = parse_definition(document, kind_classes())
     except DefinitionError as error:
         raise invalid(_problems(error)) from None
     form, outcome = save_spec(spec)

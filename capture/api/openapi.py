@@ -15,6 +15,7 @@ from flask.typing import ResponseReturnValue
 
 from capture.api import analytics
 from capture.api.jsonschema import parameters, ref, schemas_of
+from capture.api.openapi_scoring import scoring_paths
 from capture.api.schemas import (
     ConsentChangedEvent,
     Error,
@@ -220,6 +221,7 @@ def paths(schemas: dict[str, Any]) -> dict[str, Any]:
             )
         },
         **analytics.openapi_paths(schemas, _errors, _json),
+        **scoring_paths(_json, _errors, _body, AUTH_READ, AUTH_WRITE),
     }
 
 

@@ -22,7 +22,7 @@ from pydantic import (
 from capture.base.lifecycle import CONVERSION_KINDS, Stage
 from capture.leads.lead import PROFILE_COLUMNS
 from capture.leads.query import Email, LeadFilterQuery
-from capture.leads.scoring import Temperature
+from capture.leads.scoring import Temperature, kind_classes
 from capture.web.params import Moment, Says, Strict, Text, Whole, one_of, refuse
 
 MAX_LIMIT = 500
@@ -38,10 +38,15 @@ def _blank(value: Any) -> Any:
 
 
 def _kind(value: Any) -> Any:
+    """A kind in force: the built-ins and those added at run time (checked per request)."""
     value = _blank(value)
-    if not isinstance(value, str) or value not in CONVERSION_KINDS:
+    if not isinstance(value, str) or value not in kind_classes():
         raise ValueError("kind")
     return value
+
+
+def _kinds_in_force() -> str:
+    return one_of(*sorted(kind_classes()))()
 
 
 class LeadListQuery(LeadFilterQuery):
@@ -97,8 +102,16 @@ class EventRequest(Strict):
     kind: Annotated[
         str,
         BeforeValidator(_kind),
-        WithJsonSchema({"type": "string", "enum": KINDS}),
-        Says(one_of(*KINDS)),
+        WithJsonSchema(
+            {
+                "type": "string",
+                "pattern": "^[a-z][a-z0-9_]{1,39}$",
+                "description": "a conversion kind in force (GET /api/v1/conversion-kinds): "
+                + ", ".join(KINDS)
+                + " and any added at run time",
+            }
+        ),
+        Says(_kinds_in_force),
     ]
     occurred_at: Moment = None
     percent: Annotated[

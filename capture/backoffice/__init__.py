@@ -11,6 +11,7 @@ from capture.backoffice import (
     leads,
     privacy_requests,
     quarantine,
+    scoring,
     settings,
 )
 
@@ -24,3 +25,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(forms.bp)
     app.register_blueprint(settings.bp)
     app.register_blueprint(privacy_requests.bp)
+    app.register_blueprint(scoring.bp)

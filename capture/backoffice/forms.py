@@ -27,6 +27,7 @@ from capture.base.lifecycle import CONVERSION_KINDS
 from capture.forms.definition import parse_definition
 from capture.forms.spec import DefinitionError
 from capture.forms.store import FormDefinition, get_form, save_spec
+from capture.leads.scoring import kind_classes
 from capture.submissions.page import build_wtform
 from capture.submissions.submission import Submission, SubmissionStatus
 from capture.web.i18n import LANGUAGES
@@ -134,6 +135,7 @@ def index() -> ResponseReturnValue:
 
 def _edit(definition: FormDefinition | None) -> ResponseReturnValue:
     form = DefinitionForm()
+    form.conversion.choices = [SelectChoice(k) for k in sorted(kind_classes())]  # in force
     if request.method == "GET":
         if definition is not None:
             _fill(form, definition)
@@ -146,7 +148,7 @@ def _edit(definition: FormDefinition | None) -> ResponseReturnValue:
         document, problems = _document(form)
         if document is not None:
             try:
-                spec = parse_definition(document)
+                spec = parse_definition(document, kind_classes())
             except DefinitionError as error:
                 problems = list(error.problems)
             else:

@@ -57,8 +57,7 @@ def _page(
         token_form=token_form or TokenForm(formdata=None),
         button=ButtonForm(),
         secret=secret,
-        # Read-only here: rules are configuration (LEADGATE_SCORING_RULES), versioned with the
-        # deployment rather than edited live, so every score change stays explainable.
+        # Shown here; changed on /admin/settings/scoring/ (capture.backoffice.scoring).
         scoring_rules=rules_yaml(current_rules()),
         scoring_source=current_app.config.get("SCORING_RULES") or None,
     )

@@ -22,7 +22,7 @@ from capture.forms.store import FormDefinition
 from capture.leads.consent import ConsentRecord
 from capture.leads.conversion import ConversionEvent
 from capture.leads.lead import Lead, StageChange
-from capture.leads.scoring import ScoreChange
+from capture.leads.scoring import ScoreChange, current_kinds, label
 from capture.submissions.submission import Submission
 
 
@@ -80,13 +80,19 @@ def events(lead: Lead) -> list[Event]:
                 ),
             )
         )
+    kinds, language = current_kinds(), str(get_locale() or "en")
     for c in conversions:
         found.append(
             Event(
                 c.occurred_at,
                 "conversion",
-                _("Conversion %(kind)s (%(cls)s)", kind=c.kind, cls=c.classification),
+                _(
+                    "Conversion %(kind)s (%(cls)s)",
+                    kind=label(kinds, c.kind, language),
+                    cls=c.classification,
+                ),
                 (
+                    ("kind", c.kind),
                     ("classification", c.classification),
                     ("form", _form_name(forms, c.form_id)),
                     ("channel", c.channel),

@@ -71,11 +71,13 @@ def parse_overrides(text: str) -> dict[str, Classification]:
 
 
 def classify(kind: str, overrides: Mapping[str, Classification] | None = None) -> Classification:
-    """The class of a conversion kind: the marketer's re-mapping first, then the default table."""
-    if kind not in CONVERSION_KINDS:
-        raise UnknownConversionKind(kind)
+    """The class of a conversion kind: the marketer's re-mapping first, then the default table.
+
+    `overrides` may also name kinds added at run time (the kinds in force hold every kind)."""
     if overrides and kind in overrides:
         return overrides[kind]
+    if kind not in CONVERSION_KINDS:
+        raise UnknownConversionKind(kind)
     return DEFAULT_CLASSES[kind]
 
 

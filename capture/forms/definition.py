@@ -7,6 +7,7 @@ its path (`fields[2].type: ...`), so one import reports all of them at once.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -81,8 +82,16 @@ def _unstorable_texts(document: dict[str, Any]) -> list[str]:
     return sorted(set(found))
 
 
-def parse_definition(raw: Any) -> FormSpec:
-    """Validate a definition document and return its spec, or raise `DefinitionError`."""
+# A conversion kind's identifier: the built-ins, or one added at run time (kinds in force).
+KIND_RE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+
+
+def parse_definition(raw: Any, kinds: Collection[str] | None = CONVERSION_KINDS) -> FormSpec:
+    """Validate a definition document and return its spec, or raise `DefinitionError`.
+
+    `conversion` must be one of `kinds` (callers that can pass the kinds in force do); None
+    takes any kind identifier, for documents saved after that check (kinds are never removed).
+    """
     reader = DefinitionReader()
     if not isinstance(raw, dict):
         raise DefinitionError(["definition: must be a mapping"])
@@ -98,10 +107,13 @@ def parse_definition(raw: Any) -> FormSpec:
     if not isinstance(name, str) or not name.strip():
         reader.problem("name", "is required")
     conversion = raw.get("conversion")
-    if not is_one_of(conversion, CONVERSION_KINDS):
+    if kinds is None:
+        if not isinstance(conversion, str) or not KIND_RE.match(conversion):
+            reader.problem("conversion", f"unknown conversion kind {conversion!r}")
+    elif not is_one_of(conversion, kinds):
         reader.problem(
             "conversion",
-            f"unknown conversion kind {conversion!r} (use {', '.join(sorted(CONVERSION_KINDS))})",
+            f"unknown conversion kind {conversion!r} (use {', '.join(sorted(kinds))})",
         )
     language = raw.get("language", "en")
     if not is_one_of(language, LANGUAGES):

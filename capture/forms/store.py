@@ -56,7 +56,7 @@ def _stored_spec(document: dict[str, Any]) -> FormSpec:
     like `https://*`) is read without the origins that no longer pass, so the form keeps
     working and embeds nowhere it should not; saving it again writes the cleaned document."""
     try:
-        return parse_definition(document)
+        return parse_definition(document, kinds=None)
     except DefinitionError:
         origins = document.get("allowed_origins")
         if not isinstance(origins, list):
@@ -64,7 +64,7 @@ def _stored_spec(document: dict[str, Any]) -> FormSpec:
         kept = [o for o in origins if isinstance(o, str) and is_allowed_origin(o)]
         if len(kept) == len(origins):
             raise
-        return parse_definition({**document, "allowed_origins": kept})
+        return parse_definition({**document, "allowed_origins": kept}, kinds=None)
 
 
 def get_form(slug: str) -> FormDefinition | None:

@@ -128,7 +128,8 @@ def decay() -> None:
 
 @scoring_cli.command("rules")
 def rules() -> None:
-    """Print the scoring rules in force (defaults merged with LEADGATE_SCORING_RULES) as YAML."""
+    """Print the scoring rules in force as YAML: the latest saved version, or (none saved) the
+    defaults merged with LEADGATE_SCORING_RULES."""
     click.echo(rules_yaml(current_rules()), nl=False)
 
 

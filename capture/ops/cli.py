@@ -14,6 +14,7 @@ from capture.base.db import db
 from capture.forms.definition import parse_definition
 from capture.forms.spec import DefinitionError
 from capture.forms.store import get_form, save_spec
+from capture.leads.scoring import kind_classes
 from capture.ops import demo
 
 forms_cli = AppGroup("forms", help="Import and export form definitions as YAML.")
@@ -27,7 +28,7 @@ def import_forms(files: tuple[Path, ...]) -> None:
     for path in files:
         try:
             raw = safeyaml.load(path.read_text(encoding="utf-8"))
-            spec = parse_definition(raw)
+            spec = parse_definition(raw, kind_classes())
         except OSError as exc:
             click.echo(f"{path}: cannot read: {exc.strerror}", err=True)
             failed = True

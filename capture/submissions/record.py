@@ -23,7 +23,6 @@ from capture.base.lifecycle import (
     Stage,
     automatic_move,
     classify,
-    parse_overrides,
     stage_for,
 )
 from capture.extension_points import Quarantined
@@ -33,7 +32,7 @@ from capture.leads.consent import ConsentRecord, append_consents
 from capture.leads.conversion import ConversionEvent
 from capture.leads.lead import Lead, StageChange, apply_profile, move_stage, upsert_lead
 from capture.leads.pending import hold as hold_until_confirmed
-from capture.leads.scoring import Scored, score_conversion
+from capture.leads.scoring import Scored, kind_classes, score_conversion
 from capture.submissions.captcha import captcha_problem
 from capture.submissions.consents import agreed, consent_record, given_consents, stored_ip
 from capture.submissions.intake import TOUCH_KEYS, Intake
@@ -79,7 +78,9 @@ class IdempotencyConflict(Exception):
 
 
 def conversion_overrides() -> dict[str, Classification]:
-    return parse_overrides(current_app.config.get("CONVERSION_CLASSES", ""))
+    """Every conversion kind in force and its class (seeded from LEADGATE_CONVERSION_CLASSES,
+    edited at run time: capture.leads.scoring.versions)."""
+    return kind_classes()
 
 
 def record_submission(intake: Intake) -> Outcome:

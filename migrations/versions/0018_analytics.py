@@ -1,7 +1,7 @@
 """page counts: views and starts per day and dimensions, without anything about the viewer
 
 Revision ID: 0018_analytics
-Revises: 0014_nurture
+Revises: 0016_rules
 Create Date: 2026-12-06 02:00:00.000000
 
 One row per UTC day and combination of form, landing page, partner, UTM source and medium,
@@ -14,7 +14,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0018_analytics'
-down_revision = '0014_nurture'
+down_revision = '0016_rules'
 branch_labels = None
 depends_on = None
 

@@ -1,18 +1,31 @@
-"""The rules in force: read from `LEADGATE_SCORING_RULES` (inline JSON or a JSON/YAML file),
-held per app, and printed back as the YAML document a team copies to change them."""
+"""The rules and kinds in force: the configuration (`LEADGATE_SCORING_RULES`, inline JSON or a
+JSON/YAML file, and `LEADGATE_CONVERSION_CLASSES`) as the seed, the latest saved version once
+there is one, held per process, and printed back as the YAML document a team copies.
+
+Every process sees a save without a restart: once per request (every call outside one) the
+latest version number is read (one indexed `max(id)`), and the held state is reloaded only when
+that number moved.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 import yaml
-from flask import current_app
+from flask import current_app, g, has_request_context
 
 from capture.base import safeyaml
-from capture.leads.scoring.rules import ScoringRules, parse_rules
+from capture.base.lifecycle import Classification
+from capture.leads.scoring.rules import ScoringRules, ScoringRulesError, parse_rules
+from capture.leads.scoring.versions import InForce, ScoringVersion, latest_version, load
+
+log = logging.getLogger(__name__)
 
 
 class _OneLine(dict[str, Any]):
@@ -59,5 +72,64 @@ def load_rules(setting: str | None) -> ScoringRules:
     return parse_rules(json.loads(text))
 
 
+@dataclass
+class Held:
+    """Per app: the configuration's state (the seed) and the state last seen in force."""
+
+    seed: InForce
+    current: InForce
+
+
+CHECKED = "leadgate_scoring_checked"
+
+
+def in_force() -> InForce:
+    """The rules and kinds in force, the version checked once per request."""
+    held: Held = current_app.extensions[EXTENSION]
+    if has_request_context() and g.get(CHECKED):
+        return held.current
+    return seen_version(latest_version())
+
+
+def version_column() -> Any:
+    """The version in force as a scalar subquery, for a path that counts its statements (a
+    download) to read along with a query it makes anyway; hand the value to `seen_version`."""
+    return sa.select(sa.func.max(ScoringVersion.id)).scalar_subquery()
+
+
+def seen_version(version: int | None) -> InForce:
+    """The per-request check with a version number read elsewhere: reload if it moved."""
+    held: Held = current_app.extensions[EXTENSION]
+    version = version or 0
+    if version != held.current.version:
+        try:
+            held.current = load(version) if version else held.seed
+        except (LookupError, ScoringRulesError):
+            # A version this code no longer accepts: keep applying the last good one.
+            log.exception("scoring version %s cannot be applied", version)
+    if has_request_context():
+        setattr(g, CHECKED, True)
+    return held.current
+
+
+def adopt(state: InForce) -> None:
+    """Apply a version this process just saved, without waiting for the next check."""
+    current_app.extensions[EXTENSION].current = state
+
+
+def seed_of() -> InForce:
+    seed: InForce = current_app.extensions[EXTENSION].seed
+    return seed
+
+
 def current_rules() -> ScoringRules:
-    return current_app.extensions[EXTENSION]
+    return in_force().rules
+
+
+def current_kinds() -> dict[str, dict[str, Any]]:
+    return in_force().kinds
+
+
+def kind_classes() -> dict[str, Classification]:
+    """Every kind in force and its class (for `capture.base.lifecycle.classify`)."""
+    return in_force().classes

@@ -7,7 +7,7 @@ plain values, and `capture.leads.scoring.apply` applies the results to leads.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -115,6 +115,11 @@ def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def _one_of(value: Any, allowed: Collection[str]) -> bool:
+    """Membership that never raises: a list or a mapping given for a name is just not one."""
+    return isinstance(value, str) and value in allowed
+
+
 def _integer(value: Any, path: str, problems: list[str]) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         problems.append(f"{path}: must be a whole number")
@@ -156,8 +161,11 @@ def _points_rule(raw: Mapping[str, Any], path: str, problems: list[str]) -> tupl
     return points, Cap(limit, *window)
 
 
-def parse_rules(override: Any = None) -> ScoringRules:
+def parse_rules(override: Any = None, kinds: Collection[str] = CONVERSION_KINDS) -> ScoringRules:
     """Rules from a document merged over `DEFAULTS`; raises `ScoringRulesError`.
+
+    `kinds` are the conversion kinds `conversions` may name (the built-ins, plus those added
+    at run time when the rules in the database are checked).
 
     Mappings merge key by key (so `{"thresholds": {"sql": 80}}` changes one number); the `fit`
     list, when given, replaces the default list. A points rule is a number or a mapping of
@@ -188,7 +196,7 @@ def parse_rules(override: Any = None) -> ScoringRules:
             problems.append(f"{section}: must be a mapping")
             continue
         for name, raw in dict(doc[section]).items():
-            if section == "conversions" and name not in CONVERSION_KINDS:
+            if section == "conversions" and name not in kinds:
                 problems.append(f"conversions.{name}: unknown conversion kind")
             points, cap = _points_rule(raw, f"{section}.{name}", problems)
             points_by_name[str(name)] = points
@@ -204,10 +212,10 @@ def parse_rules(override: Any = None) -> ScoringRules:
             if not isinstance(raw, Mapping):
                 problems.append(f"{path}: must be a mapping")
                 continue
-            if raw.get("field") not in FIT_FIELDS:
+            if not _one_of(raw.get("field"), FIT_FIELDS):
                 problems.append(f"{path}.field: one of {', '.join(sorted(FIT_FIELDS))}")
             match = raw.get("match", "contains")
-            if match not in MATCHES:
+            if not _one_of(match, MATCHES):
                 problems.append(f"{path}.match: contains or equals")
             values = raw.get("values")
             if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
@@ -223,6 +231,10 @@ def parse_rules(override: Any = None) -> ScoringRules:
                 )
             )
 
+    for section in ("decay", "thresholds", "temperature", "bant"):
+        if not isinstance(doc[section], Mapping):
+            problems.append(f"{section}: must be a mapping")
+            doc[section] = DEFAULTS[section]
     half_life = doc["decay"].get("half_life_days")
     if isinstance(half_life, bool) or not isinstance(half_life, int | float) or half_life <= 0:
         problems.append("decay.half_life_days: must be a positive number")
@@ -238,7 +250,7 @@ def parse_rules(override: Any = None) -> ScoringRules:
 
     bant = doc["bant"]
     require = bant.get("require")
-    if not isinstance(require, list) or not set(require) <= set(BANT_FIELDS):
+    if not isinstance(require, list) or not all(_one_of(name, BANT_FIELDS) for name in require):
         problems.append(f"bant.require: a list drawn from {', '.join(BANT_FIELDS)}")
         require = list(BANT_FIELDS)
     minimum = _integer(bant.get("minimum", len(require)), "bant.minimum", problems)
