@@ -20,6 +20,7 @@ from capture.base.db import db
 from capture.forms.store import FormDefinition
 from capture.leads.conversion import ConversionEvent
 from capture.leads.lead import Lead
+from capture.leads.owner import owner_join
 
 CURSOR_SALT = "leadgate.cursor"
 
@@ -119,11 +120,14 @@ def stream_rows(
         sa.cast(c, sa.Text).label(c.name) if json_as_text and isinstance(c.type, sa.JSON) else c
         for c in columns
     ]
+    # With the owner's id and e-mail, joined: rows carry what `lead_payload` shows.
+    joined, owner = owner_join(Lead.__table__)
+    selected += [column.label(name) for name, column in owner.items()]
     connection = db.session.connection()  # Core rows: no ORM loading machinery per row
     last = 0
     while True:
         statement = (
-            where.apply(sa.select(*selected))
+            where.apply(sa.select(*selected).select_from(joined))
             .where(columns.id > last)
             .order_by(columns.id)
             .limit(batch)

@@ -24,6 +24,7 @@ from capture.extension_points import (
     stage_moved,
     submission_accepted,
 )
+from capture.routing import route_sql
 from capture.submissions.record import Accepted
 
 __all__ = ["EVENTS", "WebhookEndpoint", "create_endpoint", "init_app"]
@@ -42,8 +43,12 @@ def _offline(recorded: OfflineConversion) -> None:
 
 
 def _stage_moved(moved: StageMoved) -> None:
+    # Routing first, here in one receiver (blinker keeps no order between receivers): the
+    # event and the notice both show the owner a new SQL was just given.
+    routed = route_sql(moved.lead, moved.change)
     events.stage_changed(moved.lead, moved.change)
-    handoff.notify_sales(moved.lead, moved.change)
+    if routed is not None:
+        handoff.notify_sales(moved.lead, moved.change, routed.notify)
 
 
 def _erased(erased: Erased) -> None:

@@ -1,0 +1,69 @@
+"""Who owned a lead when: every assignment, by routing or by a person, kept for the timeline."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from capture.accounts import User
+from capture.base.db import Model, db, utcnow
+from capture.base.personal import ByLead, Export, Personal
+from capture.leads.lead import Lead
+
+
+class OwnerChange(Model):
+    """One change of owner. `reason` is written by the system (the rule that matched, or
+    "reassigned"), never typed by a person, so it holds nothing about the lead."""
+
+    __tablename__ = "owner_changes"
+    __privacy__ = Personal(
+        find=(ByLead(),),
+        keep=("actor", "reason", "from_email", "to_email"),
+        export=Export(
+            "owner_changes",
+            lambda c: {
+                "from": c.from_email,
+                "to": c.to_email,
+                "actor": c.actor,
+                "reason": c.reason,
+                "at": c.created_at.isoformat(),
+            },
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(sa.ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    # Staff addresses as they were then: the history reads the same after a user is renamed.
+    from_email: Mapped[str | None] = mapped_column(sa.String(320))
+    to_email: Mapped[str | None] = mapped_column(sa.String(320))
+    actor: Mapped[str] = mapped_column(sa.String(200))
+    reason: Mapped[str] = mapped_column(sa.String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+def set_owner(lead: Lead, owner: User | None, *, actor: str, reason: str) -> OwnerChange | None:
+    """Make `owner` the lead's owner (None: nobody) and record it; adds, never commits.
+    Returns None when nothing changed."""
+    if lead.owner_id == (owner.id if owner else None):
+        return None
+    change = OwnerChange(
+        lead_id=lead.id,
+        from_email=lead.owner_email,
+        to_email=owner.email if owner else None,
+        actor=actor,
+        reason=reason[:300],
+        created_at=utcnow(),
+    )
+    lead.owner = owner
+    db.session.add(change)
+    return change
+
+
+def changes_of(lead: Lead) -> list[OwnerChange]:
+    return list(
+        db.session.scalars(
+            sa.select(OwnerChange).where(OwnerChange.lead_id == lead.id).order_by(OwnerChange.id)
+        )
+    )
