@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from capture.api import commands, events, forms, leads, openapi
+from capture.api import commands, events, forms, leads, openapi, routing
 
 
 def init_app(app: Flask) -> None:
@@ -12,4 +12,5 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(events.bp)
     app.register_blueprint(forms.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(routing.bp)
     commands.init_app(app)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from capture.backoffice import display, exports, forms, leads, quarantine, settings
+from capture.backoffice import display, exports, forms, leads, owners, quarantine, routing, settings
 
 
 def init_app(app: Flask) -> None:
@@ -15,3 +15,5 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(quarantine.bp)
     app.register_blueprint(forms.bp)
     app.register_blueprint(settings.bp)
+    app.register_blueprint(routing.bp)
+    owners.init_app(app)

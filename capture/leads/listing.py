@@ -47,6 +47,8 @@ class LeadFilter:
     partner: str | None = None
     since: datetime | None = None
     email: str | None = None  # normalised (capture.forms.values.normalise_email), so exact
+    owner_id: int | None = None  # owned by this user (capture.routing resolves `?owner=`)
+    unowned: bool = False  # owned by nobody
 
     def apply(self, statement: sa.Select[Any]) -> sa.Select[Any]:
         statement = statement.where(Lead.erased_at.is_(None))
@@ -64,6 +66,10 @@ class LeadFilter:
             statement = statement.where(Lead.email == self.email)
         if self.since is not None:
             statement = statement.where(Lead.updated_at >= self.since)
+        if self.owner_id is not None:
+            statement = statement.where(Lead.owner_id == self.owner_id)
+        if self.unowned:
+            statement = statement.where(Lead.owner_id.is_(None))
         if self.form:
             converted = (
                 sa.select(ConversionEvent.id)

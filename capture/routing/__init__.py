@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from capture.routing.document import RoutingDocument, RoutingInvalid, current, parse, replace
 from capture.routing.history import OwnerChange, changes_of, set_owner
-from capture.routing.route import Routed, can_own, route_sql
+from capture.routing.route import Routed, UnknownOwner, can_own, owner_filter, route_sql
 from capture.routing.rule import RoutingRule
 from capture.routing.team import SalesTeam, TeamMember
 
@@ -20,9 +20,11 @@ __all__ = [
     "RoutingRule",
     "SalesTeam",
     "TeamMember",
+    "UnknownOwner",
     "can_own",
     "changes_of",
     "current",
+    "owner_filter",
     "parse",
     "replace",
     "route_sql",

@@ -12,6 +12,7 @@ user), every active sales user is, as before routing existed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -113,3 +114,24 @@ def route_sql(lead: Lead, change: StageChange) -> Routed | None:
         return Routed(None, everyone())
     set_owner(lead, owner, actor=ACTOR, reason=why)
     return Routed(owner, [owner.email])
+
+
+class UnknownOwner(ValueError):
+    """`?owner=` names nobody who could own leads."""
+
+
+def owner_filter(value: str | None, me: User | None = None) -> dict[str, Any]:
+    """The `LeadFilter` arguments for `?owner=`: `me` (a signed-in user), `none`, `any` (or
+    absent: no filter) or a user's public id. Raises `UnknownOwner` for anything else."""
+    if value is None or value == "any":
+        return {}
+    if value == "none":
+        return {"unowned": True}
+    if value == "me":
+        if me is None:
+            raise UnknownOwner(value)
+        return {"owner_id": me.id}
+    found = db.session.scalar(sa.select(User.id).where(User.public_id == value))
+    if found is None:
+        raise UnknownOwner(value)
+    return {"owner_id": found}
