@@ -81,7 +81,7 @@ def current() -> dict[str, Any]:
         .order_by(TeamMember.position)
     ).all()
     slugs = {team.id: team.slug for team in teams}
-    emails = dict(db.session.execute(sa.select(User.id, User.email)).tuples().all())
+    emails = {row.id: row.email for row in db.session.execute(sa.select(User.id, User.email))}
     rules = db.session.scalars(sa.select(RoutingRule).order_by(RoutingRule.position))
     return {
         "teams": [
