@@ -24,6 +24,8 @@ ALLOWED: dict[str, set[str]] = {
     "/admin/webhooks/": set(),
     "/admin/settings/": set(),
     "/admin/erasure/": set(),
+    "/admin/routing/": set(),
+    "/admin/ownership/": set(),
     "/admin/": {"sales", "marketer"},  # the dashboard; keep last (shortest prefix)
 }
 # Public endpoints: the embed's form API, the OpenAPI document, logging in and out.
@@ -163,6 +165,7 @@ def test_nav_for_admin(staff):
         "/admin/leads/",
         "/admin/quarantine/",
         "/admin/webhooks/",
+        "/admin/routing/",
         "/admin/settings/",
     ]
     assert_nav_opens(staff("admin"), expected)

@@ -103,9 +103,9 @@ def test_a_swedish_sql_goes_to_the_swedish_rep_only(
     assert client.get(f"/api/v1/leads/{lead_id}", headers=headers).get_json()["owner"] == owner
     mine = client.get(f"/api/v1/leads?owner={reps[SVEN]}", headers=headers).get_json()
     assert [lead["id"] for lead in mine["leads"]] == [lead_id]
-    assert client.get(f"/api/v1/leads?owner={reps[DORTHE]}", headers=headers).get_json()[
-        "leads"
-    ] == []
+    assert (
+        client.get(f"/api/v1/leads?owner={reps[DORTHE]}", headers=headers).get_json()["leads"] == []
+    )
     assert client.get("/api/v1/leads?owner=none", headers=headers).get_json()["leads"] == []
 
     (change,) = db.session.scalars(sa.select(OwnerChange))
@@ -196,7 +196,10 @@ def test_admin_edits_routing_and_reassigns_and_sales_see_their_own_first(
     assert admin.post("/admin/routing/", data={"document": "rules: []"}).status_code == 400
     saved = admin.post(
         "/admin/routing/",
-        data={"csrf_token": token, "document": f"rules:\n- when: {{country: [SE]}}\n  owner: {SVEN}\n"},
+        data={
+            "csrf_token": token,
+            "document": f"rules:\n- when: {{country: [SE]}}\n  owner: {SVEN}\n",
+        },
     )
     assert saved.status_code == 303
 
@@ -223,12 +226,15 @@ def test_admin_edits_routing_and_reassigns_and_sales_see_their_own_first(
     assert lead_of("anna@foretag.se").owner_email == DORTHE
     timeline = admin.get(f"/admin/leads/{lead.public_id}").get_data(as_text=True)
     assert re.search(r"Owner sven@saljare\.se → dorthe@saelger\.dk", timeline)
-    assert f"user:boss@firma.dk" in timeline
+    assert "user:boss@firma.dk" in timeline
     assert admin.post(f"/admin/ownership/{lead.public_id}", data={"owner": ""}).status_code == 400
     own_token = csrf_token_in(sven.get(f"/admin/leads/{lead.public_id}").get_data(as_text=True))
-    assert sven.post(
-        f"/admin/ownership/{lead.public_id}", data={"csrf_token": own_token, "owner": ""}
-    ).status_code == 403
+    assert (
+        sven.post(
+            f"/admin/ownership/{lead.public_id}", data={"csrf_token": own_token, "owner": ""}
+        ).status_code
+        == 403
+    )
 
 
 def test_the_owner_is_a_column_of_the_exports(app, app_context, reps, contact, submit, staff):

@@ -138,6 +138,11 @@ class Error(BaseModel):
     error: ErrorDetail
 
 
+class Owner(BaseModel):
+    id: str = Field(description="the sales user's id (usr_...)")
+    email: str = Field(json_schema_extra={"format": "email"})
+
+
 class LeadBase(BaseModel):
     id: str
     email: str = Field(json_schema_extra={"format": "email"})
@@ -154,6 +159,7 @@ class LeadBase(BaseModel):
     created_at: datetime
     updated_at: datetime
     last_activity_at: datetime | None = None
+    owner: Owner | None = Field(None, description="the sales user who owns the lead (routing)")
 
 
 # The profile columns, text or null (capture.leads.lead.PROFILE_COLUMNS).

@@ -87,8 +87,8 @@ def known_partners() -> sa.Select[tuple[str]]:
 
 @bp.get("/")
 def index() -> ResponseReturnValue:
-    # Sales see their own leads first; `?owner=any` shows everyone's.
-    mine_first = "me" if current_user.role == Role.SALES else "any"
+    # Sales land on their own leads ("My leads"); a link with any filter means what it says.
+    mine_first = "me" if current_user.role == Role.SALES and not request.args else "any"
     wanted = search.from_args(request.args, current_user._get_current_object(), mine_first)
     leads, next_cursor = search.page(wanted, request.args.get("after"))
     forms = db.session.execute(

@@ -83,7 +83,7 @@ def csv_chunks(rows: Iterable[Mapping[str, Any]], batch: int = 500) -> Iterator[
     writer.writerow(names)
     pending = 0
     for row in rows:
-        writer.writerow([_cell(row[key]) for key in keys])
+        writer.writerow([_cell(row[key] if key != OWNER_EMAIL else row.get(key)) for key in keys])
         pending += 1
         if pending >= batch:
             yield buffer.getvalue()

@@ -44,8 +44,12 @@ class Owned:
 
 
 def owner_payload(value: Callable[[str], Any]) -> dict[str, Any] | None:
-    """`{"id": "usr_...", "email": ...}` or None; `value(name)` reads a lead or a lead row."""
-    public_id = value(OWNER_ID)
+    """`{"id": "usr_...", "email": ...}` or None; `value(name)` reads a lead or a lead row
+    (a row read without the owner join has no owner to show)."""
+    try:
+        public_id = value(OWNER_ID)
+    except KeyError:
+        return None
     return {"id": public_id, "email": value(OWNER_EMAIL)} if public_id else None
 
 

@@ -23,10 +23,13 @@ from capture.forms.spec import SLUG_RE
 from capture.forms.store import FormDefinition
 from capture.routing.rule import FIELDS, RoutingRule
 from capture.routing.team import SalesTeam, TeamMember
-from capture.web.params import ParamError, Strict, check
+from capture.web.params import ParamError, Strict, Text, check
 
 COUNTRY = re.compile(r"^[A-Za-z]{2}$")
-Values = Annotated[tuple[Annotated[str, Field(max_length=80)], ...], Field(max_length=100)]
+# Printable text only (no NUL, which PostgreSQL text cannot hold), stripped.
+Short = Annotated[str, Text(80, required=True)]
+Address = Annotated[str, Text(320, required=True)]
+Values = Annotated[tuple[Short, ...], Field(max_length=100)]
 
 
 class Conditions(Strict):
@@ -38,19 +41,17 @@ class Conditions(Strict):
 
 class RuleDocument(Strict):
     when: Conditions = Field(Conditions(), description="all must hold; empty: every lead")
-    owner: Annotated[str, Field(max_length=320)] | None = Field(
-        None, description="e-mail of the sales user who gets the lead"
-    )
-    team: Annotated[str, Field(max_length=80)] | None = Field(
+    owner: Address | None = Field(None, description="e-mail of the sales user who gets the lead")
+    team: Short | None = Field(
         None, description="slug of the team whose round robin picks the owner"
     )
 
 
 class TeamDocument(Strict):
-    slug: Annotated[str, Field(max_length=80)]
-    name: Annotated[str, Field(max_length=200)]
-    members: Annotated[tuple[Annotated[str, Field(max_length=320)], ...], Field(max_length=200)] = (
-        Field((), description="e-mails of sales users, in round-robin order")
+    slug: Short
+    name: Annotated[str, Text(200, required=True)]
+    members: Annotated[tuple[Address, ...], Field(max_length=200)] = Field(
+        (), description="e-mails of sales users, in round-robin order"
     )
 
 
@@ -59,9 +60,7 @@ class RoutingDocument(Strict):
     rules: Annotated[tuple[RuleDocument, ...], Field(max_length=200)] = Field(
         (), description="first match wins"
     )
-    fallback_team: Annotated[str, Field(max_length=80)] | None = Field(
-        None, description="team for a new SQL no rule matched"
-    )
+    fallback_team: Short | None = Field(None, description="team for a new SQL no rule matched")
 
 
 class RoutingInvalid(ValueError):
