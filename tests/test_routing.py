@@ -9,17 +9,21 @@ import csv
 import io
 import json
 import re
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 import sqlalchemy as sa
-from helpers import STAFF_PASSWORD, csrf_token_in, log_in
+from helpers import ON_POSTGRES, STAFF_PASSWORD, csrf_token_in, log_in
 
 from capture.accounts import Role, User, create_user
 from capture.base.db import db
 from capture.delivery.webhooks.endpoint import create_endpoint
 from capture.leads.lead import Lead
 from capture.ops.worker import drain
-from capture.routing import OwnerChange
+from capture.routing import OwnerChange, SalesTeam, parse, replace
 
 SVEN = "sven@saljare.se"
 DORTHE = "dorthe@saelger.dk"
@@ -251,3 +255,36 @@ def test_the_owner_is_a_column_of_the_exports(app, app_context, reps, contact, s
     lines = marketer.get("/admin/exports/leads.jsonl").get_data(as_text=True).splitlines()
     owners = {json.loads(line)["email"]: json.loads(line)["owner"] for line in lines}
     assert owners == {"anna@foretag.se": {"id": reps[SVEN], "email": SVEN}, "ane@firma.dk": None}
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not ON_POSTGRES, reason="SQLite writes one at a time: set TEST_DATABASE_URL")
+def test_round_robin_is_fair_when_sqls_arrive_at_once(app_context, live_server, reps, contact):
+    """30 SQLs racing over real HTTP to a team of three: each member gets exactly ten (the
+    team's turn is taken by one atomic UPDATE, so no two leads share a turn)."""
+    replace(
+        parse(
+            {
+                "teams": [{"slug": "all", "name": "All", "members": [SVEN, DORTHE, OTHER]}],
+                "fallback_team": "all",
+            }
+        )
+    )
+    db.session.commit()
+    url = f"{live_server.url}/api/v1/forms/contact/submissions"
+    token = requests.get(f"{live_server.url}/api/v1/forms/contact", timeout=30).json()["token"]
+    count = 30
+    barrier = threading.Barrier(count)
+
+    def send(i: int) -> int:
+        body = {"fields": {"email": f"p{i}@firma.no"}, "consents": {"processing": True}}
+        barrier.wait(timeout=30)
+        return requests.post(url, json={**body, "token": token}, timeout=60).status_code
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        statuses = list(pool.map(send, range(count)))
+    assert statuses == [201] * count
+    db.session.expire_all()
+    owners = Counter(lead.owner_email for lead in db.session.scalars(sa.select(Lead)))
+    assert owners == {SVEN: 10, DORTHE: 10, OTHER: 10}
+    assert db.session.scalar(sa.select(SalesTeam.turns)) == count
