@@ -33,17 +33,25 @@ Values = Annotated[tuple[Short, ...], Field(max_length=100)]
 
 
 class Conditions(Strict):
-    country: Values = Field((), description="two-letter country codes")
-    partner: Values = Field((), description="partner slugs")
-    company_size: Values = Field((), description="company size values, as the forms offer them")
-    form: Values = Field((), description="form slugs (the form of the qualifying conversion)")
+    country: Values = Field(default=(), description="two-letter country codes")
+    partner: Values = Field(default=(), description="partner slugs")
+    company_size: Values = Field(
+        default=(), description="company size values, as the forms offer them"
+    )
+    form: Values = Field(
+        default=(), description="form slugs (the form of the qualifying conversion)"
+    )
 
 
 class RuleDocument(Strict):
-    when: Conditions = Field(Conditions(), description="all must hold; empty: every lead")
-    owner: Address | None = Field(None, description="e-mail of the sales user who gets the lead")
+    when: Conditions = Field(
+        default_factory=Conditions, description="all must hold; empty: every lead"
+    )
+    owner: Address | None = Field(
+        default=None, description="e-mail of the sales user who gets the lead"
+    )
     team: Short | None = Field(
-        None, description="slug of the team whose round robin picks the owner"
+        default=None, description="slug of the team whose round robin picks the owner"
     )
 
 
@@ -51,16 +59,18 @@ class TeamDocument(Strict):
     slug: Short
     name: Annotated[str, Text(200, required=True)]
     members: Annotated[tuple[Address, ...], Field(max_length=200)] = Field(
-        (), description="e-mails of sales users, in round-robin order"
+        default=(), description="e-mails of sales users, in round-robin order"
     )
 
 
 class RoutingDocument(Strict):
     teams: Annotated[tuple[TeamDocument, ...], Field(max_length=100)] = ()
     rules: Annotated[tuple[RuleDocument, ...], Field(max_length=200)] = Field(
-        (), description="first match wins"
+        default=(), description="first match wins"
     )
-    fallback_team: Short | None = Field(None, description="team for a new SQL no rule matched")
+    fallback_team: Short | None = Field(
+        default=None, description="team for a new SQL no rule matched"
+    )
 
 
 class RoutingInvalid(ValueError):
