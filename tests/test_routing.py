@@ -288,3 +288,20 @@ def test_round_robin_is_fair_when_sqls_arrive_at_once(app_context, live_server, 
     owners = Counter(lead.owner_email for lead in db.session.scalars(sa.select(Lead)))
     assert owners == {SVEN: 10, DORTHE: 10, OTHER: 10}
     assert db.session.scalar(sa.select(SalesTeam.turns)) == count
+
+
+def test_the_demo_routes_a_swedish_contact_to_the_swedish_rep(
+    app_context, runner, submit, smtp_server
+):
+    result = runner.invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+    assert "sales login (SE): sven.saljare@example.com" in result.output
+    fields = {"email": "karin@foretag.se", "first_name": "Karin", "company": "Företag AB"}
+    assert submit("contact", {**fields, "country": "SE"}).status_code == 201
+    assert (
+        submit("contact", {**fields, "email": "mads@firma.dk", "country": "DK"}).status_code == 201
+    )
+    drain()
+    assert lead_of("karin@foretag.se").owner_email == "sven.saljare@example.com"
+    assert lead_of("mads@firma.dk").owner_email == "dorthe.saelger@example.com"
+    assert recipients(smtp_server) == ["dorthe.saelger@example.com", "sven.saljare@example.com"]
