@@ -27,7 +27,7 @@ from capture.base.db import UTCDateTime, db
 from capture.leads.cells import CELL_BREAKS, TRIGGER_AHEAD, neutralise
 from capture.leads.lead import Lead, lead_payload
 from capture.leads.listing import Filter, stream_rows
-from capture.leads.owner import OWNER_EMAIL, OWNER_ID, owner_join
+from capture.leads.owner import OWNER_EMAIL, owner_join, owner_json
 
 log = logging.getLogger(__name__)
 
@@ -170,23 +170,14 @@ def _pg_copy_csv(where: Filter, names: list[str], batch: int) -> Iterator[list[b
 
 def _pg_json_line() -> Any:
     """`lead_payload` as one JSON object, built by the database (same keys, same order)."""
-    c = Lead.__table__.c
     _joined, owner = owner_join(Lead.__table__)
+    source = {**dict(Lead.__table__.c.items()), **owner}
     values: dict[str, Any] = {}
     for name in lead_payload(_EMPTY):
-        key = SOURCE.get(name, name)
-        column = owner[key] if key in owner else c[key]
+        column = source[SOURCE.get(name, name)]
         value: sa.ColumnElement[Any]
-        if name == "owner":  # {"id", "email"} or null, as lead_payload has it
-            value = sa.case(
-                (
-                    owner[OWNER_ID].is_not(None),
-                    sa.func.json_build_object(
-                        sa.literal("id"), owner[OWNER_ID], sa.literal("email"), column
-                    ),
-                ),
-                else_=sa.null(),
-            )
+        if name == "owner":
+            value = owner_json(owner)
         elif isinstance(column.type, sa.JSON):
             value = sa.func.coalesce(column, sa.text("'{}'::jsonb"))
         elif name == "engagement_score":

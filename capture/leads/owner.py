@@ -69,3 +69,16 @@ def owner_join(leads: sa.Table) -> tuple[sa.FromClause, dict[str, sa.ColumnEleme
     users = users_table(leads.c.owner_id).alias("owner")
     joined = leads.outerjoin(users, users.c.id == leads.c.owner_id)
     return joined, {OWNER_ID: users.c.public_id, OWNER_EMAIL: users.c.email}
+
+
+def owner_json(owner: dict[str, sa.ColumnElement[Any]]) -> sa.ColumnElement[Any]:
+    """`owner_payload` built by PostgreSQL from `owner_join`'s columns: an object or null."""
+    return sa.case(
+        (
+            owner[OWNER_ID].is_not(None),
+            sa.func.json_build_object(
+                sa.literal("id"), owner[OWNER_ID], sa.literal("email"), owner[OWNER_EMAIL]
+            ),
+        ),
+        else_=sa.null(),
+    )
