@@ -21,7 +21,9 @@ transaction and adds rows, never commits):
     heard by: magnets.gating (mails the download link)
 `stage_moved` (`StageMoved`): a lead changed stage, whoever moved it.
     fired by: capture.leads.lead.move_stage
-    heard by: capture.delivery.webhooks (stage.changed, notice to sales)
+    heard by: capture.delivery.webhooks, which first calls capture.routing.route_sql (a new
+              SQL gets its owner), then queues stage.changed and the notice to the owner:
+              one receiver, because both must see the owner and blinker keeps no order
 `offline_conversion` (`OfflineConversion`): `POST /api/v1/events` recorded a conversion.
     fired by: capture.api.events
     heard by: capture.delivery.webhooks
