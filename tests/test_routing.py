@@ -305,3 +305,17 @@ def test_the_demo_routes_a_swedish_contact_to_the_swedish_rep(
     assert lead_of("karin@foretag.se").owner_email == "sven.saljare@example.com"
     assert lead_of("mads@firma.dk").owner_email == "dorthe.saelger@example.com"
     assert recipients(smtp_server) == ["dorthe.saelger@example.com", "sven.saljare@example.com"]
+
+
+def test_erasure_blanks_the_routing_reason_and_keeps_the_owner(
+    app_context, client, reps, contact, submit, api_token
+):
+    headers = api_token("write")
+    put_rules(client, headers, COUNTRY_RULES)
+    lead_id = submit("contact", {"email": "anna@foretag.se", "country": "SE"}).get_json()["lead"]
+    exported = client.get(f"/api/v1/leads/{lead_id}/export", headers=headers).get_json()
+    assert exported["owner_changes"][0]["to"] == SVEN
+    assert client.delete(f"/api/v1/leads/{lead_id}", headers=headers).status_code == 200
+    db.session.expire_all()
+    (change,) = db.session.scalars(sa.select(OwnerChange))
+    assert change.reason == "[erased]" and change.to_email == SVEN

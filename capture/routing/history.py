@@ -9,18 +9,20 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from capture.accounts import User
 from capture.base.db import Model, db, utcnow
-from capture.base.personal import ByLead, Export, Personal
+from capture.base.personal import ByLead, Export, Personal, Set
 from capture.leads.lead import Lead
 
 
 class OwnerChange(Model):
     """One change of owner. `reason` is written by the system (the rule that matched, or
-    "reassigned"), never typed by a person, so it holds nothing about the lead."""
+    "reassigned"), never typed by a person; a rule's conditions still tell something about
+    the lead (its country), so erasure blanks it. The addresses are staff's."""
 
     __tablename__ = "owner_changes"
     __privacy__ = Personal(
         find=(ByLead(),),
-        keep=("actor", "reason", "from_email", "to_email"),
+        erase={"reason": Set("[erased]")},
+        keep=("actor", "from_email", "to_email"),
         export=Export(
             "owner_changes",
             lambda c: {
