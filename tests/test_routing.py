@@ -102,6 +102,9 @@ def test_a_swedish_sql_goes_to_the_swedish_rep_only(
     owner = {"id": reps[SVEN], "email": SVEN}
     assert events["lead.stage_changed"]["lead"]["owner"] == owner
     assert events["conversion.recorded"]["lead"]["owner"] == owner
+    routed = events["lead.owner_changed"]
+    assert (routed["from"], routed["to"], routed["actor"]) == (None, SVEN, "routing")
+    assert routed["lead"]["owner"] == owner
 
     lead_id = answer.get_json()["lead"]
     assert client.get(f"/api/v1/leads/{lead_id}", headers=headers).get_json()["owner"] == owner

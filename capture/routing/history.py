@@ -7,9 +7,11 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from capture import extension_points
 from capture.accounts import User
 from capture.base.db import Model, db, utcnow
 from capture.base.personal import ByLead, Export, Personal, Set
+from capture.extension_points import OwnerChanged
 from capture.leads.lead import Lead
 
 
@@ -46,8 +48,8 @@ class OwnerChange(Model):
 
 
 def set_owner(lead: Lead, owner: User | None, *, actor: str, reason: str) -> OwnerChange | None:
-    """Make `owner` the lead's owner (None: nobody) and record it; adds, never commits.
-    Returns None when nothing changed."""
+    """Make `owner` the lead's owner (None: nobody), record it and fire `owner_changed`;
+    adds, never commits. Returns None when nothing changed."""
     if lead.owner_id == (owner.id if owner else None):
         return None
     change = OwnerChange(
@@ -60,6 +62,7 @@ def set_owner(lead: Lead, owner: User | None, *, actor: str, reason: str) -> Own
     )
     lead.owner = owner
     db.session.add(change)
+    extension_points.owner_changed.send(OwnerChanged(lead, change))
     return change
 
 

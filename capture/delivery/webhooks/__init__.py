@@ -17,10 +17,12 @@ from capture.delivery.webhooks.endpoint import EVENTS, WebhookEndpoint, create_e
 from capture.extension_points import (
     Erased,
     OfflineConversion,
+    OwnerChanged,
     StageMoved,
     lead_erased,
     offline_conversion,
     outbox_senders,
+    owner_changed,
     stage_moved,
     submission_accepted,
 )
@@ -51,6 +53,10 @@ def _stage_moved(moved: StageMoved) -> None:
         handoff.notify_sales(moved.lead, moved.change, routed.notify)
 
 
+def _owner_changed(changed: OwnerChanged) -> None:
+    events.owner_changed(changed.lead, changed.change)
+
+
 def _erased(erased: Erased) -> None:
     events.lead_erased(erased.lead_public_id, erased.actor)
 
@@ -60,6 +66,7 @@ def init_app(app: Flask) -> None:
     submission_accepted.connect(app, _accepted)
     offline_conversion.connect(app, _offline)
     stage_moved.connect(app, _stage_moved)
+    owner_changed.connect(app, _owner_changed)
     lead_erased.connect(app, _erased)
     app.register_blueprint(admin.bp)
     app.cli.add_command(webhooks_cli)

@@ -20,7 +20,13 @@ from capture.base.db import JSONType, Model, db, new_public_id, utcnow
 from capture.base.personal import NotPersonal
 from capture.delivery.webhooks.address import refusal_for_literal
 
-EVENTS = ("lead.created", "conversion.recorded", "lead.stage_changed", "lead.erased")
+EVENTS = (
+    "lead.created",
+    "conversion.recorded",
+    "lead.stage_changed",
+    "lead.owner_changed",
+    "lead.erased",
+)
 
 
 class EndpointError(ValueError):

@@ -22,6 +22,7 @@ from capture.delivery.outbox import OutboxMessage, OutboxStatus, enqueue
 from capture.delivery.webhooks.endpoint import find_endpoint, subscribed
 from capture.leads.conversion import ConversionEvent
 from capture.leads.lead import Lead, StageChange, lead_payload
+from capture.routing.history import OwnerChange
 
 KIND = "webhook"
 
@@ -102,6 +103,22 @@ def stage_changed(lead: Lead, change: StageChange) -> None:
             "changed_at": (change.created_at or utcnow()).isoformat(),
             "handoff": handoff_for(change),
             "qualifying_event": conversion_payload(conversion) if conversion else None,
+        },
+    )
+
+
+def owner_changed(lead: Lead, change: OwnerChange) -> None:
+    """`lead.owner_changed`: the lead (with its new `owner`) and the owner before, by e-mail."""
+    publish(
+        "lead.owner_changed",
+        lead.public_id,
+        {
+            "lead": lead_payload(lead),
+            "from": change.from_email,
+            "to": change.to_email,
+            "reason": change.reason,
+            "actor": change.actor,
+            "changed_at": (change.created_at or utcnow()).isoformat(),
         },
     )
 
