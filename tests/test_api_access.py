@@ -32,6 +32,8 @@ CALLS = {
     ("GET", "/api/v1/forms"): ("/api/v1/forms", None, 200),
     ("GET", "/api/v1/forms/<slug>/definition"): ("/api/v1/forms/test-form/definition", None, 200),
     ("PUT", "/api/v1/forms/<slug>/definition"): ("/api/v1/forms/another/definition", FORM, 201),
+    ("GET", "/api/v1/routing/rules"): ("/api/v1/routing/rules", None, 200),
+    ("PUT", "/api/v1/routing/rules"): ("/api/v1/routing/rules", {"rules": []}, 200),
 }
 
 

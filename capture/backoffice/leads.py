@@ -21,7 +21,7 @@ from wtforms.validators import DataRequired, Length
 
 from capture.accounts import Role, allows, protect
 from capture.backoffice import search, timeline
-from capture.backoffice.owners import owner_form, sales_users
+from capture.backoffice.owners import owner_form, owns_leads, sales_users
 from capture.base.db import db
 from capture.base.lifecycle import Stage
 from capture.forms.store import FormDefinition
@@ -87,9 +87,11 @@ def known_partners() -> sa.Select[tuple[str]]:
 
 @bp.get("/")
 def index() -> ResponseReturnValue:
-    # Sales land on their own leads ("My leads"); a link with any filter means what it says.
-    mine_first = "me" if current_user.role == Role.SALES and not request.args else "any"
-    wanted = search.from_args(request.args, current_user._get_current_object(), mine_first)
+    # Sales who own leads land on them ("My leads"); a link with any filter means what it
+    # says, and where nobody owns leads (no routing) the list stays everyone's, as before.
+    me = current_user._get_current_object()
+    mine_first = "me" if me.role == Role.SALES and not request.args and owns_leads(me) else "any"
+    wanted = search.from_args(request.args, me, mine_first)
     leads, next_cursor = search.page(wanted, request.args.get("after"))
     forms = db.session.execute(
         sa.select(FormDefinition.slug, FormDefinition.name).order_by(FormDefinition.name)

@@ -35,6 +35,12 @@ def sales_users() -> list[User]:
     )
 
 
+def owns_leads(user: User) -> bool:
+    """Whether `user` owns any lead (one probe of ix_leads_owner_id)."""
+    owned = sa.select(Lead.id).where(Lead.owner_id == user.id, Lead.erased_at.is_(None))
+    return db.session.scalar(owned.limit(1)) is not None
+
+
 class OwnerForm(FlaskForm):
     owner = SelectField(_l("Owner"), choices=[])
 
