@@ -21,7 +21,12 @@ transaction and adds rows, never commits):
     heard by: magnets.gating (mails the download link)
 `stage_moved` (`StageMoved`): a lead changed stage, whoever moved it.
     fired by: capture.leads.lead.move_stage
-    heard by: capture.delivery.webhooks (stage.changed, notice to sales)
+    heard by: capture.delivery.webhooks, which first calls capture.routing.route_sql (a new
+              SQL gets its owner), then queues stage.changed and the notice to the owner:
+              one receiver, because both must see the owner and blinker keeps no order
+`owner_changed` (`OwnerChanged`): a lead got another owner (or none).
+    fired by: capture.routing.history.set_owner (routing a new SQL, an admin reassigning)
+    heard by: capture.delivery.webhooks (lead.owner_changed)
 `offline_conversion` (`OfflineConversion`): `POST /api/v1/events` recorded a conversion.
     fired by: capture.api.events
     heard by: capture.delivery.webhooks
@@ -87,6 +92,7 @@ if TYPE_CHECKING:  # the payloads' types only: importing them at run time would 
     from capture.delivery.outbox import Sender
     from capture.leads.conversion import ConversionEvent
     from capture.leads.lead import Lead, StageChange
+    from capture.routing.history import OwnerChange
     from capture.submissions.intake import Intake
     from capture.submissions.record import Accepted
     from capture.submissions.submission import Submission
@@ -146,6 +152,14 @@ class StageMoved:
 
 
 @dataclass
+class OwnerChanged:
+    """A change of owner, already applied to the lead (`lead.owner` is the new one)."""
+
+    lead: Lead
+    change: OwnerChange
+
+
+@dataclass
 class OfflineConversion:
     """What `POST /api/v1/events` produced, like `Accepted` for a submission."""
 
@@ -189,6 +203,9 @@ optin_confirmed: ExtensionPoint[Confirmed, None] = ExtensionPoint(
 )
 stage_moved: ExtensionPoint[StageMoved, None] = ExtensionPoint(
     "stage-moved", "A lead moved along the lifecycle, by anyone."
+)
+owner_changed: ExtensionPoint[OwnerChanged, None] = ExtensionPoint(
+    "owner-changed", "A lead's owner changed, by routing or by a person."
 )
 offline_conversion: ExtensionPoint[OfflineConversion, None] = ExtensionPoint(
     "offline-conversion", "A conversion recorded through the API, with its stage changes."

@@ -66,8 +66,15 @@ def test_bad_email_and_bad_role_are_refused(app_context, app, runner):
 def test_demo_creates_one_admin_with_a_random_password(app_context, app, runner):
     result = runner.invoke(args=["demo"])
     assert result.exit_code == 0, result.output
-    [user] = users(app)
-    assert user.role == "admin"
+    found = users(app)
+    [user] = [u for u in found if u.role == "admin"]
     line = next(line for line in result.stdout.splitlines() if "admin login" in line)
     password = line.split("password:")[1].strip()
     assert len(password) >= 12 and user.check_password(password)
+    # And the two sales reps the routing rules name (capture.routing.demo), each its own.
+    reps = {u.email: u for u in found if u.role == "sales"}
+    assert len(reps) == 2 == len(found) - 1
+    for line in result.stdout.splitlines():
+        if "sales login" in line:
+            email, password = line.split(": ", 1)[1].split("  password: ")
+            assert len(password) >= 12 and reps[email.strip()].check_password(password.strip())

@@ -51,6 +51,8 @@ CALLS = {
         {"kind": "fair_visit", "classification": "MQL", "points": 5, "label": {"en": "Fair"}},
         201,
     ),
+    ("GET", "/api/v1/routing/rules"): ("/api/v1/routing/rules", None, 200),
+    ("PUT", "/api/v1/routing/rules"): ("/api/v1/routing/rules", {"rules": []}, 200),
 }
 
 

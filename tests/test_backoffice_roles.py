@@ -25,6 +25,8 @@ ALLOWED: dict[str, set[str]] = {
     "/admin/settings/": set(),
     "/admin/erasure/": set(),
     "/admin/privacy-requests/": set(),
+    "/admin/routing/": set(),
+    "/admin/ownership/": set(),
     "/admin/": {"sales", "marketer"},  # the dashboard; keep last (shortest prefix)
 }
 # Public endpoints: the embed's form API and beacons, the OpenAPI document, logging in and out.
@@ -165,6 +167,7 @@ def test_nav_for_admin(staff):
         "/admin/quarantine/",
         "/admin/webhooks/",
         "/admin/privacy-requests/",
+        "/admin/routing/",
         "/admin/settings/",
     ]
     assert_nav_opens(staff("admin"), expected)

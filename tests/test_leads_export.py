@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from capture.base.db import db
 from capture.leads.cells import FORMULA_TRIGGERS, neutralise, restore
-from capture.leads.export import columns, csv_chunks, export_chunks
+from capture.leads.export import SOURCE, columns, csv_chunks, export_chunks
 from capture.leads.lead import Lead, lead_payload
 from capture.leads.listing import LeadFilter, stream_rows
 
@@ -107,7 +107,7 @@ def test_any_value_in_any_column_is_safe_and_readable(values, text):
     """Whatever lands in whichever column (text, numbers, negative ones): no cell starts with a
     trigger, and taking the added quote off gives back exactly what was written."""
     row = _row(public_id="lead_x")
-    row.update({("public_id" if key == "id" else key): value for key, value in values.items()})
+    row.update({SOURCE.get(key, key): value for key, value in values.items()})
     row["first_touch"] = {text: text}  # nested values go out as one JSON cell
     [header, cells] = list(csv.reader(io.StringIO("".join(csv_chunks([row])), newline="")))
     assert header == columns()

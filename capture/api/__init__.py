@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from capture.api import analytics, commands, events, forms, leads, openapi, scoring
+from capture.api import analytics, commands, events, forms, leads, openapi, routing, scoring
 
 
 def init_app(app: Flask) -> None:
@@ -14,4 +14,5 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(scoring.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(analytics.bp)
+    app.register_blueprint(routing.bp)
     commands.init_app(app)

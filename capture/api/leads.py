@@ -18,6 +18,7 @@ from capture.leads.consent import consent_states
 from capture.leads.lead import Lead, lead_payload, move_stage
 from capture.leads.listing import InvalidCursor, decode_cursor, page
 from capture.leads.privacy import erase, personal_data
+from capture.routing import UnknownOwner, owner_filter
 from capture.web.errors import ApiError
 
 bp = protect(Blueprint("leads_api", __name__, url_prefix="/api/v1/leads"))
@@ -53,7 +54,12 @@ def list_leads() -> ResponseReturnValue:
             after = decode_cursor(wanted.cursor)
         except InvalidCursor:
             raise invalid({"cursor": [_("This cursor is not valid.")]}) from None
-    where = wanted.lead_filter(since=wanted.since, email=wanted.email)
+    try:
+        owned = owner_filter(wanted.owner)
+    except UnknownOwner:
+        message = _("Use none, any or the id of a user (usr_...); a token has no user of its own.")
+        raise invalid({"owner": [message]}) from None
+    where = wanted.lead_filter(since=wanted.since, email=wanted.email, **owned)
     leads, next_cursor = page(where, wanted.limit or DEFAULT_LIMIT, after)
     return jsonify({"leads": with_consents(list(leads)), "next_cursor": next_cursor})
 

@@ -26,6 +26,7 @@ from capture.api.schemas import (
     LeadPage,
     StageChangeRequest,
 )
+from capture.routing import RoutingDocument
 from capture.submissions.envelope import SubmissionEnvelope
 
 bp = Blueprint("openapi", __name__, url_prefix="/api/v1")
@@ -207,6 +208,19 @@ def paths(schemas: dict[str, Any]) -> dict[str, Any]:
                 responses={"200": _json(OBJECT, "Personal data"), **AUTH_READ, **_errors(404)},
             ),
         },
+        "/api/v1/routing/rules": {
+            "get": _operation(
+                "The routing set-up: teams, ordered rules (first match wins), fallback team",
+                "getRouting",
+                responses={"200": _json(ref(RoutingDocument), "Routing"), **AUTH_READ},
+            ),
+            "put": _operation(
+                "Replace the whole routing set-up (write scope); problems listed by place",
+                "putRouting",
+                requestBody=_body(ref(RoutingDocument)),
+                responses={"200": _json(ref(RoutingDocument), "Saved"), **AUTH_WRITE},
+            ),
+        },
         "/api/v1/events": {
             "post": _operation(
                 "Record an offline conversion by lead e-mail",
@@ -252,6 +266,7 @@ def document() -> dict[str, Any]:
         SubmissionEnvelope,
         ConsentChangedEvent,
         *analytics.SCHEMAS,
+        RoutingDocument,
     )
     return {
         "openapi": "3.1.0",

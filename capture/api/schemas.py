@@ -161,6 +161,11 @@ class ConsentState(BaseModel):
     at: datetime = Field(description="when the latest record was made (or confirmed)")
 
 
+class Owner(BaseModel):
+    id: str = Field(description="the sales user's id (usr_...)")
+    email: str = Field(json_schema_extra={"format": "email"})
+
+
 class LeadBase(BaseModel):
     id: str
     email: str = Field(json_schema_extra={"format": "email"})
@@ -182,6 +187,7 @@ class LeadBase(BaseModel):
         description="state per purpose (processing, marketing, ...); a purpose never asked "
         "about is absent",
     )
+    owner: Owner | None = Field(None, description="the sales user who owns the lead (routing)")
 
 
 # The profile columns, text or null (capture.leads.lead.PROFILE_COLUMNS).

@@ -9,8 +9,10 @@ from capture.backoffice import (
     exports,
     forms,
     leads,
+    owners,
     privacy_requests,
     quarantine,
+    routing,
     scoring,
     settings,
 )
@@ -26,3 +28,5 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(settings.bp)
     app.register_blueprint(privacy_requests.bp)
     app.register_blueprint(scoring.bp)
+    app.register_blueprint(routing.bp)
+    owners.init_app(app)

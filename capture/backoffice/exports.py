@@ -15,6 +15,7 @@ from typing import IO
 from flask import Blueprint, Response, abort, request, stream_with_context
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_login import current_user
 
 from capture.accounts import Role, protect
 from capture.backoffice import search
@@ -47,7 +48,7 @@ def leads(fmt: str) -> ResponseReturnValue:
     if fmt not in FORMATS:
         abort(404)
     _check_query()
-    wanted = search.from_args(request.args)
+    wanted = search.from_args(request.args, me=current_user._get_current_object())
     name = f"leads-{utcnow():%Y%m%d-%H%M%S}.{fmt}"
     if fmt == "xlsx":
         response = _xlsx(wanted)

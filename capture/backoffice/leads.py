@@ -21,6 +21,7 @@ from wtforms.validators import DataRequired, Length
 
 from capture.accounts import Role, allows, protect
 from capture.backoffice import search, timeline
+from capture.backoffice.owners import owner_form, owns_leads, sales_users
 from capture.base.db import db
 from capture.base.lifecycle import Stage
 from capture.forms.store import FormDefinition
@@ -86,7 +87,11 @@ def known_partners() -> sa.Select[tuple[str]]:
 
 @bp.get("/")
 def index() -> ResponseReturnValue:
-    wanted = search.from_args(request.args)
+    # Sales who own leads land on them ("My leads"); a link with any filter means what it
+    # says, and where nobody owns leads (no routing) the list stays everyone's, as before.
+    me = current_user._get_current_object()
+    mine_first = "me" if me.role == Role.SALES and not request.args and owns_leads(me) else "any"
+    wanted = search.from_args(request.args, me, mine_first)
     leads, next_cursor = search.page(wanted, request.args.get("after"))
     forms = db.session.execute(
         sa.select(FormDefinition.slug, FormDefinition.name).order_by(FormDefinition.name)
@@ -94,6 +99,7 @@ def index() -> ResponseReturnValue:
     partners = db.session.scalars(known_partners()).all()
     query: dict[str, Any] = request.args.to_dict(flat=False)
     query.pop("after", None)
+    query["owner"] = wanted.owner
     return render_template(
         "backoffice/leads.html",
         leads=leads,
@@ -104,6 +110,7 @@ def index() -> ResponseReturnValue:
         partners=partners,
         stages=search.STAGES,
         temperatures=search.TEMPERATURES,
+        owners=sales_users(),
         can_export=allows(current_user.role, (Role.MARKETER,)),
     )
 
@@ -131,6 +138,7 @@ def show(lead_id: str) -> ResponseReturnValue:
             events=timeline.events(lead),
             form=form,
             erase_form=EraseForm() if current_user.role == Role.ADMIN else None,
+            owner_form=owner_form(lead),
         ),
         status,
     )

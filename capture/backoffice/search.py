@@ -14,15 +14,20 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from flask import Flask
+from flask_babel import gettext as _
 from pydantic import ConfigDict, Field
+from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
 
+from capture.accounts import User
 from capture.base.db import db, on_connect
 from capture.base.lifecycle import Stage
 from capture.leads.lead import SEARCHED_COLUMNS, Lead
 from capture.leads.listing import InvalidCursor, LeadFilter, decode_cursor, encode_cursor
 from capture.leads.query import LeadFilterQuery
 from capture.leads.scoring import Temperature
+from capture.routing import UnknownOwner, owner_filter
+from capture.web.errors import ApiError
 from capture.web.params import Day, Text, page_query
 
 PAGE_SIZE = 50
@@ -42,6 +47,7 @@ class LeadSearch:
     text: str = ""
     created_from: date | None = None
     created_to: date | None = None
+    owner: str = "any"  # as asked (`me`, `none`, `any`, a user id), for the filter's form
 
     def apply(self, statement: sa.Select[Any]) -> sa.Select[Any]:
         statement = self.where.apply(statement)
@@ -101,21 +107,36 @@ class LeadSearchQuery(LeadFilterQuery):
     created_to: Day = Field(None, alias="to")
 
 
-def from_args(args: MultiDict[str, str]) -> LeadSearch:
+def from_args(
+    args: MultiDict[str, str], me: User | None = None, default_owner: str = "any"
+) -> LeadSearch:
     """Read the query string strictly: a value that makes no sense is a 400 page naming it, so
-    nothing odd reaches the database (a 40-digit score, the day after 9999-12-31)."""
+    nothing odd reaches the database (a 40-digit score, the day after 9999-12-31).
+    `?owner=me` means `me`; without `owner`, `default_owner` applies (sales: their own)."""
     wanted = page_query(LeadSearchQuery, args)
+    owner = wanted.owner or default_owner
+    try:
+        owned = owner_filter(owner, me)
+    except UnknownOwner:
+        message = _("Use me, none, any or a user id (usr_...).")
+        raise ApiError(400, "bad_request", f"owner: {message}") from None
     return LeadSearch(
-        where=wanted.lead_filter(),
+        where=wanted.lead_filter(**owned),
         text=wanted.q or "",
         created_from=wanted.created_from,
         created_to=wanted.created_to,
+        owner=owner,
     )
 
 
 def page_statement(search: LeadSearch, cursor: str | None, size: int = PAGE_SIZE) -> sa.Select[Any]:
     """The query of one page (one more lead than shown, to know whether another page follows)."""
-    statement = search.apply(sa.select(Lead)).order_by(Lead.id.desc()).limit(size + 1)
+    statement = (
+        search.apply(sa.select(Lead))
+        .options(selectinload(Lead.owner))  # the owner column: one query for the page
+        .order_by(Lead.id.desc())
+        .limit(size + 1)
+    )
     # A mangled link starts again at the first page.
     with suppress(InvalidCursor):
         if cursor:

@@ -27,6 +27,7 @@ from capture.base.db import UTCDateTime, db
 from capture.leads.cells import CELL_BREAKS, TRIGGER_AHEAD, neutralise
 from capture.leads.lead import Lead, lead_payload
 from capture.leads.listing import Filter, stream_rows
+from capture.leads.owner import OWNER_EMAIL, owner_join, owner_json
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +54,8 @@ def cell_text(value: Any) -> str:
     return value
 
 
-# CSV column -> lead row key, where they differ.
-SOURCE = {"id": "public_id"}
+# CSV column -> lead row key, where they differ. The owner is one cell: their e-mail.
+SOURCE = {"id": "public_id", "owner": OWNER_EMAIL}
 
 
 def columns() -> list[str]:
@@ -82,7 +83,7 @@ def csv_chunks(rows: Iterable[Mapping[str, Any]], batch: int = 500) -> Iterator[
     writer.writerow(names)
     pending = 0
     for row in rows:
-        writer.writerow([_cell(row[key]) for key in keys])
+        writer.writerow([_cell(row[key] if key != OWNER_EMAIL else row.get(key)) for key in keys])
         pending += 1
         if pending >= batch:
             yield buffer.getvalue()
@@ -144,9 +145,10 @@ def _pg_csv_cell(column: sa.ColumnElement[Any]) -> Any:
 
 def _pg_copy_csv(where: Filter, names: list[str], batch: int) -> Iterator[list[bytes]]:
     """The CSV records of every matching lead, oldest first, `batch` at a time, from COPY."""
-    c = Lead.__table__.c
-    cells = [_pg_csv_cell(c[SOURCE.get(name, name)]) for name in names]
-    statement = where.apply(sa.select(*cells).select_from(Lead)).order_by(Lead.id)
+    joined, owner = owner_join(Lead.__table__)
+    source = {**dict(Lead.__table__.c.items()), **owner}
+    cells = [_pg_csv_cell(source[SOURCE.get(name, name)]) for name in names]
+    statement = where.apply(sa.select(*cells).select_from(joined)).order_by(Lead.id)
     connection = db.session.connection()
     compiled = statement.compile(
         dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
@@ -168,12 +170,15 @@ def _pg_copy_csv(where: Filter, names: list[str], batch: int) -> Iterator[list[b
 
 def _pg_json_line() -> Any:
     """`lead_payload` as one JSON object, built by the database (same keys, same order)."""
-    c = Lead.__table__.c
+    _joined, owner = owner_join(Lead.__table__)
+    source = {**dict(Lead.__table__.c.items()), **owner}
     values: dict[str, Any] = {}
     for name in lead_payload(_EMPTY):
-        column = c[SOURCE.get(name, name)]
+        column = source[SOURCE.get(name, name)]
         value: sa.ColumnElement[Any]
-        if isinstance(column.type, sa.JSON):
+        if name == "owner":
+            value = owner_json(owner)
+        elif isinstance(column.type, sa.JSON):
             value = sa.func.coalesce(column, sa.text("'{}'::jsonb"))
         elif name == "engagement_score":
             value = sa.func.round(sa.cast(sa.func.coalesce(column, 0.0), sa.Numeric), 2)
@@ -188,7 +193,8 @@ def _pg_json_line() -> Any:
 
 def _batches(where: Filter, selected: list[Any], batch: int) -> Iterator[Sequence[Any]]:
     """Rows of `selected` for every matching lead, oldest first, through a server-side cursor."""
-    statement = where.apply(sa.select(*selected).select_from(Lead)).order_by(Lead.id)
+    joined, _owner = owner_join(Lead.__table__)
+    statement = where.apply(sa.select(*selected).select_from(joined)).order_by(Lead.id)
     # Per statement: Connection.execution_options would change the session's connection.
     result = db.session.connection().execute(statement, execution_options={"yield_per": batch})
     try:

@@ -15,6 +15,7 @@ from capture.base.db import Model, Timestamped, db, new_public_id, utcnow
 from capture.base.lifecycle import Stage
 from capture.base.personal import EMPTY, NULL, ByLead, Export, Mask, Personal, Set
 from capture.extension_points import StageMoved
+from capture.leads.owner import Owned, owner_payload
 
 # The columns the back office's text search looks in (capture/backoffice/search.py).
 SEARCHED_COLUMNS = ("email", "first_name", "last_name", "company")
@@ -53,7 +54,7 @@ def trigram_index(column: str) -> sa.Index:
     ).ddl_if(dialect="postgresql")
 
 
-class Lead(Timestamped, Model):
+class Lead(Owned, Timestamped, Model):
     __tablename__ = "leads"
     # The back office filters by period (created_at); stage and score have their own indexes
     # below. Partner: (partner, id) walks one partner's leads in list order, and only the one
@@ -167,6 +168,7 @@ def lead_payload(row: Mapping[str, Any] | Lead) -> dict[str, Any]:
     payload["created_at"] = iso("created_at")
     payload["updated_at"] = iso("updated_at")
     payload["last_activity_at"] = iso("last_activity_at")
+    payload["owner"] = owner_payload(value)
     return payload
 
 

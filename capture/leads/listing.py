@@ -20,6 +20,7 @@ from capture.base.db import db
 from capture.forms.store import FormDefinition
 from capture.leads.conversion import ConversionEvent
 from capture.leads.lead import Lead
+from capture.leads.owner import owner_join
 
 CURSOR_SALT = "leadgate.cursor"
 
@@ -46,6 +47,8 @@ class LeadFilter:
     partner: str | None = None
     since: datetime | None = None
     email: str | None = None  # normalised (capture.forms.values.normalise_email), so exact
+    owner_id: int | None = None  # owned by this user (capture.routing resolves `?owner=`)
+    unowned: bool = False  # owned by nobody
 
     def apply(self, statement: sa.Select[Any]) -> sa.Select[Any]:
         statement = statement.where(Lead.erased_at.is_(None))
@@ -63,6 +66,10 @@ class LeadFilter:
             statement = statement.where(Lead.email == self.email)
         if self.since is not None:
             statement = statement.where(Lead.updated_at >= self.since)
+        if self.owner_id is not None:
+            statement = statement.where(Lead.owner_id == self.owner_id)
+        if self.unowned:
+            statement = statement.where(Lead.owner_id.is_(None))
         if self.form:
             converted = (
                 sa.select(ConversionEvent.id)
@@ -119,11 +126,14 @@ def stream_rows(
         sa.cast(c, sa.Text).label(c.name) if json_as_text and isinstance(c.type, sa.JSON) else c
         for c in columns
     ]
+    # With the owner's id and e-mail, joined: rows carry what `lead_payload` shows.
+    joined, owner = owner_join(Lead.__table__)
+    selected += [column.label(name) for name, column in owner.items()]
     connection = db.session.connection()  # Core rows: no ORM loading machinery per row
     last = 0
     while True:
         statement = (
-            where.apply(sa.select(*selected))
+            where.apply(sa.select(*selected).select_from(joined))
             .where(columns.id > last)
             .order_by(columns.id)
             .limit(batch)

@@ -52,6 +52,9 @@ class LeadFilterQuery(Strict):
     score_max: Score = Field(None, description="score at most")
     form: Slug = Field(None, description="converted on this form (slug)")
     partner: Slug = Field(None, description="attributed to this partner")
+    owner: Annotated[
+        str | None, Text(40), Says(lambda: _("Use me, none, any or a user id (usr_...)."))
+    ] = Field(None, description="owned by: a user id (usr_...), none (nobody), any")
 
     def lead_filter(self, **more: Any) -> LeadFilter:
         return LeadFilter(

@@ -19,6 +19,7 @@ from capture.base.db import db
 from capture.forms.definition import parse_definition
 from capture.forms.partners import add_partner
 from capture.forms.store import FormDefinition, get_form, save_spec
+from capture.routing.demo import demo_routing
 
 PROCESSING = {
     "da": "Vi skal bruge dine kontaktoplysninger for at kontakte dig om vores produkter og "
@@ -124,6 +125,7 @@ DEMO_FORMS: list[dict[str, Any]] = [
             {"name": "company", "type": "text", "required": True},
             {"name": "job_title", "type": "text"},
             {"name": "phone", "type": "tel"},
+            {"name": "country", "type": "country"},  # routes the SQL (capture.routing.demo)
             {
                 "name": "budget",
                 "type": "select",
@@ -268,6 +270,7 @@ def demo_command() -> None:
     lines = fill_forms()
     lines.extend(fill_partner())
     lines.extend(demo_admin())
+    lines.extend(demo_routing())
     # Sorted: receivers come in no order, the printed lines should not.
     for added in sorted(extension_points.demo_filling.send(None)):
         lines.extend(added)

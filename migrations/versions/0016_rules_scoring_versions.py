@@ -1,7 +1,7 @@
 """scoring versions: rules and conversion kinds edited at run time
 
 Revision ID: 0016_rules
-Revises: 0014_nurture
+Revises: 0015_routing
 Create Date: 2026-12-06 02:00:00.000000
 
 One row per save of the scoring rules and conversion kinds, never updated; the highest id is in
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
 revision = '0016_rules'
-down_revision = '0014_nurture'
+down_revision = '0015_routing'
 branch_labels = None
 depends_on = None
 

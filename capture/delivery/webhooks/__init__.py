@@ -18,14 +18,17 @@ from capture.delivery.webhooks.endpoint import EVENTS, WebhookEndpoint, create_e
 from capture.extension_points import (
     Erased,
     OfflineConversion,
+    OwnerChanged,
     StageMoved,
     consent_changed,
     lead_erased,
     offline_conversion,
     outbox_senders,
+    owner_changed,
     stage_moved,
     submission_accepted,
 )
+from capture.routing import route_sql
 from capture.submissions.record import Accepted
 
 __all__ = ["EVENTS", "WebhookEndpoint", "create_endpoint", "init_app"]
@@ -44,8 +47,16 @@ def _offline(recorded: OfflineConversion) -> None:
 
 
 def _stage_moved(moved: StageMoved) -> None:
+    # Routing first, here in one receiver (blinker keeps no order between receivers): the
+    # event and the notice both show the owner a new SQL was just given.
+    routed = route_sql(moved.lead, moved.change)
     events.stage_changed(moved.lead, moved.change)
-    handoff.notify_sales(moved.lead, moved.change)
+    if routed is not None:
+        handoff.notify_sales(moved.lead, moved.change, routed.notify)
+
+
+def _owner_changed(changed: OwnerChanged) -> None:
+    events.owner_changed(changed.lead, changed.change)
 
 
 def _erased(erased: Erased) -> None:
@@ -58,6 +69,7 @@ def init_app(app: Flask) -> None:
     offline_conversion.connect(app, _offline)
     stage_moved.connect(app, _stage_moved)
     consent_changed.connect(app, events.consent_changed)
+    owner_changed.connect(app, _owner_changed)
     lead_erased.connect(app, _erased)
     app.register_blueprint(admin.bp)
     app.cli.add_command(webhooks_cli)

@@ -25,6 +25,7 @@ EVENTS = (
     "conversion.recorded",
     "lead.stage_changed",
     "consent.changed",
+    "lead.owner_changed",
     "lead.erased",
 )
 

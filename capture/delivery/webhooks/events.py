@@ -24,6 +24,7 @@ from capture.extension_points import ConsentChanged
 from capture.leads.consent import consent_states
 from capture.leads.conversion import ConversionEvent
 from capture.leads.lead import Lead, StageChange, lead_payload
+from capture.routing.history import OwnerChange
 
 KIND = "webhook"
 
@@ -133,6 +134,22 @@ def consent_changed(changed: ConsentChanged) -> None:
             "state": changed.state,
             "method": changed.method,
             "changed_at": changed.at.isoformat(),
+        },
+    )
+
+
+def owner_changed(lead: Lead, change: OwnerChange) -> None:
+    """`lead.owner_changed`: the lead (with its new `owner`) and the owner before, by e-mail."""
+    publish(
+        "lead.owner_changed",
+        lead.public_id,
+        {
+            "lead": lead_data(lead),
+            "from": change.from_email,
+            "to": change.to_email,
+            "reason": change.reason,
+            "actor": change.actor,
+            "changed_at": (change.created_at or utcnow()).isoformat(),
         },
     )
 

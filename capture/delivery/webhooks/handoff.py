@@ -1,4 +1,5 @@
-"""The SQL handoff to people: every active sales user gets an e-mail when a lead becomes SQL.
+"""The SQL handoff to people: an e-mail to the new SQL's owner, as routing decided
+(capture.routing: the owner, or every active sales user when nobody could be picked).
 
 Queued through the outbox in the stage change's transaction, like the webhook itself.
 Users have no language of their own yet, so the notice is in the default locale.
@@ -9,23 +10,14 @@ only, about their work, and is not sent to the lead (`staff=True`).
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import current_app
 
-from capture.accounts import Role, User
-from capture.base.db import db
-from capture.base.lifecycle import Stage
 from capture.delivery.outbox import enqueue_email
 from capture.delivery.webhooks.events import qualifying_event
 from capture.leads.lead import Lead, StageChange
 
 
-def notify_sales(lead: Lead, change: StageChange) -> None:
-    if change.to_stage != Stage.SQL.value:
-        return
-    recipients = db.session.scalars(
-        sa.select(User.email).where(User.role == Role.SALES.value, User.active.is_(True))
-    ).all()
+def notify_sales(lead: Lead, change: StageChange, recipients: list[str]) -> None:
     if not recipients:
         return
     conversion = qualifying_event(change)
