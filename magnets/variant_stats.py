@@ -59,7 +59,7 @@ def views_by_variant(magnet: Magnet) -> dict[str, int]:
         .where(PageCount.page == magnet.slug, PageCount.variant.is_not(None))
         .group_by(PageCount.variant)
     )
-    return {key: int(total or 0) for key, total in rows}
+    return {str(key): int(total or 0) for key, total in rows}
 
 
 def conversions_by_variant(magnet: Magnet) -> dict[str, int]:
