@@ -38,6 +38,7 @@ class ConsentMethod(StrEnum):
     API = "api"
     LINK = "unsubscribe_link"
     BACK_OFFICE = "back_office"
+    PAGE = "page"  # a call on the customer's page: `leadgate.track.stop()` (docs/tracking.md)
 
 
 def text_hash(text: str) -> str:

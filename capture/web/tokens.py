@@ -24,6 +24,7 @@ class Purpose(StrEnum):
     CONFIRM = "confirm"
     UNSUBSCRIBE = "unsubscribe"
     FRESH_LINK = "fresh-link"
+    TRACKING = "tracking"
 
 
 class InvalidToken(ValueError):
