@@ -239,6 +239,9 @@
     }
 
     function succeed(answer) {
+      // For the page and track.js (docs/tracking.md): the answer, a tracking token in it
+      // only with tracking consent.
+      document.dispatchEvent(new CustomEvent("leadgate:submitted", { detail: answer }));
       if (answer.redirect_url) {
         window.location.assign(new URL(answer.redirect_url, base + "/").href);
         return;
