@@ -27,8 +27,7 @@ def main() -> None:
         )
         client = app.test_client()
         served = {
-            path: client.get(path, headers={"Accept-Encoding": "identity"}).data
-            for path in BARS
+            path: client.get(path, headers={"Accept-Encoding": "identity"}).data for path in BARS
         }
     for path, body in served.items():
         packed = len(gzip.compress(body, 9))

@@ -121,6 +121,24 @@ def _page(url: str, origin: str | None) -> tuple[str, str]:
     return parts.netloc, parts.path or "/"
 
 
+@bp.route("", methods=["OPTIONS"])
+@bp.route("/withdrawal", methods=["OPTIONS"])
+@limiter.exempt
+def preflight() -> ResponseReturnValue:
+    """The form is in the token, which a preflight does not carry: any origin is answered, and
+    the POST itself is refused (403) unless its form allows the origin. (Registered before the
+    POST views, so Flask's automatic OPTIONS answer does not take its place.)"""
+    response = Response(status=204)
+    origin = request_origin()
+    if origin and origin != "null":
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+        response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+        response.headers["Access-Control-Max-Age"] = "86400"
+    response.vary.add("Origin")
+    return response
+
+
 @bp.post("")
 @activity_limit
 def page_view() -> ResponseReturnValue:
@@ -161,23 +179,6 @@ def _answer(body: dict[str, object], status: int) -> Response:
     response = jsonify(body)
     response.status_code = status
     response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-@bp.route("", methods=["OPTIONS"])
-@bp.route("/withdrawal", methods=["OPTIONS"])
-@limiter.exempt
-def preflight() -> ResponseReturnValue:
-    """The form is in the token, which a preflight does not carry: any origin is answered, and
-    the POST itself is refused (403) unless its form allows the origin."""
-    response = Response(status=204)
-    origin = request_origin()
-    if origin and origin != "null":
-        response.headers["Access-Control-Allow-Origin"] = origin
-        response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
-        response.headers["Access-Control-Allow-Headers"] = "Content-Type"
-        response.headers["Access-Control-Max-Age"] = "86400"
-    response.vary.add("Origin")
     return response
 
 

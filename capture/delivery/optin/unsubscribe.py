@@ -2,7 +2,8 @@
 
 The link in every marketing e-mail (and its List-Unsubscribe header) carries a signed token
 with the lead's public id. `GET` only shows a button, because mail scanners follow links;
-`POST` appends a `withdrawn` record to the ledger. Mail clients' one-click unsubscribe
+`POST` appends a `withdrawn` record to the ledger (`purpose=tracking` in the form: the tracking
+consent instead, offered when the lead holds it). Mail clients' one-click unsubscribe
 (RFC 8058) posts `List-Unsubscribe=One-Click` with no session, so the route takes no CSRF
 token: the signed token is the proof.
 """
@@ -22,6 +23,7 @@ from capture.leads.consent import ConsentMethod, ConsentRecord, ConsentStatus, t
 from capture.leads.lead import Lead
 from capture.submissions.client import user_agent
 from capture.submissions.consents import stored_ip
+from capture.tracking.consent import TRACKING, tracking_granted, withdraw_tracking
 from capture.web.errors import ApiError
 from capture.web.i18n import visitor_language
 from capture.web.tokens import InvalidToken, Purpose, sign, verify
@@ -108,10 +110,30 @@ def _page(template: str, **context: Any) -> ResponseReturnValue:
 def page(token: str) -> ResponseReturnValue:
     language = visitor_language()
     lead = _lead(token)
+    tracking = lead is not None and tracking_granted(lead.id)
     if request.method == "GET":
-        if lead is None or marketing_status(lead.id) == ConsentStatus.WITHDRAWN:
+        marketing = lead is not None and marketing_status(lead.id) != ConsentStatus.WITHDRAWN
+        if lead is None or not (marketing or tracking):
             return _page("optin/unsubscribed.html", already=True)
-        return _page("optin/unsubscribe.html", email=_masked(lead.email), token=token)
+        return _page(
+            "optin/unsubscribe.html",
+            email=_masked(lead.email),
+            token=token,
+            marketing=marketing,
+            tracking=tracking,
+        )
+    if request.form.get("purpose") == TRACKING:
+        if lead is not None and tracking:
+            withdraw_tracking(
+                lead,
+                method=ConsentMethod.LINK,
+                channel="email",
+                language=language,
+                ip=request.remote_addr,
+                agent=user_agent(),
+            )
+            db.session.commit()
+        return _page("optin/untracked.html")
     appended = False
     if lead is not None:
         appended = withdraw_marketing(lead, language, request.remote_addr, user_agent())
