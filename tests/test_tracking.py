@@ -277,3 +277,15 @@ def test_preflight_for_json_posts(client):
     answer = client.options("/api/v1/activity", headers={"Origin": PARTNER})
     assert answer.status_code == 204
     assert answer.headers["Access-Control-Allow-Origin"] == PARTNER
+
+
+@pytest.mark.app_config(RATELIMIT_ENABLED=True, RATELIMIT_ACTIVITY="3/minute")
+def test_page_views_are_rate_limited_per_address(
+    app_context, client, submit, tracked_form, contract_error
+):
+    token = _submit(submit, "ane@firma.dk", tracking=True)["tracking_token"]
+    assert [_view(client, token, "/about").status_code for _ in range(3)] == [202] * 3
+    limited = _view(client, token, "/about")
+    contract_error(limited, 429, "rate_limited")
+    assert int(limited.headers["Retry-After"]) > 0
+    assert limited.headers["Access-Control-Allow-Origin"] == "*"
