@@ -6,7 +6,13 @@ import sqlalchemy as sa
 from capture.api.token import ApiToken, hash_token
 from capture.base.db import db
 
-PUBLIC = {"/api/v1/forms/<slug>", "/api/v1/forms/<slug>/submissions", "/api/v1/openapi.json"}
+PUBLIC = {
+    "/api/v1/forms/<slug>",
+    "/api/v1/forms/<slug>/submissions",
+    "/api/v1/openapi.json",
+    "/api/v1/activity",  # track.js: a signed tracking token, not a bearer token
+    "/api/v1/activity/withdrawal",
+}
 FORM = {
     "name": "Another form",
     "conversion": "contact_request",

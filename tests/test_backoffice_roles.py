@@ -27,7 +27,7 @@ ALLOWED: dict[str, set[str]] = {
     "/admin/": {"sales", "marketer"},  # the dashboard; keep last (shortest prefix)
 }
 # Public endpoints: the embed's form API, the OpenAPI document, logging in and out.
-PUBLIC = ("forms_api.", "openapi.", "accounts.")
+PUBLIC = ("forms_api.", "openapi.", "accounts.", "activity_api.")
 SAMPLE = {"fmt": "csv"}
 
 
