@@ -34,6 +34,7 @@ messages: install
 
 embed: install
 	@if [ -f embed/build.py ]; then $(BIN)/python embed/build.py; fi
+	@if [ -f embed/build_track.py ]; then $(BIN)/python embed/build_track.py; fi
 	@if [ -f bench/embed_size.py ]; then $(BIN)/python bench/embed_size.py; fi
 
 build: translations embed
@@ -56,6 +57,7 @@ lint: install check-built
 ## Runs in `make lint`, before `make build` rewrites them.
 check-built: install
 	$(BIN)/python embed/build.py --check
+	$(BIN)/python embed/build_track.py --check
 	@for locale in $(LOCALES); do \
 	  $(BIN)/pybabel -q compile -i $(CATALOGUES)/$$locale/LC_MESSAGES/messages.po \
 	    -o $(VENV)/check-$$locale.mo && \

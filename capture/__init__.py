@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from capture import accounts, analytics, backoffice
+from capture import accounts, analytics, backoffice, tracking
 from capture import api as authenticated_api
 from capture.backoffice import home as admin
 from capture.backoffice import search
@@ -59,6 +59,7 @@ def init_app(app: Flask) -> None:
     init_webhooks(app)
     authenticated_api.init_app(app)
     embed.init_app(app)
+    tracking.init_app(app)
     partners.init_app(app)
     analytics.init_app(app)
     quarantine.init_app(app)

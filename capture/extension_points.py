@@ -13,6 +13,7 @@ transaction and adds rows, never commits):
               capture.delivery.optin.confirmation (holds delivery, mails the link)
               capture.delivery.webhooks (lead.created, conversion.recorded)
               magnets.gating (issues the download grant)
+              capture.tracking (a tracking token in the answer, with tracking consent)
 `submission_quarantined` (`Quarantined`): a submission held as spam.
     fired by: capture.submissions.record
     heard by: capture.ops.metrics

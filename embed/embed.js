@@ -37,7 +37,7 @@
     ".lg-f .lg-c input{width:auto}.lg-c{display:flex;gap:.5em}" +
     ".lg-f fieldset{border:0;padding:0}.lg-f p{margin:0}.lg-e{color:#b3261e}" +
     ".lg-hp{position:absolute;left:-9999px}.lg-b{font:inherit;padding:.5em 1em;justify-self:start;" +
-    "border:0;border-radius:4px;background:var(--lg-accent,#1f5fbf);color:#fff;cursor:pointer}" +
+    "border:0;border-radius:4px;background:var(--lg-accent,#1f5fbf);color:#fff}" +
     ".lg-f :focus-visible{outline:3px solid #ffbf47;outline-offset:2px}";
 
   /** Create an element with attributes (null values skipped) and text, optionally appended. */
@@ -245,7 +245,8 @@
     }
 
     function succeed(answer) {
-      // Tell the host page (tag managers, analytics) what converted, never who.
+      // Tell the host page (tag managers, analytics) what converted, never who. track.js
+      // (docs/tracking.md) takes the event's token: there only with tracking consent.
       var detail = {
         event: "leadgate_submit",
         form: definition.slug,
@@ -253,7 +254,9 @@
         language: definition.language,
         variant: query("variant"), // a partner's own A/B test, from its page's address
       };
-      host.dispatchEvent(new CustomEvent("leadgate:submit", { bubbles: true, detail: detail }));
+      var event = new CustomEvent("leadgate:submit", { bubbles: true, detail: detail });
+      event.token = answer.tracking_token;
+      host.dispatchEvent(event);
       (window.dataLayer || []).push(detail);
       if (answer.redirect_url) {
         window.location.href = new URL(answer.redirect_url, base + "/");
@@ -351,7 +354,7 @@
       },
       function (problem) {
         var message = problem && problem.error && problem.error.message;
-        element("p", { role: "alert" }, host, message || "The form could not be loaded.");
+        element("p", { role: "alert" }, host, message || "Form unavailable.");
       }
     );
   }

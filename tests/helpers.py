@@ -91,3 +91,17 @@ def renew_token(client: Any, url: str) -> str:
     match = re.search(r'name="token" value="([^"]+)"', page.get_data(as_text=True))
     assert match, "no renewal form on the page"
     return match.group(1)
+
+
+def withdraw_on_preference_page(client: Any, path: str, purpose: str) -> Any:
+    """Press the preference page's (`/u/<token>`) withdraw button for `purpose`, as a person
+    does: the form's own hidden fields, posted from the page itself."""
+    from bs4 import BeautifulSoup
+
+    page = BeautifulSoup(client.get(path).get_data(as_text=True), "html.parser")
+    field = page.find("input", attrs={"name": "purpose", "value": purpose})
+    assert field is not None, f"the page offers no choice about {purpose}"
+    form = field.find_parent("form")
+    data = {i["name"]: i.get("value", "") for i in form.find_all("input") if i.get("name")}
+    assert data["action"] == "withdraw"
+    return client.post(form["action"], data=data, headers={"Sec-Fetch-Site": "same-origin"})

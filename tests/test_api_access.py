@@ -11,6 +11,8 @@ PUBLIC = {
     "/api/v1/forms/<slug>/submissions",
     "/api/v1/openapi.json",
     "/api/v1/beacons/<slug>",
+    "/api/v1/activity",  # track.js: a signed tracking token, not a bearer token
+    "/api/v1/activity/withdrawal",
 }
 FORM = {
     "name": "Another form",

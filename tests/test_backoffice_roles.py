@@ -29,8 +29,9 @@ ALLOWED: dict[str, set[str]] = {
     "/admin/ownership/": set(),
     "/admin/": {"sales", "marketer"},  # the dashboard; keep last (shortest prefix)
 }
-# Public endpoints: the embed's form API and beacons, the OpenAPI document, logging in and out.
-PUBLIC = ("forms_api.", "beacons.", "openapi.", "accounts.")
+# Public endpoints: the embed's form API and beacons, track.js's activity API, the OpenAPI
+# document, logging in and out.
+PUBLIC = ("forms_api.", "beacons.", "openapi.", "accounts.", "activity_api.")
 SAMPLE = {"fmt": "csv"}
 
 

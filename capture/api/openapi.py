@@ -28,6 +28,7 @@ from capture.api.schemas import (
 )
 from capture.routing import RoutingDocument
 from capture.submissions.envelope import SubmissionEnvelope
+from capture.tracking.activity import PageView, Withdrawal
 
 bp = Blueprint("openapi", __name__, url_prefix="/api/v1")
 ERRORS = {
@@ -38,7 +39,7 @@ ERRORS = {
     404: "Not found.",
     409: "Idempotency-Key reused with another body (`idempotency_conflict`), or the address "
     "belongs to an erased person who has not come back through a form (`erased_person`).",
-    410: "Gone (`form_closed`).",
+    410: "Gone (`form_closed`; `tracking_stopped` for a withdrawn or expired tracking token).",
     413: "Body too large (`payload_too_large`).",
     415: "Not JSON (`unsupported_media_type`).",
     422: "Invalid values (`validation_failed`), each under `fields`.",
@@ -128,6 +129,33 @@ def paths(schemas: dict[str, Any]) -> dict[str, Any]:
                 },
             ),
             "options": {**PREFLIGHT, "operationId": "submitPreflight"},
+        },
+        "/api/v1/activity": {
+            "post": _operation(
+                "A page view from track.js, for a visitor who gave tracking consent "
+                "(403 `invalid_token` or `origin_not_allowed`, 410 `tracking_stopped`)",
+                "recordActivity",
+                **PUBLIC,
+                requestBody=_body(ref(PageView)),
+                responses={
+                    "202": _json(OBJECT, "Recorded; `activity` is the kind the page counted as"),
+                    **_errors(400, 403, 410, 413, 415, 422, 429, 503),
+                },
+            ),
+            "options": {**PREFLIGHT, "operationId": "activityPreflight"},
+        },
+        "/api/v1/activity/withdrawal": {
+            "post": _operation(
+                "Withdraw tracking consent from the page (`leadgate.track.stop()`)",
+                "withdrawTracking",
+                **PUBLIC,
+                requestBody=_body(ref(Withdrawal)),
+                responses={
+                    "200": _json(OBJECT, "Withdrawn"),
+                    **_errors(400, 403, 410, 413, 415, 422, 429, 503),
+                },
+            ),
+            "options": {**PREFLIGHT, "operationId": "withdrawTrackingPreflight"},
         },
         "/api/v1/forms": {
             "get": _operation(
@@ -267,6 +295,8 @@ def document() -> dict[str, Any]:
         ConsentChangedEvent,
         *analytics.SCHEMAS,
         RoutingDocument,
+        PageView,
+        Withdrawal,
     )
     return {
         "openapi": "3.1.0",

@@ -115,6 +115,8 @@ def load_config(app: Flask, test_config: dict[str, Any] | None = None) -> None:
         # Per form and for the whole site, on top of the per-address RATELIMIT_SUBMIT.
         RATELIMIT_SUBMIT_FORM=env("RATELIMIT_SUBMIT_FORM", DEFAULT_FORM_LIMIT),
         RATELIMIT_SUBMIT_GLOBAL=env("RATELIMIT_SUBMIT_GLOBAL", DEFAULT_GLOBAL_LIMIT),
+        # Page views from track.js, per address (docs/tracking.md).
+        RATELIMIT_ACTIVITY=env("RATELIMIT_ACTIVITY", "120/minute;2000/hour"),
         RATELIMIT_HEADERS_ENABLED=True,
         # Several installations may share one Redis: each keeps its own counters.
         RATELIMIT_KEY_PREFIX=env("RATELIMIT_KEY_PREFIX", "leadgate"),

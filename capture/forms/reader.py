@@ -11,6 +11,7 @@ from capture.forms.spec import (
     FIELD_TYPES,
     LEAD_FIELD_LIMITS,
     NAME_RE,
+    TRACKING_TEXT,
     ConsentSpec,
     FieldSpec,
     Option,
@@ -159,11 +160,15 @@ class DefinitionReader:
             self.problem(f"{path}.purpose", f"must be one of {', '.join(sorted(CONSENT_PURPOSES))}")
             return None
         required = self.boolean(raw.get("required"), f"{path}.required")
-        if purpose == "marketing" and required:
+        if purpose in {"marketing", "tracking"} and required:
             # EU rules: marketing consent must be freely given, so it can never be a condition.
-            self.problem(f"{path}.required", "marketing consent cannot be required")
+            self.problem(f"{path}.required", f"{purpose} consent cannot be required")
+        tracking = purpose == "tracking" and raw.get("text") is None
         return ConsentSpec(
             purpose=purpose,
             required=required,
-            text=self.texts(raw.get("text"), f"{path}.text", required=True),
+            # The tracking consent may use the standard text (docs/tracking.md).
+            text=dict(TRACKING_TEXT)
+            if tracking
+            else self.texts(raw.get("text"), f"{path}.text", required=True),
         )

@@ -50,7 +50,18 @@ LEAD_FIELD_LIMITS: dict[str, int | None] = {
     "timeline": 300,
 }
 LEAD_FIELDS = frozenset(LEAD_FIELD_LIMITS)
-CONSENT_PURPOSES = frozenset({"processing", "marketing", "profiling", "third_party"})
+CONSENT_PURPOSES = frozenset({"processing", "marketing", "profiling", "third_party", "tracking"})
+# The tracking consent (page views on the customer's own site, docs/tracking.md) has a standard
+# text, used when a form lists the purpose without one; it never is a condition of the form.
+TRACKING_TEXT: dict[str, str] = {
+    "en": "Yes, you may remember me on this website and record which pages I visit, so you can "
+    "follow up on what interests me. I can withdraw this at any time.",
+    "da": "Ja, I må genkende mig på dette website og registrere, hvilke sider jeg besøger, så I "
+    "kan følge op på det, der interesserer mig. Jeg kan til enhver tid trække samtykket tilbage.",
+    "sv": "Ja, ni får känna igen mig på den här webbplatsen och registrera vilka sidor jag "
+    "besöker, så att ni kan följa upp det som intresserar mig. Jag kan när som helst återkalla "
+    "samtycket.",
+}
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 DEFAULT_MAX_LENGTH = {"textarea": 5000, "url": 2048}

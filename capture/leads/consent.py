@@ -46,6 +46,7 @@ class ConsentMethod(StrEnum):
     LINK = "unsubscribe_link"  # the one-click POST (RFC 8058) or the e-mail's link
     PREFERENCE_PAGE = "preference_page"  # a choice on the /u/ page, with the page's own text
     BACK_OFFICE = "back_office"
+    PAGE = "page"  # a call on the customer's page: `leadgate.track.stop()` (docs/tracking.md)
 
 
 # A purpose's state as the API and webhooks say it: confirmed is granted (proven by e-mail).

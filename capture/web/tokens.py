@@ -26,6 +26,7 @@ class Purpose(StrEnum):
     FRESH_LINK = "fresh-link"
     PRIVACY_EXPORT = "privacy-export"  # the e-mailed link to a person's own data
     PRIVACY_ERASE = "privacy-erase"  # the e-mailed link that confirms an erasure request
+    TRACKING = "tracking"
 
 
 class InvalidToken(ValueError):

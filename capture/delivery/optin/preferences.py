@@ -46,7 +46,11 @@ ACTIONS = ("grant", "withdraw")
 
 
 def purpose_name(purpose: str) -> str:
-    names = {"marketing": _("Marketing e-mails"), "processing": _("Handling your requests")}
+    names = {
+        "marketing": _("Marketing e-mails"),
+        "processing": _("Handling your requests"),
+        "tracking": _("Following my visits to the website"),
+    }
     return names.get(purpose, purpose)
 
 
@@ -64,6 +68,8 @@ def page_text(purpose: str, action: str) -> str:
         texts = {
             "marketing": _("Stop sending me newsletters and offers."),
             "processing": _("Stop using my contact details to answer my requests."),
+            # capture.tracking: the script stops and forgets the visitor at its next request.
+            "tracking": _("Stop following my visits to the website"),
         }
         default = _("I withdraw my consent to “%(purpose)s”.")
     return texts.get(purpose, default % {"purpose": purpose})

@@ -36,6 +36,13 @@ DEFAULTS: dict[str, Any] = {
         "email_open": {"points": 2, "max": 5, "per": "1d"},
         "email_click": {"points": 5, "max": 5, "per": "1d"},
     },
+    # Which activity a page view on the customer's site is (capture/leads/scoring/pages.py).
+    "page_rules": {
+        "/pricing*": "pricing_page_view",
+        "/contact*": "contact_page_view",
+        "/blog*": "blog_view",
+        "default": "page_view",
+    },
     "fit": [
         {
             "name": "senior title",

@@ -15,6 +15,7 @@ from typing import Any
 from capture.base.lifecycle import CONVERSION_KINDS
 from capture.leads.scoring.caps import RULE_KEYS, Cap, parse_window
 from capture.leads.scoring.defaults import BANT_FIELDS, DEFAULTS
+from capture.leads.scoring.pages import PageRules, parse_page_rules
 
 FIT_FIELDS = frozenset({"job_title", "company_size", "industry", "country"})
 
@@ -103,6 +104,7 @@ class ScoringRules:
     document: dict[str, Any] = field(default_factory=dict, compare=False)
     # By the rule's name in the score history: "conversion: newsletter_signup", "activity: ...".
     caps: Mapping[str, Cap] = field(default_factory=dict)
+    pages: PageRules = field(default_factory=PageRules)
 
 
 def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -203,6 +205,7 @@ def parse_rules(override: Any = None, kinds: Collection[str] = CONVERSION_KINDS)
             if cap is not None:
                 caps[f"{label}: {name}"] = cap
 
+    pages = parse_page_rules(doc["page_rules"], activities, problems)
     fit: list[FitRule] = []
     if not isinstance(doc["fit"], list):
         problems.append("fit: must be a list")
@@ -274,4 +277,5 @@ def parse_rules(override: Any = None, kinds: Collection[str] = CONVERSION_KINDS)
         bant=BantRule(tuple(require), minimum, frozenset(v.strip().casefold() for v in negative)),
         document=doc,
         caps=caps,
+        pages=pages,
     )
