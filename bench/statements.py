@@ -89,7 +89,9 @@ def _summary(name: str, seen: list[str]) -> str:
     kinds = [s.split(" ", 1)[0].upper() for s in seen]
     counts = {kind: kinds.count(kind) for kind in dict.fromkeys(kinds)}
     head = f"{name}: {len(seen)} round trips ({', '.join(f'{n} {k}' for k, n in counts.items())})"
-    return "\n".join([head, *(f"    {s[:150]}" for s in seen)])
+    # psycopg caches its parse of a statement up to 4,096 characters; longer ones cost a
+    # regular-expression pass over the text each time (see capture.base.db).
+    return "\n".join([head, *(f"    {len(s):5} chars  {s[:120]}" for s in seen)])
 
 
 def run(database_url: str | None = None) -> str:
