@@ -1,4 +1,5 @@
-"""config versions: per-process caches of forms, partner origins and webhook endpoints
+"""config versions: per-process caches of forms, partner origins and webhook endpoints;
+submissions keep only the indexes that are read
 
 Revision ID: 0012_speed
 Revises: 0011_caps
@@ -7,6 +8,10 @@ Create Date: 2026-12-06 02:00:00.000000
 Every write to a watched table bumps `config_versions.version` through a trigger, so each app
 process can keep what rarely changes and check one number per transaction instead of reading
 it all again (capture/base/settled.py). The statements are the ones `create_all` runs.
+
+Every accepted submission wrote `ix_submissions_status` (read only to list the few quarantined
+ones) and `ix_submissions_partner` (never read): a partial index over the quarantined rows
+replaces both.
 """
 import sqlalchemy as sa
 from alembic import op
@@ -35,6 +40,16 @@ $$
 
 
 def upgrade():
+    op.drop_index('ix_submissions_status', table_name='submissions')
+    op.drop_index('ix_submissions_partner', table_name='submissions')
+    op.create_index(
+        'ix_submissions_quarantined',
+        'submissions',
+        ['id'],
+        unique=False,
+        postgresql_where=sa.text("status = 'quarantined'"),
+        sqlite_where=sa.text("status = 'quarantined'"),
+    )
     op.create_table(
         'config_versions',
         sa.Column('id', sa.Integer(), autoincrement=False, nullable=False),
@@ -67,3 +82,11 @@ def downgrade():
             for event in ('insert', 'update', 'delete'):
                 op.execute(f"DROP TRIGGER IF EXISTS {table}_config_version_{event}")
     op.drop_table('config_versions')
+    op.drop_index(
+        'ix_submissions_quarantined',
+        table_name='submissions',
+        postgresql_where=sa.text("status = 'quarantined'"),
+        sqlite_where=sa.text("status = 'quarantined'"),
+    )
+    op.create_index('ix_submissions_partner', 'submissions', ['partner'], unique=False)
+    op.create_index('ix_submissions_status', 'submissions', ['status'], unique=False)
