@@ -24,6 +24,7 @@ from bench.database import DEFAULT_SERVER, driver_url
 from bench.table import Row, render
 
 RESULTS = Path(__file__).resolve().parent / "results"
+PARTS = ("submissions", "downloads", "scale", "embed")
 
 
 def cpu_model() -> str:
@@ -71,6 +72,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
         default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_SERVER),
         help="PostgreSQL server to create the run's database on",
     )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=PARTS,
+        default=list(PARTS),
+        help="run only these parts (default: all)",
+    )
     return parser.parse_args(argv)
 
 
@@ -111,22 +119,25 @@ def main(argv: list[str] | None = None) -> int:
     notes: list[str] = []
     with (RESULTS / "servers.log").open("w") as log:
         try:
-            rows += submissions.run(settings, log, notes)
+            if "submissions" in options.only:
+                rows += submissions.run(settings, log, notes)
         except Exception as exc:
             traceback.print_exc()
             rows.append(Row("submissions", f"failed: {type(exc).__name__}: {exc}"[:120]))
         try:
-            rows += downloads.run(settings, log, notes)
+            if "downloads" in options.only:
+                rows += downloads.run(settings, log, notes)
         except Exception as exc:
             traceback.print_exc()
             rows.append(Row("download link", f"failed: {type(exc).__name__}: {exc}"[:120]))
     leads = options.leads or (20_000 if options.quick else 1_000_000)
     try:
-        rows += scale.run(leads, options.database_url, notes)
+        if "scale" in options.only:
+            rows += scale.run(leads, options.database_url, notes)
     except Exception as exc:
         traceback.print_exc()
         rows.append(Row("leads at scale", f"failed: {type(exc).__name__}"[:120]))
-    for slot in slots.SLOTS:
+    for slot in slots.SLOTS if "embed" in options.only else ():
         rows += slot(notes)
 
     report = "\n".join(

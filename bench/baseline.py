@@ -1,5 +1,6 @@
-"""The bare baselines: a Flask + Flask-SQLAlchemy view that inserts one row into one table, and
-a bare Flask redirect.
+"""The bare baselines: a Flask + Flask-SQLAlchemy view that inserts one row into one table, a
+bare Flask redirect, and a redirect that first inserts one row durably (the floor for a
+recorded download).
 
 It reads the same JSON body Leadgate gets and stores its e-mail, nothing else: no validation,
 no tokens, no consent, no idempotency. Served by the same gunicorn settings against the same
@@ -55,6 +56,13 @@ def create_app() -> Flask:
     @app.get("/redirect")
     def bare_redirect() -> ResponseReturnValue:
         """The floor for download links: a redirect, no database."""
+        return redirect("https://bucket.bench.example/magnets/guide.pdf", 302)
+
+    @app.get("/recorded")
+    def recorded_redirect() -> ResponseReturnValue:
+        """The floor for a recorded download: one row committed durably, then the redirect."""
+        db.session.add(Row(email="download@bench.example"))
+        db.session.commit()
         return redirect("https://bucket.bench.example/magnets/guide.pdf", 302)
 
     @app.get("/healthz")

@@ -1,6 +1,7 @@
--- wrk script: GET one path again and again (a download link, a redirect), counting statuses.
+-- wrk script: GET one path again and again (a download link, a redirect), counting statuses;
+-- given several paths, each connection takes them in turn.
 --
---   wrk ... -s bench/get.lua URL -- PATH
+--   wrk ... -s bench/get.lua URL -- PATH [PATH ...]
 --
 -- done() prints one line "BENCH_RESULT {json}" that bench/load.py reads, as submissions.lua does.
 
@@ -8,16 +9,19 @@ local threads = {}
 
 function setup(thread)
   table.insert(threads, thread)
+  thread:set("id", #threads)
 end
 
 function init(args)
-  path = args[1]
+  paths = args
+  next_path = (id or 0) * 31  -- threads start apart
   statuses = {}
   replayed = 0
 end
 
 function request()
-  return wrk.format("GET", path)
+  next_path = next_path % #paths + 1
+  return wrk.format("GET", paths[next_path])
 end
 
 function response(status, headers, body)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import requests
 
+from bench import statements
 from bench.database import BenchDatabase
 from bench.load import FRESH, run_wrk
 from bench.server import Gunicorn, server_env
@@ -77,7 +78,15 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="print the SQL each hot path sends (in-process, no py-spy needed) and stop",
+    )
     options = parser.parse_args()
+    if options.statements:
+        print(statements.run())
+        return 0
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     if not Path(py_spy).exists():
         print("py-spy is not installed: pip install py-spy", file=sys.stderr)

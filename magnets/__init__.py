@@ -49,6 +49,10 @@ def init_app(app: Flask) -> None:
     _setting(app, "NURTURE_EVERY_SECONDS", "900")
     for name in ("MAGNET_MAX_BYTES", "COVER_MAX_BYTES", "NURTURE_GRACE_DAYS"):
         app.config[name] = int(app.config[name])
+    # 1: download rows commit without waiting for the disk (README, "Speed and faults").
+    app.config.setdefault(
+        "DOWNLOAD_ASYNC_COMMIT", os.environ.get("LEADGATE_DOWNLOAD_ASYNC_COMMIT") == "1"
+    )
     storage.init_app(app)
     metrics.counter(app, grants.DOWNLOADS, "Downloads through /d/ links, by magnet.", ["magnet"])
     app.register_blueprint(links.bp)

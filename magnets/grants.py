@@ -223,15 +223,21 @@ def record_download(
         _record_in_transaction(row, touch, points, event)
     elif not points:
         insert = sa.insert(Download).values(**row)
-        db.session.execute(insert.add_cte(touch.returning(Lead.id).cte("touched")))
+        returned = [Lead.id, *_async_commit()]
+        db.session.execute(insert.add_cte(touch.returning(*returned).cte("touched")))
     else:
         params = {f"p_{name}": value for name, value in row.items()}
         params |= {"p_lead": lead_id, "p_at": now, "p_event": event}
         if db.session.execute(_scored_insert(points), params).first() is None:
-            # A stage move could be due: nothing was written; redo it all in a transaction.
+            # Nothing was written: another download of the lead committed while this one
+            # waited for its lock, or a stage move could be due. Again in a transaction that
+            # takes the lock first, so the statement's snapshot comes after it and cannot be
+            # stale; if it still refuses, a move is due and Python scores it.
             if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
                 db.session.rollback()  # the next statement begins a real transaction
-            _record_in_transaction(row, touch, points, event)
+            db.session.execute(sa.select(Lead.id).where(Lead.id == lead_id).with_for_update())
+            if db.session.execute(_scored_insert(points), params).first() is None:
+                _record_in_transaction(row, touch, points, event)
     metrics.count(DOWNLOADS, magnet=slug)
 
 
@@ -239,7 +245,8 @@ def _scored_insert(points: int) -> sa.Insert:
     """The download's one statement on PostgreSQL, built once per rule set (see scored_touch)."""
     rules = current_rules()
     cache = current_app.extensions.setdefault(SCORED_INSERT, {})
-    key = (id(rules), points)
+    asynchronous = _async_commit()
+    key = (id(rules), points, bool(asynchronous))
     if key not in cache:
         touched, history = scored_touch(rules, points)
         table = table_of(Download)
@@ -247,7 +254,7 @@ def _scored_insert(points: int) -> sa.Insert:
         values = sa.select(
             *(sa.bindparam(f"p_{name}", type_=table.c[name].type) for name in names),
             sa.bindparam("p_created_at", type_=table.c.created_at.type),
-        ).where(sa.exists(sa.select(touched.c.id)))
+        ).where(sa.exists(sa.select(touched.c.id)), *(a.is_not(None) for a in asynchronous))
         cache[key] = (
             sa.insert(table)
             .from_select([*names, "created_at"], values)
@@ -255,6 +262,16 @@ def _scored_insert(points: int) -> sa.Insert:
             .returning(table.c.id)
         )
     return cache[key]
+
+
+def _async_commit() -> list[sa.ColumnElement[str]]:
+    """With `LEADGATE_DOWNLOAD_ASYNC_COMMIT=1`, an expression that turns `synchronous_commit`
+    off for the statement's own transaction (autocommit: the statement is the transaction), so
+    its commit does not wait for the disk. A crash may then lose the last fraction of a second
+    of downloads; submissions and everything else stay durable."""
+    if not current_app.config.get("DOWNLOAD_ASYNC_COMMIT"):
+        return []
+    return [sa.func.set_config("synchronous_commit", "off", sa.true())]
 
 
 def _record_in_transaction(row: dict[str, Any], touch: sa.Update, points: int, event: str) -> None:

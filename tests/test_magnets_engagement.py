@@ -286,3 +286,32 @@ def test_racing_downloads_score_no_more_than_the_cap(
     ane = lead()
     assert ane.score == 40
     assert [row[2] for row in downloads_in(ane)] == [None, None] + [REPEAT] * 6
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="synchronous_commit is PostgreSQL's")
+@pytest.mark.app_config(DOWNLOAD_ASYNC_COMMIT=True)
+def test_an_asynchronously_committed_download_is_recorded_and_scored_in_its_statement(
+    app_context: None, app: Flask, live_server: Any, link: str
+) -> None:
+    """LEADGATE_DOWNLOAD_ASYNC_COMMIT=1: the same one statement, which turns synchronous_commit
+    off for its own transaction only."""
+    db.session.commit()
+    db.session.close()
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        answer = requests.get(live_server.url + link, allow_redirects=False, timeout=10)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    assert answer.status_code == delivered(app)
+    assert [s.split()[0].upper() for s in statements] == ["SELECT", "WITH"]
+    assert "set_config" in statements[1]
+    ane = lead()
+    assert ane.score == 30 and history(ane)[-1] == ("activity: download", 20, 30)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Download)) == 1
+    with db.engine.connect() as connection:  # the setting did not outlive its transaction
+        assert connection.execute(sa.text("SHOW synchronous_commit")).scalar_one() == "on"

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from capture.base.db import Model, Timestamped, db
 from capture.base.personal import NotPersonal
+from capture.base.settled import settled, watch
 from capture.forms.origins import is_allowed_origin, normalise_origin
 from capture.forms.spec import SLUG_RE
 from capture.forms.store import FormDefinition
@@ -50,25 +51,21 @@ class PartnerOrigin(Model):
     partner: Mapped[Partner] = relationship(back_populates="origins")
 
 
+watch(Partner)
+watch(PartnerOrigin)
+
+
+def _partner_origins() -> dict[str, str]:
+    rows = db.session.execute(sa.select(PartnerOrigin.origin, Partner.slug).join(Partner))
+    return {origin: slug for origin, slug in rows}
+
+
 def partner_for_origin(form: FormDefinition, origin: str) -> str | None:
-    """The partner whose site sent this, if that site is one the form lets in."""
+    """The partner whose site sent this, if that site is one the form lets in (from this
+    process's cache of partner origins, `capture.base.settled`)."""
     if origin not in form.spec.allowed_origins:
         return None
-    return db.session.scalar(
-        sa.select(Partner.slug).join(PartnerOrigin).where(PartnerOrigin.origin == origin)
-    )
-
-
-def partner_of_origin(origin: str) -> sa.ScalarSelect[str]:
-    """The slug of the partner `origin` belongs to, as a subquery: the submission API reads it
-    in the same query as the form, instead of asking again. Whether the form allows the
-    origin is the caller's check (see `partner_for_origin`)."""
-    return (
-        sa.select(Partner.slug)
-        .join(PartnerOrigin)
-        .where(PartnerOrigin.origin == origin)
-        .scalar_subquery()
-    )
+    return settled("partner_origins", _partner_origins).get(origin)
 
 
 class PartnerError(ValueError):

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, make_transient_to_detached, mapped_column
 
 from capture.base.db import Model, Timestamped, db
 from capture.base.personal import NotPersonal
+from capture.base.settled import settled, watch
 from capture.forms.definition import parse_definition
 from capture.forms.origins import is_allowed_origin
 from capture.forms.spec import DefinitionError, FormSpec
@@ -51,6 +52,9 @@ class FormDefinition(Timestamped, Model):
         return self.status == "active"
 
 
+watch(FormDefinition)
+
+
 def _stored_spec(document: dict[str, Any]) -> FormSpec:
     """The spec of a saved document. One saved under older, looser rules (an allowed origin
     like `https://*`) is read without the origins that no longer pass, so the form keeps
@@ -69,6 +73,37 @@ def _stored_spec(document: dict[str, Any]) -> FormSpec:
 
 def get_form(slug: str) -> FormDefinition | None:
     return db.session.scalar(sa.select(FormDefinition).where(FormDefinition.slug == slug))
+
+
+COLUMNS = tuple(column.key for column in FormDefinition.__table__.columns)
+
+
+def _all_forms() -> dict[str, tuple[dict[str, Any], list[FormSpec]]]:
+    """Every form's columns by slug, each with a slot for its spec, parsed on first use."""
+    rows = db.session.execute(sa.select(FormDefinition.__table__)).mappings()
+    return {row["slug"]: (dict(row), []) for row in rows}
+
+
+def settled_form(slug: str) -> FormDefinition | None:
+    """The form as `get_form` would read it, from this process's cache (see
+    `capture.base.settled`): one version check per transaction instead of a query and a parse.
+
+    A detached copy of its own for each caller, so changing it cannot reach another request;
+    read it, never save it (use `get_form` to edit).
+    """
+    held = settled("forms", _all_forms).get(slug)
+    if held is None:
+        return None
+    columns, spec = held
+    form = FormDefinition(**columns)
+    make_transient_to_detached(form)
+    if not spec:
+        try:
+            spec.append(_stored_spec(columns["document"]))  # racing threads parse the same
+        except DefinitionError:
+            return form  # `form.spec` raises when read, as for a form from `get_form`
+    form.__dict__["_spec"] = (columns["digest"], spec[0])
+    return form
 
 
 def save_spec(spec: FormSpec) -> tuple[FormDefinition, str]:

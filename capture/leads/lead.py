@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 
 from capture import extension_points
 from capture.base.db import Model, Timestamped, db, new_public_id, utcnow
@@ -239,7 +239,26 @@ def upsert_lead(email: str, touch: dict[str, Any], partner: str | None) -> tuple
         .returning(Lead)
     )
     lead = db.session.scalars(statement, execution_options={"populate_existing": True}).one()
-    return lead, lead.public_id == candidate
+    created = lead.public_id == candidate
+    if created:
+        db.session.info.setdefault(CREATED_LEADS, set()).add(lead.id)
+    return lead, created
+
+
+CREATED_LEADS = "leadgate.created_leads"
+
+
+def created_in_this_transaction(lead: Lead) -> bool:
+    """Whether `upsert_lead` created `lead` in the session's current transaction: then no
+    other transaction can have written rows that point at it (it is not committed), so its
+    history is whatever this transaction added, and there is nothing to ask the database."""
+    return lead.id in db.session.info.get(CREATED_LEADS, ())
+
+
+@sa.event.listens_for(Session, "after_transaction_end")
+def _forget_created_leads(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(CREATED_LEADS, None)
 
 
 def apply_profile(lead: Lead, values: dict[str, Any]) -> None:

@@ -16,7 +16,6 @@ import hashlib
 import json
 import time
 
-import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
@@ -24,11 +23,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from capture.base.db import db, discard_session
 from capture.base.extensions import csrf, limiter
-from capture.forms.partners import partner_of_origin
 from capture.forms.spec import SLUG_RE
-from capture.forms.store import FormDefinition, get_form
+from capture.forms.store import FormDefinition, settled_form
 from capture.submissions.client import request_origin
-from capture.submissions.intake import UNREAD, Unread, build_intake, idempotency_key, read_payload
+from capture.submissions.intake import build_intake, idempotency_key, read_payload
 from capture.submissions.limits import submission_limits
 from capture.submissions.public import public_definition
 from capture.submissions.record import IdempotencyConflict, ValidationFailed, record_submission
@@ -46,18 +44,8 @@ EXPOSED_HEADERS = "Idempotent-Replayed, Retry-After, ETag"
 
 
 def _open_form(slug: str) -> FormDefinition:
-    return _opened(get_form(slug) if SLUG_RE.match(slug) else None)
-
-
-def _open_form_for(slug: str, origin: str | None) -> tuple[FormDefinition, str | Unread | None]:
-    """The form and the partner owning `origin`, in one query (a submission needs both)."""
-    if not origin or not SLUG_RE.match(slug):
-        return _open_form(slug), UNREAD
-    row = db.session.execute(
-        sa.select(FormDefinition, partner_of_origin(origin)).where(FormDefinition.slug == slug)
-    ).one_or_none()
-    form, partner = row if row is not None else (None, None)
-    return _opened(form), partner
+    """From this process's cache of forms (`capture.base.settled`), never stale."""
+    return _opened(settled_form(slug) if SLUG_RE.match(slug) else None)
 
 
 def _opened(form: FormDefinition | None) -> FormDefinition:
@@ -95,7 +83,7 @@ def _cors(response: Response, form: FormDefinition | None) -> Response:
 @bp.route("/<slug>/submissions", methods=["OPTIONS"])
 @limiter.exempt
 def preflight(slug: str) -> ResponseReturnValue:
-    form = get_form(slug)
+    form = settled_form(slug) if SLUG_RE.match(slug) else None
     origin = request_origin()
     response = Response(status=204)
     if form is not None and origin and origin_allowed(form, origin):
@@ -136,7 +124,7 @@ def definition(slug: str) -> ResponseReturnValue:
 @submission_limits
 def submit(slug: str) -> ResponseReturnValue:
     origin = request_origin()
-    form, origin_partner = _open_form_for(slug, origin)
+    form = _open_form(slug)
     language = visitor_language(form.language)  # first: the refusal below is in it too
     if not origin_allowed(form, origin):
         raise ApiError(403, "origin_not_allowed", _("This form cannot be sent from this site."))
@@ -157,7 +145,6 @@ def submit(slug: str) -> ResponseReturnValue:
         payload.digest,
         key,
         captcha=payload.captcha,
-        origin_partner=origin_partner,
     )
     try:
         outcome = record_submission(intake)
@@ -176,7 +163,6 @@ def submit(slug: str) -> ResponseReturnValue:
     if outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Cache-Control"] = "no-store"
-    # CORS before the commit: the commit expires `form`, and reading it again costs a query.
     _cors(response, form)
     db.session.commit()
     return response
@@ -192,7 +178,7 @@ def cors_on_errors(response: Response) -> Response:
         return _cors(response, None)
     if SLUG_RE.match(slug):
         try:
-            form = get_form(slug)
+            form = settled_form(slug)
         except SQLAlchemyError:
             # The database is why this is an error answer (503): asking it again here would
             # raise out of after_request and turn the 503 into a 500.

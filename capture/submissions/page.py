@@ -20,7 +20,7 @@ from capture.analytics.counts import count_view
 from capture.base.db import db
 from capture.base.extensions import csrf
 from capture.forms.spec import FieldSpec, FormSpec, text_for
-from capture.forms.store import FormDefinition, get_form
+from capture.forms.store import FormDefinition, settled_form
 from capture.submissions.api import origin_allowed
 from capture.submissions.captcha import page_widget
 from capture.submissions.client import request_origin
@@ -129,7 +129,7 @@ def _wtfield(field: FieldSpec, language: str) -> Any:
 
 
 def _load(slug: str) -> tuple[FormDefinition, str, bool]:
-    form = get_form(slug)
+    form = settled_form(slug)
     if form is None:
         raise ApiError(404, "form_not_found", _("There is no form at this address."))
     language = visitor_language(form.language)

@@ -37,6 +37,7 @@ from capture.submissions.captcha import captcha_problem
 from capture.submissions.consents import agreed, consent_record, given_consents, stored_ip
 from capture.submissions.intake import TOUCH_KEYS, Intake
 from capture.submissions.submission import Submission, SubmissionStatus
+from capture.submissions.together import insert_together
 from capture.web.tokens import check_form_token
 
 
@@ -123,7 +124,7 @@ def accept(
 ) -> Accepted:
     """Turn a checked submission into a lead, consent records, a conversion and stage moves.
 
-    The new rows are flushed before the lead and the submission change, so each of those two
+    The new rows are written before the lead and the submission change, so each of those two
     gets one UPDATE, in the caller's final flush.
     """
     form = intake.form
@@ -148,8 +149,9 @@ def accept(
         attribution=touch,
         occurred_at=now,
     )
-    db.session.add(conversion)
-    db.session.flush()  # ids for the stage change and for the hooks
+    # One statement with the consent records (capture/submissions/together.py): ids for the
+    # stage change and for the hooks.
+    insert_together(conversion, records)
 
     submission.lead_id = lead.id
     apply_profile(lead, values)

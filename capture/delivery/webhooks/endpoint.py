@@ -14,10 +14,17 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
+from sqlalchemy.orm import (
+    Mapped,
+    Session,
+    SessionTransaction,
+    make_transient_to_detached,
+    mapped_column,
+)
 
 from capture.base.db import JSONType, Model, db, new_public_id, utcnow
 from capture.base.personal import NotPersonal
+from capture.base.settled import settled, watch
 from capture.delivery.webhooks.address import refusal_for_literal
 
 EVENTS = (
@@ -56,6 +63,9 @@ class WebhookEndpoint(Model):
 
     def wants(self, event: str) -> bool:
         return not self.events or event in self.events
+
+
+watch(WebhookEndpoint)
 
 
 def new_secret() -> str:
@@ -142,13 +152,25 @@ def active_endpoints() -> list[WebhookEndpoint]:
     memo = session.info.get(ACTIVE_MEMO)
     if memo is None:
         with session.no_autoflush:
-            memo = session.scalars(
-                sa.select(WebhookEndpoint)
-                .where(WebhookEndpoint.active.is_(True))
-                .order_by(WebhookEndpoint.id)
-            ).all()
+            memo = [_detached(row) for row in settled("webhook_endpoints", _active_rows)]
         session.info[ACTIVE_MEMO] = memo
     return list(memo)
+
+
+def _active_rows() -> list[dict[str, object]]:
+    """The active endpoints' columns, cached per process (`capture.base.settled`)."""
+    table = WebhookEndpoint.__table__
+    rows = db.session.execute(
+        sa.select(table).where(table.c.active.is_(True)).order_by(table.c.id)
+    ).mappings()
+    return [dict(row) for row in rows]
+
+
+def _detached(row: dict[str, object]) -> WebhookEndpoint:
+    """A copy of its own for this transaction: read it; change endpoints through `find_endpoint`."""
+    endpoint = WebhookEndpoint(**{**row, "events": list(row["events"] or [])})  # type: ignore[call-overload]
+    make_transient_to_detached(endpoint)
+    return endpoint
 
 
 @sa.event.listens_for(Session, "after_transaction_end")

@@ -17,7 +17,13 @@ import sqlalchemy as sa
 from capture.base.db import db, utcnow
 from capture.base.lifecycle import Stage, automatic_move
 from capture.leads.conversion import ConversionEvent
-from capture.leads.lead import PROFILE_COLUMNS, Lead, StageChange, move_stage
+from capture.leads.lead import (
+    PROFILE_COLUMNS,
+    Lead,
+    StageChange,
+    created_in_this_transaction,
+    move_stage,
+)
 from capture.leads.scoring.decay import decayed
 from capture.leads.scoring.document import current_rules
 from capture.leads.scoring.history import ScoreChange, Scored
@@ -67,6 +73,17 @@ def _over_cap(lead: Lead, rules: ScoringRules, rule: str, now: datetime) -> str 
         and row.rule == rule
         and row.reason is None
     )
+    if created_in_this_transaction(lead):
+        # Its whole history is in this session: pending rows, and flushed ones it holds.
+        pending += sum(
+            1
+            for row in db.session.identity_map.values()
+            if isinstance(row, ScoreChange)
+            and row.lead_id == lead.id
+            and row.rule == rule
+            and row.reason is None
+        )
+        return None if pending < cap.max else cap.reason(rule.partition(": ")[2])
     with db.session.no_autoflush:
         used = db.session.scalar(
             sa.select(sa.func.count())

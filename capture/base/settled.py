@@ -1,0 +1,150 @@
+"""Per-process caches of what rarely changes (forms, partner origins, webhook endpoints).
+
+Every write to a watched table bumps one counter, `config_versions.version`, in the database
+itself: a trigger (PostgreSQL: one per statement; SQLite: one per row), so an edit through the
+back office, the API, the CLI, another app node or plain SQL is never missed. A reader asks for
+that counter once per transaction (one primary-key read of a one-row table) and keeps using what
+it cached under the same value; any other value reloads. The edit's transaction commits the
+counter with the edit, so the first request that starts after a form edit commits sees it.
+
+Within a transaction that itself changes a watched row the memo is forgotten at the flush, so
+its own later reads see its edit too.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy import event
+from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
+
+from capture.base.db import Model, db, table_of
+from capture.base.personal import NotPersonal
+
+T = TypeVar("T")
+
+VERSION_MEMO = "leadgate.config_version"
+OWN_EDITS = "leadgate.config_edited"
+EXTENSION = "leadgate.settled"
+
+
+class ConfigVersion(Model):
+    """One row: bumped by triggers on every write to a watched table (see `watch`)."""
+
+    __tablename__ = "config_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+    __privacy__ = NotPersonal(keep=(), why="a counter")
+
+
+BUMP = (
+    "INSERT INTO config_versions (id, version) VALUES (1, 1) "
+    "ON CONFLICT (id) DO UPDATE SET version = config_versions.version + 1"
+)
+POSTGRES_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION bump_config_version() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  {BUMP};
+  RETURN NULL;
+END
+$$
+"""
+
+
+def postgres_trigger(table: str) -> str:
+    return (
+        f"CREATE TRIGGER {table}_config_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE "
+        f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION bump_config_version()"
+    )
+
+
+def sqlite_triggers(table: str) -> list[str]:
+    return [
+        f"CREATE TRIGGER {table}_config_version_{op.lower()} AFTER {op} ON {table} "
+        f"BEGIN {BUMP}; END"
+        for op in ("INSERT", "UPDATE", "DELETE")
+    ]
+
+
+event.listen(
+    ConfigVersion.__table__,
+    "after_create",
+    sa.DDL(POSTGRES_FUNCTION).execute_if(dialect="postgresql"),
+)
+WATCHED: set[str] = set()
+
+
+def watch(model: type[Any]) -> None:
+    """Create the triggers that bump the counter with `model`'s table (`create_all`; the
+    migration 0012_speed writes the same statements)."""
+    table = table_of(model)
+    WATCHED.add(table.name)
+    # The function lives with config_versions, which create_all makes first (no foreign keys
+    # order it, so depend on it explicitly).
+    table.add_is_dependent_on(table_of(ConfigVersion))
+    event.listen(
+        table,
+        "after_create",
+        sa.DDL(postgres_trigger(table.name)).execute_if(dialect="postgresql"),
+    )
+    for statement in sqlite_triggers(table.name):
+        event.listen(table, "after_create", sa.DDL(statement).execute_if(dialect="sqlite"))
+
+
+def current_version() -> int:
+    """The counter as this transaction sees it, read once per transaction."""
+    session = db.session()
+    memo = session.info.get(VERSION_MEMO)
+    if memo is None:
+        with session.no_autoflush:
+            memo = session.scalar(sa.select(ConfigVersion.version).where(ConfigVersion.id == 1))
+        memo = int(memo or 0)
+        session.info[VERSION_MEMO] = memo
+    return memo
+
+
+class Settled:
+    """One app's caches: name -> (version, value). Values must be immutable or copied out."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, tuple[int, Any]] = {}
+        self.lock = threading.Lock()
+
+
+def settled(name: str, load: Callable[[], T]) -> T:
+    """`load()`'s value, cached per app until any watched table changes."""
+    if db.session().info.get(OWN_EDITS):
+        # This transaction changed a watched row: what it reads may yet be rolled back.
+        return load()
+    caches: Settled = current_app.extensions.setdefault(EXTENSION, Settled())
+    version = current_version()
+    held = caches.values.get(name)
+    if held is not None and held[0] == version:
+        return held[1]
+    value = load()  # read after the version: at least as new as it, never older
+    with caches.lock:
+        caches.values[name] = (version, value)
+    return value
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_version(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(VERSION_MEMO, None)
+        session.info.pop(OWN_EDITS, None)
+
+
+@event.listens_for(Session, "before_flush")
+def _note_own_edits(session: Session, context: object, instances: object) -> None:
+    for instance in (*session.new, *session.dirty, *session.deleted):
+        if getattr(type(instance), "__tablename__", None) in WATCHED:
+            session.info.pop(VERSION_MEMO, None)
+            session.info[OWN_EDITS] = True
+            return
