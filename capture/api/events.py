@@ -23,9 +23,8 @@ from capture.forms.values import normalise_email
 from capture.leads.conversion import ConversionEvent
 from capture.leads.lead import apply_profile, move_stage, upsert_lead
 from capture.leads.privacy import Suppressed, refuse_suppressed
-from capture.leads.scoring import score_conversion
+from capture.leads.scoring import kind_classes, score_conversion
 from capture.submissions.intake import clean_context, idempotency_key
-from capture.submissions.record import conversion_overrides
 from capture.web.errors import ApiError
 from capture.web.params import ParamError, check
 
@@ -72,7 +71,8 @@ def _record(event: dict[str, Any], actor: str) -> tuple[OfflineConversion, dict[
     apply_profile(lead, event["fields"])
     lead.last_touch = touch
     lead.last_activity_at = max(lead.last_activity_at, event["occurred_at"])
-    classification = classify(event["kind"], conversion_overrides())
+    # The kinds in force, edited at run time (capture.leads.scoring.versions).
+    classification = classify(event["kind"], kind_classes())
     details = {k: event[k] for k in ("percent", "note") if event[k] is not None}
     conversion = ConversionEvent(
         lead_id=lead.id,

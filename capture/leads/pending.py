@@ -10,19 +10,17 @@ kind's class at that moment. The submission's write path calls `hold`; the confi
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import current_app
 
 from capture.base.db import db
 from capture.base.lifecycle import (
     Classification,
     automatic_move,
     classify,
-    parse_overrides,
     stage_for,
 )
 from capture.leads.conversion import ConversionEvent
 from capture.leads.lead import Lead, StageChange, move_stage
-from capture.leads.scoring import score_conversion
+from capture.leads.scoring import kind_classes, score_conversion
 
 
 def hold(conversion: ConversionEvent, double_opt_in: bool) -> bool:
@@ -49,7 +47,7 @@ def settle(
     db.session.execute(
         sa.select(Lead.id).where(Lead.id == lead.id).with_for_update()
     )  # the row lock only; the loaded lead stays as it is
-    overrides = parse_overrides(current_app.config.get("CONVERSION_CLASSES", ""))
+    overrides = kind_classes()  # the kinds in force now (edited at run time: scoring.versions)
     changes: list[StageChange] = []
     for conversion in held:
         conversion.pending = False

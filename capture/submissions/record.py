@@ -78,12 +78,6 @@ class IdempotencyConflict(Exception):
     """The key was used before with another body."""
 
 
-def conversion_overrides() -> dict[str, Classification]:
-    """Every conversion kind in force and its class (seeded from LEADGATE_CONVERSION_CLASSES,
-    edited at run time: capture.leads.scoring.versions)."""
-    return kind_classes()
-
-
 def record_submission(intake: Intake) -> Outcome:
     """Record `intake` or explain why not. Raises `ValidationFailed` or `IdempotencyConflict`."""
     form = intake.form
@@ -137,7 +131,7 @@ def accept(
 
     records = [consent_record(intake, submission, lead, purpose) for purpose in given]
 
-    classification = classify(form.conversion, conversion_overrides())
+    classification = classify(form.conversion, kind_classes())
     conversion = ConversionEvent(
         lead_id=lead.id,
         submission_id=submission.id,
@@ -149,6 +143,8 @@ def accept(
         attribution=touch,
         occurred_at=now,
     )
+    # [double opt-in] A conversion waiting for confirmation moves no stage and scores nothing.
+    held = hold_until_confirmed(conversion, form.spec.double_opt_in)
     # One statement with the consent records (capture/submissions/together.py): ids for the
     # stage change and for the hooks.
     insert_together(conversion, records)
@@ -162,8 +158,6 @@ def accept(
     # [consent] The ledger's one writer (fires consent_changed); after the profile, so the
     # event shows the lead as submitted, and before any stage move, whose event lists consents.
     append_consents(lead, records)
-    # [double opt-in] A conversion waiting for confirmation moves no stage and scores nothing.
-    held = hold_until_confirmed(conversion, form.spec.double_opt_in)
     changes: list[StageChange] = []
     target = None if held else automatic_move(lead.stage, stage_for(classification))
     if target is not None:
@@ -289,7 +283,7 @@ def _quarantine(intake: Intake, values: dict[str, Any], reason: str) -> Outcome:
     )
     if isinstance(claimed, Outcome):
         return claimed
-    classification = classify(intake.form.conversion, conversion_overrides())
+    classification = classify(intake.form.conversion, kind_classes())
     claimed.response = _answer(
         intake,
         claimed.public_id,

@@ -1,7 +1,7 @@
 """pending conversions: a double opt-in's conversion counts once confirmed
 
 Revision ID: 0013_mail
-Revises: 0011_caps
+Revises: 0012_speed
 Create Date: 2026-12-06 02:00:00.000000
 
 A conversion from a form with double opt-in is recorded as pending and moves no stage and
@@ -14,7 +14,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0013_mail'
-down_revision = '0011_caps'
+down_revision = '0012_speed'
 branch_labels = None
 depends_on = None
 
