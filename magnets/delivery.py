@@ -12,22 +12,25 @@ from capture.delivery.outbox import OutboxMessage
 from magnets.grants import DownloadGrant
 
 
-def _context(grant: DownloadGrant) -> dict[str, object]:
+def _context(grant: DownloadGrant, url: str | None = None) -> dict[str, object]:
     return {
         "title": grant.magnet.title,
-        "download_url": grant.url,
+        "download_url": url or grant.url,
         "first_name": grant.lead.first_name,
         "valid_days": grant.magnet.link_lifetime_days,
     }
 
 
-def send_magnet(grant: DownloadGrant) -> OutboxMessage:
-    """Queue the e-mail with the download link; once per grant, however often it is asked."""
+def send_magnet(grant: DownloadGrant, url: str | None = None) -> OutboxMessage:
+    """Queue the e-mail with the download link; once per grant, however often it is asked.
+
+    `url`: the link as the answer already shows it (a token is signed with its second, so
+    signing again could give the person two different links to one grant)."""
     return enqueue_lead_email(
         grant.lead,
         "magnet",
         grant.language,
-        _context(grant),
+        _context(grant, url),
         dedupe_key=f"magnet:{grant.public_id}",
     )
 

@@ -46,9 +46,10 @@ def gate(accepted: Accepted) -> dict[str, Any] | None:
         source=GrantSource.SUBMISSION,
         submission_id=accepted.submission.id,
     )
+    url = grant.url
     if accepted.intake.form.spec.email_magnet:
-        send_magnet(grant)
-    return {"download_url": grant.url}
+        send_magnet(grant, url)
+    return {"download_url": url}
 
 
 def deliver_confirmed(confirmed: Confirmed) -> None:

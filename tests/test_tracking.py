@@ -184,7 +184,10 @@ def test_withdrawal_on_the_preference_page_stops_the_token(
         ("granted", "checkbox"),
         ("withdrawn", "preference_page"),
     ]
-    assert "Stop following my visits" not in client.get(path).get_data(as_text=True)
+    # The page now offers the consent again (the withdrawal stays in its history).
+    again_offered = client.get(path).get_data(as_text=True)
+    assert 'name="purpose" value="tracking"' in again_offered
+    assert 'name="action" value="grant"' in again_offered
 
     # Ticking the box again on a later visit grants it again, with a new token.
     again = _submit(submit, "ane@firma.dk", tracking=True)["tracking_token"]
