@@ -150,8 +150,8 @@ def test_a_new_webhook_endpoint_gets_the_next_submission_of_another_instance(
         endpoint.active = False
         db.session.commit()
     assert _submit(other_client, "c@firma.dk").status_code == 201
-    with app.app_context():
-        assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == 4  # nothing new for the disabled endpoint
+    with app.app_context():  # nothing new for the disabled endpoint
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == 4
 
 
 def test_a_rolled_back_edit_is_never_cached(app, other, make_form):
