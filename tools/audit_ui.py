@@ -249,9 +249,13 @@ def back_office_pages(page: Any, base: str) -> list[str]:
         "/admin/magnets/",
         "/admin/magnets/new",
         "/admin/magnets/lead-scoring-guide",
+        "/admin/magnets/lead-scoring-guide/nurture",
         "/admin/quarantine/",
         "/admin/webhooks/",
+        "/admin/routing/",
+        "/admin/privacy-requests/",
         "/admin/settings/",
+        "/admin/settings/scoring/",
     ]
     page.goto(f"{base}/admin/leads/")
     lead = page.locator("table a[href*='/admin/leads/']").first.get_attribute("href")
@@ -367,6 +371,8 @@ def main() -> int:
                 "/f/newsletter?lang=en",
                 "/demo/partner",
                 preference_page(key, lead) + "?lang=da",
+                preference_page(key, lead) + "/data?lang=sv",
+                preference_page(key, lead) + "/erase?lang=en",
             ]
             print("axe-core (violations) and page width at 390 px:")
             for path in public:
