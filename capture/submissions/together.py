@@ -30,8 +30,11 @@ def _values(row: Model) -> dict[str, Any]:
         key = mapper.get_property_by_column(column).key
         value = row.__dict__.get(key)
         default = column.default
-        if key not in row.__dict__ and isinstance(default, sa.ColumnDefault):
-            value = default.arg(None) if default.is_callable else default.arg
+        if key not in row.__dict__:
+            if isinstance(default, sa.ColumnDefault):
+                value = default.arg(None) if default.is_callable else default.arg
+            # Set even when None: what was inserted is known, so reading it later (the
+            # consent_changed payload reads confirmed_at) loads nothing.
             setattr(row, key, value)
         values[column.key] = value
     return values

@@ -35,7 +35,20 @@ def upgrade():
         ),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_scoring_versions')),
     )
+    # A saved version bumps config_versions (0012_speed), the counter every request reads.
+    if op.get_bind().dialect.name == 'postgresql':
+        op.execute(
+            "CREATE TRIGGER scoring_versions_config_version AFTER INSERT OR UPDATE OR DELETE OR "
+            "TRUNCATE ON scoring_versions FOR EACH STATEMENT EXECUTE FUNCTION bump_config_version()"
+        )
+    else:
+        for event in ('INSERT', 'UPDATE', 'DELETE'):
+            op.execute(
+                f"CREATE TRIGGER scoring_versions_config_version_{event.lower()} AFTER {event} "
+                "ON scoring_versions BEGIN INSERT INTO config_versions (id, version) VALUES (1, 1) "
+                "ON CONFLICT (id) DO UPDATE SET version = config_versions.version + 1; END"
+            )
 
 
 def downgrade():
-    op.drop_table('scoring_versions')
+    op.drop_table('scoring_versions')  # its triggers go with it

@@ -3,7 +3,8 @@ JSON/YAML file, and `LEADGATE_CONVERSION_CLASSES`) as the seed, the latest saved
 there is one, held per process, and printed back as the YAML document a team copies.
 
 Every process sees a save without a restart: once per request (every call outside one) the
-latest version number is read (one indexed `max(id)`), and the held state is reloaded only when
+latest version number is checked (one indexed `max(id)`, read again only when the
+config_versions counter moved: a save bumps it), and the held state is reloaded only when
 that number moved.
 """
 
@@ -22,6 +23,7 @@ from flask import current_app, g, has_request_context
 
 from capture.base import safeyaml
 from capture.base.lifecycle import Classification
+from capture.base.settled import settled
 from capture.leads.scoring.rules import ScoringRules, ScoringRulesError, parse_rules
 from capture.leads.scoring.versions import InForce, ScoringVersion, latest_version, load
 
@@ -88,7 +90,9 @@ def in_force() -> InForce:
     held: Held = current_app.extensions[EXTENSION]
     if has_request_context() and g.get(CHECKED):
         return held.current
-    return seen_version(latest_version())
+    # The latest version's id, read again only after a watched table changed: the request's
+    # one read of config_versions (capture.base.settled) tells whether a version was saved.
+    return seen_version(settled("scoring_version", latest_version))
 
 
 def version_column() -> Any:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from capture.base.db import Model, db, table_of, utcnow
 from capture.base.lifecycle import Classification
 from capture.base.personal import NotPersonal
+from capture.base.settled import watch
 from capture.leads.lead import Lead
 from capture.leads.scoring.kinds import check_kinds, classes
 from capture.leads.scoring.rules import ScoringRules, ScoringRulesError, parse_rules
@@ -46,6 +47,11 @@ class ScoringVersion(Model):
         keep=("document", "kinds", "change", "via"),
         why="scoring rules and kinds; created_by_id is the editing staff user, never a lead",
     )
+
+
+# A save bumps config_versions (capture.base.settled), so a request learns of a new version
+# from the one counter it reads anyway.
+watch(ScoringVersion)
 
 
 @dataclass(frozen=True)
