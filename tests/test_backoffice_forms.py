@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html import unescape
+
 import sqlalchemy as sa
 from helpers import csrf_token_in
 
@@ -72,6 +74,18 @@ def test_create_then_edit_bumps_the_version(app_context, staff):
     assert get_form("hijack") is None  # the slug never changes once published
     listing = marketer.get("/admin/forms/").get_data(as_text=True)
     assert "Spring webinar 2" in listing
+
+
+def test_saving_in_the_editor_keeps_keys_it_has_no_input_for(app_context, staff, make_form):
+    make_form(slug="get-it", magnet="guide", email_magnet=True)
+    marketer = staff("marketer")
+    page = marketer.get("/admin/forms/get-it/edit").get_data(as_text=True)
+    assert "email_magnet: true" in page
+    body = page.split('name="body"')[1].split(">", 1)[1].split("</textarea>")[0]
+    data = settings(csrf_token_in(page), slug="get-it", magnet="guide", body=unescape(body))
+    assert marketer.post("/admin/forms/get-it/edit", data=data).status_code == 303
+    db.session.expire_all()
+    assert get_form("get-it").document["email_magnet"] is True
 
 
 def test_problems_are_shown_by_path_and_nothing_is_saved(app_context, staff):

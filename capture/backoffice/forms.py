@@ -36,8 +36,15 @@ from capture.web.urls import public_url
 bp = Blueprint("forms_admin", __name__, url_prefix="/admin/forms")
 protect(bp, Role.MARKETER)
 
-# What the YAML box holds; everything else has its own input.
-YAML_KEYS = ("title", "description", "fields", "consents", "success")
+# What has its own input; the YAML box holds every other key of the definition (fields,
+# consents, success, title, email_magnet, ...), so saving in the editor never drops one.
+INPUT_KEYS = frozenset(
+    {
+        *("slug", "name", "conversion", "language", "status", "double_opt_in"),
+        *("allowed_origins", "magnet", "partner"),
+    }
+)
+YAML_KEYS = ("title", "description", "fields", "consents", "success")  # the usual ones
 STARTER = {
     "fields": [{"name": "email", "type": "email", "required": True}],
     "consents": [
@@ -76,7 +83,7 @@ def _document(form: DefinitionForm) -> tuple[dict[str, Any] | None, list[str]]:
         return None, [f"yaml: {message}{where}"]
     if not isinstance(extra, dict):
         return None, ["yaml: " + _("must be a mapping of %(keys)s", keys=", ".join(YAML_KEYS))]
-    unknown = sorted(set(extra) - set(YAML_KEYS))
+    unknown = sorted(set(extra) & INPUT_KEYS)
     if unknown:
         return None, [f"{key}: " + _("set this above, not in the YAML") for key in unknown]
     origins = [line.strip() for line in (form.allowed_origins.data or "").splitlines()]
@@ -109,6 +116,7 @@ def _fill(form: DefinitionForm, definition: FormDefinition) -> None:
     form.allowed_origins.data = "\n".join(document.get("allowed_origins", []))
     form.double_opt_in.data = bool(document.get("double_opt_in"))
     shown = {key: document[key] for key in YAML_KEYS if key in document}
+    shown.update({k: v for k, v in document.items() if k not in INPUT_KEYS and k not in shown})
     form.body.data = yaml.safe_dump(shown, allow_unicode=True, sort_keys=False)
 
 
