@@ -43,53 +43,44 @@ def _mtime(path: Path) -> float:
     return path.stat().st_mtime if path.exists() else 0.0
 
 
-def _stamp() -> tuple[float, ...]:
-    return tuple(_mtime(path) for path in (SOURCE, BUILT, BUILT_FROM))
-
-
-def _built_is_current() -> bool:
-    """True when static/embed.min.js was built from embed/embed.js as it is now.
+def _built_is_current(source: Path, built: Path, built_from: Path) -> bool:
+    """True when `built` was made from `source` as it is now (the sha256 `built_from` holds).
 
     Compared by content, not modification time: a clone or a copy sets times in any order.
     """
-    if not BUILT.exists():
+    if not built.exists():
         return False
-    if not SOURCE.exists():
+    if not source.exists():
         return True  # an installed wheel: the build is all there is
-    recorded = BUILT_FROM.read_text().strip() if BUILT_FROM.exists() else ""
-    return recorded == hashlib.sha256(SOURCE.read_bytes()).hexdigest()
+    recorded = built_from.read_text().strip() if built_from.exists() else ""
+    return recorded == hashlib.sha256(source.read_bytes()).hexdigest()
 
 
-def current_script() -> Script:
-    """The script to serve, read once per process and again only when a file changes."""
-    stamp = _stamp()
-    cached: Script | None = current_app.extensions.get("leadgate.embed_script")
+def load_script(key: str, source: Path, built: Path, built_from: Path, build: str) -> Script:
+    """A served script (this one, or capture.tracking's `/track.js`): read once per process
+    and again only when one of its files changes; `build` is named in the warning."""
+    stamp = tuple(_mtime(path) for path in (source, built, built_from))
+    cached: Script | None = current_app.extensions.get(key)
     if cached is not None and cached.stamp == stamp:
         return cached
-    if _built_is_current():
-        body = BUILT.read_bytes()
+    if _built_is_current(source, built, built_from):
+        body = built.read_bytes()
     else:
-        log.warning("serving embed/embed.js unminified: run embed/build.py (make embed)")
-        body = SOURCE.read_bytes()
+        log.warning("serving embed/%s unminified: run embed/%s (make embed)", source.name, build)
+        body = source.read_bytes()
     script = Script(
         body=body,
         gzipped=gzip.compress(body, 9, mtime=0),
         version=hashlib.sha256(body).hexdigest()[:12],
         stamp=stamp,
     )
-    current_app.extensions["leadgate.embed_script"] = script
+    current_app.extensions[key] = script
     return script
 
 
-def embed_script_url() -> str:
-    """The versioned, immutable address of the current script, for embed snippets."""
-    return public_url("embed.script", v=current_script().version)
-
-
-@bp.get("/embed.js")
-@limiter.exempt
-def script() -> ResponseReturnValue:
-    current = current_script()
+def script_response(current: Script) -> ResponseReturnValue:
+    """Answer with `current`: gzip when accepted, ETag, a year's cache for `?v=` of this very
+    build and minutes otherwise, and open to every origin (other sites' pages load it)."""
     # The quality, not `in`: `gzip;q=0` lists gzip to refuse it.
     compressed = request.accept_encodings["gzip"] > 0
     response = Response(
@@ -106,6 +97,22 @@ def script() -> ResponseReturnValue:
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.vary.add("Accept-Encoding")
     return response.make_conditional(request)
+
+
+def current_script() -> Script:
+    """The embed script to serve (module-level paths, so tests can point them elsewhere)."""
+    return load_script("leadgate.embed_script", SOURCE, BUILT, BUILT_FROM, "build.py")
+
+
+def embed_script_url() -> str:
+    """The versioned, immutable address of the current script, for embed snippets."""
+    return public_url("embed.script", v=current_script().version)
+
+
+@bp.get("/embed.js")
+@limiter.exempt
+def script() -> ResponseReturnValue:
+    return script_response(current_script())
 
 
 def init_app(app: Flask) -> None:
