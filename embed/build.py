@@ -92,34 +92,45 @@ def minify(source: str) -> str:
     return minified + "\n"
 
 
-def main(argv: list[str]) -> int:
-    source = SOURCE.read_text(encoding="utf-8")
+def build(source_path: Path, target: Path, built_from: Path, budget: int, argv: list[str],
+          *, enforce_budget: bool = False) -> int:  # fmt: skip
+    """Minify `source_path` into `target` and record its sha256 in `built_from`; with
+    `--check` in `argv`, only say whether the committed files are current (and, with
+    `enforce_budget`, within `budget`). Shared with embed/build_track.py."""
+    source = source_path.read_text(encoding="utf-8")
+    label = f"embed/{source_path.name}"
     try:
         minified = minify(source)
     except ECMASyntaxError as exc:
-        print(f"embed/embed.js: {exc}", file=sys.stderr)
+        print(f"{label}: {exc}", file=sys.stderr)
         return 1
-    digest = hashlib.sha256(SOURCE.read_bytes()).hexdigest() + "\n"
+    digest = hashlib.sha256(source_path.read_bytes()).hexdigest() + "\n"
+    packed = len(gzip.compress(minified.encode(), 9))
     if "--check" in argv:
-        current = TARGET.exists() and TARGET.read_text(encoding="utf-8") == minified
-        if not current or not BUILT_FROM.exists() or BUILT_FROM.read_text() != digest:
+        current = target.exists() and target.read_text(encoding="utf-8") == minified
+        if not current or not built_from.exists() or built_from.read_text() != digest:
             print(
-                "static/embed.min.js is not the build of embed/embed.js: "
+                f"static/{target.name} is not the build of {label}: "
                 "run `make embed` and commit both files",
                 file=sys.stderr,
             )
             return 1
+        if enforce_budget and packed > budget:
+            print(f"static/{target.name} is {packed} bytes gzip -9, over {budget}", file=sys.stderr)
+            return 1
         return 0
-    TARGET.write_text(minified, encoding="utf-8")
-    BUILT_FROM.write_text(digest)
-    size = len(minified.encode())
-    packed = len(gzip.compress(minified.encode(), 9))
-    verdict = "within" if packed <= BUDGET else "OVER"
+    target.write_text(minified, encoding="utf-8")
+    built_from.write_text(digest)
+    verdict = "within" if packed <= budget else "OVER"
     print(
-        f"embed.js: {len(source.encode())} bytes source -> {size} bytes minified, "
-        f"{packed} bytes gzip -9 ({verdict} the {BUDGET}-byte budget)"
+        f"{source_path.name}: {len(source.encode())} bytes source -> {len(minified.encode())} "
+        f"bytes minified, {packed} bytes gzip -9 ({verdict} the {budget}-byte budget)"
     )
     return 0
+
+
+def main(argv: list[str]) -> int:
+    return build(SOURCE, TARGET, BUILT_FROM, BUDGET, argv)
 
 
 if __name__ == "__main__":
