@@ -11,7 +11,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 
 from capture import extension_points
-from capture.base.db import Model, Timestamped, db, new_public_id, utcnow
+from capture.base.built import binds, built
+from capture.base.db import Model, Timestamped, db, new_public_id, table_of, utcnow
 from capture.base.lifecycle import Stage
 from capture.base.personal import EMPTY, NULL, ByLead, Export, Mask, Personal, Set
 from capture.extension_points import StageMoved
@@ -214,35 +215,32 @@ def upsert_lead(email: str, touch: dict[str, Any], partner: str | None) -> tuple
     touches only `updated_at`, which takes the row lock; the caller then applies its changes.
     The statement returns the whole row as a `Lead`, so no second query loads it.
     """
-    now = utcnow()
     candidate = new_public_id("lead")
+    values = {"public_id": candidate, "email": email, "partner": partner, "touch": touch}
     dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(Lead)
-        .values(
-            public_id=candidate,
-            email=email,
-            properties={},
-            lifecycle_stage=Stage.LEAD.value,
-            score=0,
-            temperature="cold",
-            source="inbound",
-            partner=partner,
-            first_touch=touch,
-            last_touch=touch,
-            created_at=now,
-            updated_at=now,
-            last_activity_at=now,
-        )
-        .on_conflict_do_update(index_elements=[Lead.email], set_={"updated_at": now})
-        .returning(Lead)
-    )
-    lead = db.session.scalars(statement, execution_options={"populate_existing": True}).one()
+    statement = built(("upsert_lead", dialect), lambda: _upsert_statement(dialect))
+    lead = db.session.scalars(
+        statement,
+        {**values, "now": utcnow()},
+        execution_options={"populate_existing": True, "dml_strategy": "orm"},
+    ).one()
     created = lead.public_id == candidate
     if created:
         db.session.info.setdefault(CREATED_LEADS, set()).add(lead.id)
     return lead, created
+
+
+def _upsert_statement(dialect: str) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    c = table_of(Lead).c
+    now = sa.bindparam("now", type_=c.created_at.type)
+    touch = sa.bindparam("touch", type_=c.first_touch.type)
+    new = {"properties": {}, "lifecycle_stage": Stage.LEAD.value, "score": 0}
+    new |= {"temperature": "cold", "source": "inbound", "first_touch": touch, "last_touch": touch}
+    new |= {"created_at": now, "updated_at": now, "last_activity_at": now}
+    statement = insert(Lead).values(binds(table_of(Lead), ("public_id", "email", "partner")) | new)
+    update = statement.on_conflict_do_update(index_elements=[Lead.email], set_={"updated_at": now})
+    return update.returning(Lead)
 
 
 CREATED_LEADS = "leadgate.created_leads"

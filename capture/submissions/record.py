@@ -17,7 +17,8 @@ from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql, sqlite
 
 from capture import extension_points
-from capture.base.db import db, new_public_id, utcnow
+from capture.base.built import binds, built
+from capture.base.db import db, new_public_id, table_of, utcnow
 from capture.base.lifecycle import (
     Classification,
     Stage,
@@ -25,6 +26,7 @@ from capture.base.lifecycle import (
     classify,
     stage_for,
 )
+from capture.base.one_trip import flush_in_one_trip
 from capture.extension_points import Quarantined
 from capture.forms.store import FormDefinition
 from capture.forms.values import Errors, clean_values
@@ -109,7 +111,7 @@ def record_submission(intake: Intake) -> Outcome:
         return claimed
     accepted = accept(intake, claimed, values, given)
     claimed.response = accepted.answer
-    db.session.flush()
+    flush_in_one_trip()
     return Outcome(submission=claimed, body=accepted.answer)
 
 
@@ -222,35 +224,43 @@ def _claim(intake: Intake, **row: Any) -> Submission | Outcome:
     savepoint is needed, and a request without a key never conflicts.
     """
     form = intake.form
+    values = {
+        "public_id": new_public_id("sub"),
+        "form_id": form.id,
+        "form_version": form.version,
+        "channel": intake.channel,
+        "language": intake.language,
+        "context": intake.context,
+        "partner": intake.partner,
+        "origin": intake.origin,
+        "ip": stored_ip(intake.ip),
+        "user_agent": intake.user_agent,
+        "idempotency_key": intake.idempotency_key,
+        "request_digest": intake.request_digest,
+        **row,
+    }
     dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(Submission)
-        .values(
-            public_id=new_public_id("sub"),
-            form_id=form.id,
-            form_version=form.version,
-            channel=intake.channel,
-            language=intake.language,
-            context=intake.context,
-            partner=intake.partner,
-            origin=intake.origin,
-            ip=stored_ip(intake.ip),
-            user_agent=intake.user_agent,
-            idempotency_key=intake.idempotency_key,
-            request_digest=intake.request_digest,
-            **row,
-        )
-        .on_conflict_do_nothing(index_elements=["form_id", "idempotency_key"])
-        .returning(Submission)
-    )
-    submission = db.session.scalars(statement).one_or_none()
+    statement = built(("claim", dialect, *values), lambda: _claim_statement(dialect, values))
+    # "orm": one statement with these parameters, not the bulk-insert path the ORM picks for
+    # an INSERT given parameters (which walks every attribute again).
+    orm = {"dml_strategy": "orm"}
+    submission = db.session.scalars(statement, values, execution_options=orm).one_or_none()
     if submission is not None:
         return submission
     earlier = _earlier(form, intake)
     if earlier is None:  # the holder of the key was erased in between: nothing to replay
         raise IdempotencyConflict
     return earlier
+
+
+def _claim_statement(dialect: str, values: dict[str, Any]) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(Submission)
+        .values(binds(table_of(Submission), values))
+        .on_conflict_do_nothing(index_elements=["form_id", "idempotency_key"])
+        .returning(Submission)
+    )
 
 
 def _spam_signal(intake: Intake) -> str | None:

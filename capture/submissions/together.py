@@ -14,75 +14,48 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import make_transient_to_detached, object_mapper
 
+from capture.base.built import built
 from capture.base.db import Model, db, table_of
-
-
-def _values(row: Model) -> dict[str, Any]:
-    """The row's column values as an INSERT needs them, client-side defaults applied where
-    the attribute was never set (and set on the object, as a flush would)."""
-    mapper = object_mapper(row)
-    values: dict[str, Any] = {}
-    for column in table_of(type(row)).columns:
-        if column.primary_key:
-            continue
-        key = mapper.get_property_by_column(column).key
-        value = row.__dict__.get(key)
-        default = column.default
-        if key not in row.__dict__:
-            if isinstance(default, sa.ColumnDefault):
-                value = default.arg(None) if default.is_callable else default.arg
-            # Set even when None: what was inserted is known, so reading it later (the
-            # consent_changed payload reads confirmed_at) loads nothing.
-            setattr(row, key, value)
-        values[column.key] = value
-    return values
-
-
-def _saved(row: Model, row_id: int) -> None:
-    row.id = row_id  # type: ignore[attr-defined]
-    make_transient_to_detached(row)
-    db.session.add(row)  # persistent, as if loaded: nothing more is sent for it
-
-
-# Built statements by (head table, rows table, number of rows, PostgreSQL?): with bound
-# parameters instead of embedded values, SQLAlchemy builds and cache-keys each shape once, not
-# once per submission (that was a quarter of a worker's time in `python -m bench.profile`).
-_STATEMENTS: dict[tuple[str, str | None, int, bool], Any] = {}
+from capture.base.one_trip import mark_saved, row_values
 
 
 def _insert(table: sa.Table, prefix: str, count: int = 1) -> Any:
     columns = [column for column in table.columns if not column.primary_key]
-    rows = [
-        {c: sa.bindparam(f"{prefix}{i}_{c.key}", type_=c.type) for c in columns}
-        for i in range(count)
-    ]
-    return sa.insert(table).values(rows if count > 1 else rows[0])
+
+    def row(i: int) -> dict[sa.Column[Any], Any]:
+        return {c: sa.bindparam(f"{prefix}{i}_{c.key}", type_=c.type) for c in columns}
+
+    if count == 1:
+        return sa.insert(table).values(row(0))
+    # INSERT ... SELECT ... UNION ALL SELECT ...: unlike a multi-row VALUES, SQLAlchemy can
+    # cache-key it, so it is compiled once per shape, not on every call.
+    rows = sa.union_all(*(sa.select(*row(i).values()) for i in range(count)))
+    return sa.insert(table).from_select(columns, rows)
 
 
 def _params(values: dict[str, Any], prefix: str) -> dict[str, Any]:
     return {f"{prefix}_{key}": value for key, value in values.items()}
 
 
-def _statement(head_table: sa.Table, table: sa.Table | None, count: int, postgres: bool) -> Any:
-    key = (head_table.name, table.name if table is not None else None, count, postgres)
-    statement = _STATEMENTS.get(key)
-    if statement is None:
+def _statement(head_table: sa.Table, table: sa.Table | None, count: int, dialect: Any) -> Any:
+    """Built once per shape with bound parameters (capture.base.built): building and
+    cache-keying a new multi-row INSERT per submission was a quarter of a worker's time."""
+
+    def build() -> Any:
         head = _insert(head_table, "h").returning(head_table.c.id)
         if table is None:
-            statement = head
-        else:
-            many = _insert(table, "r", count).returning(table.c.id, table.c.public_id)
-            if postgres:
-                written = many.cte("written")
-                # One aggregate, so nothing depends on the order rows come back in.
-                pairs = sa.select(sa.func.json_object_agg(written.c.public_id, written.c.id))
-                statement = head.add_cte(written).returning(pairs.scalar_subquery())
-            else:
-                statement = (head, many)
-        _STATEMENTS[key] = statement
-    return statement
+            return head
+        many = _insert(table, "r", count).returning(table.c.id, table.c.public_id)
+        if dialect.name != "postgresql":
+            return head, many
+        written = many.cte("written")
+        # One aggregate, so nothing depends on the order rows come back in.
+        pairs = sa.select(sa.func.json_object_agg(written.c.public_id, written.c.id))
+        return head.add_cte(written).returning(pairs.scalar_subquery())
+
+    rows = table.name if table is not None else None
+    return built(("together", head_table.name, rows, count, dialect.name), build)
 
 
 def insert_together(head: Model, rows: Sequence[Model]) -> None:
@@ -90,22 +63,23 @@ def insert_together(head: Model, rows: Sequence[Model]) -> None:
     than `head`'s), the rows first; afterwards every object has its id and belongs to the
     session as a saved row."""
     head_table = table_of(type(head))
-    params = _params(_values(head), "h0")
+    params = _params(row_values(head), "h0")
     ids: dict[str, int] = {}
     if rows:
         table = table_of(type(rows[0]))
         for index, row in enumerate(rows):
-            params.update(_params(_values(row), f"r{index}"))
-        postgres = db.session.get_bind().dialect.name == "postgresql"
-        statement = _statement(head_table, table, len(rows), postgres)
-        if postgres:
+            params.update(_params(row_values(row), f"r{index}"))
+        dialect = db.session.get_bind().dialect
+        statement = _statement(head_table, table, len(rows), dialect)
+        if dialect.name == "postgresql":
             head_id, ids = db.session.execute(statement, params).one()
         else:
             head_statement, many = statement
             ids = {public_id: row_id for row_id, public_id in db.session.execute(many, params)}
             head_id = db.session.scalar(head_statement, params)
     else:
-        head_id = db.session.scalar(_statement(head_table, None, 0, False), params)
+        statement = _statement(head_table, None, 0, db.session.get_bind().dialect)
+        head_id = db.session.scalar(statement, params)
     for row in rows:
-        _saved(row, ids[row.public_id])  # type: ignore[attr-defined]
-    _saved(head, head_id)
+        mark_saved(row, ids[row.public_id])  # type: ignore[attr-defined]
+    mark_saved(head, head_id)

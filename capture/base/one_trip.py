@@ -1,0 +1,145 @@
+"""A session's pending writes sent as one statement on PostgreSQL.
+
+The ORM's flush sends one statement per new or changed row and waits for each. The writes that
+end a submission (the lead's UPDATE, its stage and score changes, the submission's answer)
+need nothing from one another, so on PostgreSQL they go as the data-modifying CTEs of one
+statement: all of them or none, in the caller's transaction, foreign keys checked at its end.
+Afterwards the objects are what a flush would have left: saved, with their ids, nothing
+pending. Whatever this does not cover (deletes, relationship changes, rows without a plain
+integer `id`, another database) goes through the ordinary flush.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import make_transient, make_transient_to_detached, object_mapper
+from sqlalchemy.orm.exc import StaleDataError
+
+from capture.base.built import binds, built
+from capture.base.db import Model, db, table_of
+
+
+def row_values(row: Model) -> dict[str, Any]:
+    """A new row's column values as an INSERT needs them, client-side defaults applied where
+    the attribute was never set (and set on the object, as a flush would)."""
+    mapper = object_mapper(row)
+    values: dict[str, Any] = {}
+    for column in table_of(type(row)).columns:
+        if column.primary_key:
+            continue
+        key = mapper.get_property_by_column(column).key
+        value = row.__dict__.get(key)
+        default = column.default
+        if key not in row.__dict__:
+            if isinstance(default, sa.ColumnDefault):
+                value = default.arg(None) if default.is_callable else default.arg
+            # Set even when None: what was inserted is known, so reading it later loads nothing.
+            setattr(row, key, value)
+        values[column.key] = value
+    return values
+
+
+def mark_saved(row: Model, row_id: int | None = None) -> None:
+    """`row`, written by hand (a new one with `row_id`), becomes what the session would hold
+    after flushing it: saved, its present values taken as loaded, nothing pending."""
+    state = sa.inspect(row)
+    if state.session_id is not None:
+        db.session.expunge(row)
+    if state.key is not None:
+        make_transient(row)  # only a transient row can be declared saved
+    if row_id is not None:
+        row.id = row_id  # type: ignore[attr-defined]
+    make_transient_to_detached(row)
+    db.session.add(row)  # persistent, as if loaded: nothing more is sent for it
+
+
+def _plain(row: Model) -> bool:
+    mapper = object_mapper(row)
+    if len(mapper.tables) != 1 or [c.key for c in mapper.primary_key] != ["id"]:
+        return False
+    state = sa.inspect(row)
+    return not any(state.attrs[r.key].history.has_changes() for r in mapper.relationships)
+
+
+def _changes(row: Model) -> dict[str, Any]:
+    """Changed column values of a saved row, by column name, `onupdate` defaults added."""
+    mapper = object_mapper(row)
+    state = sa.inspect(row)
+    changes: dict[str, Any] = {}
+    # Only the attributes set since the row was loaded (their old values are kept there).
+    for key in state.committed_state:
+        prop = mapper.attrs[key]
+        if isinstance(prop, sa.orm.ColumnProperty):
+            added = state.attrs[key].history.added
+            if added:
+                changes[prop.columns[0].key] = added[0]
+    if changes:
+        for column in table_of(type(row)).columns:
+            update = column.onupdate
+            if column.key not in changes and isinstance(update, sa.ColumnDefault):
+                changes[column.key] = update.arg(None) if update.is_callable else update.arg
+    return changes
+
+
+def _statement(shape: tuple[tuple[str, str, tuple[str, ...]], ...]) -> Any:
+    tables = Model.metadata.tables
+    outputs = []
+    for index, (kind, name, columns) in enumerate(shape):
+        table = tables[name]
+        prefix = f"w{index}_"
+        values = binds(table, columns, prefix)
+        if kind == "insert":
+            write: Any = sa.insert(table).values(values)
+        else:
+            key = sa.bindparam(f"{prefix}id", type_=table.c.id.type)
+            write = sa.update(table).where(table.c.id == key).values(values)
+        written = write.returning(table.c.id).cte(f"w{index}")
+        outputs.append(sa.select(written.c.id).scalar_subquery().label(f"w{index}"))
+    return sa.select(*outputs)
+
+
+def flush_in_one_trip() -> None:
+    """Flush the session; on PostgreSQL, as one statement when every pending write is a plain
+    INSERT or UPDATE of one row by its id."""
+    session = db.session()
+    if session.get_bind().dialect.name != "postgresql" or session.deleted:
+        session.flush()
+        return
+    session.dispatch.before_flush(session, None, None)  # what a flush would tell listeners
+    new = list(session.new)
+    saved = [(row, _changes(row)) for row in session.dirty]
+    dirty = [(row, changes) for row, changes in saved if changes]
+    if not new and not dirty:
+        return
+    if not all(_plain(row) for row in (*new, *(row for row, _ in dirty))) or any(
+        getattr(row, "id", None) is not None for row in new
+    ):
+        session.flush()
+        return
+    shape: list[tuple[str, str, tuple[str, ...]]] = []
+    params: dict[str, Any] = {}
+    for row in new:
+        values = row_values(row)
+        shape.append(("insert", table_of(type(row)).name, tuple(values)))
+        params.update({f"w{len(shape) - 1}_{key}": value for key, value in values.items()})
+    for row, changes in dirty:
+        shape.append(("update", table_of(type(row)).name, tuple(changes)))
+        prefix = f"w{len(shape) - 1}_"
+        params.update({f"{prefix}{key}": value for key, value in changes.items()})
+        params[f"{prefix}id"] = row.id  # type: ignore[attr-defined]
+    key: Hashable = ("one_trip", tuple(shape))
+    with session.no_autoflush:  # the statement is the flush
+        ids = session.execute(built(key, lambda: _statement(tuple(shape))), params).one()
+    for row, row_id in zip(new, ids, strict=False):
+        mark_saved(row, row_id)
+    for (row, changes), row_id in zip(dirty, ids[len(new) :], strict=True):
+        if row_id is None:
+            raise StaleDataError(f"{type(row).__name__} {row.id} was deleted meanwhile")  # type: ignore[attr-defined]
+        mapper = object_mapper(row)
+        table = table_of(type(row))
+        for column_key, value in changes.items():  # onupdate values were not on the row yet
+            row.__dict__[mapper.get_property_by_column(table.c[column_key]).key] = value
+        mark_saved(row)
