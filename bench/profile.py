@@ -79,6 +79,11 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument(
+        "--gil",
+        action="store_true",
+        help="only samples holding the GIL: Python's CPU time, without waits on PostgreSQL",
+    )
+    parser.add_argument(
         "--statements",
         action="store_true",
         help="print the SQL each hot path sends (in-process, no py-spy needed) and stop",
@@ -119,6 +124,7 @@ def main() -> int:
             collapsed = RESULTS / "profile.txt"
             record = [py_spy, "record", "--pid", str(worker), "--duration"]
             record += [str(round(options.seconds)), "--rate", "250", "--nonblocking"]
+            record += ["--gil"] if options.gil else []
             spy = threading.Thread(
                 target=subprocess.run,
                 args=([*record, "--format", "raw", "--output", str(collapsed)],),

@@ -11,15 +11,18 @@ integer `id`, another database) goes through the ordinary flush.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
-from typing import Any
+from collections.abc import Hashable, Mapping
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import make_transient, make_transient_to_detached, object_mapper
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from capture.base.built import binds, built
 from capture.base.db import Model, db, table_of
+
+M = TypeVar("M", bound=Model)
 
 
 def row_values(row: Model) -> dict[str, Any]:
@@ -54,6 +57,23 @@ def mark_saved(row: Model, row_id: int | None = None) -> None:
         row.id = row_id  # type: ignore[attr-defined]
     make_transient_to_detached(row)
     db.session.add(row)  # persistent, as if loaded: nothing more is sent for it
+
+
+def as_loaded(model: type[M], row: Mapping[str, Any]) -> M:
+    """A row read with Core (`RETURNING` every column) as the session's object for it, as an
+    ORM query with `populate_existing` would give, without the ORM's per-call statement
+    annotation and cache-key walk."""
+    mapper = sa.inspect(model)
+    table = table_of(model)
+    values = {mapper.get_property_by_column(table.c[key]).key: value for key, value in row.items()}
+    existing = db.session.identity_map.get(mapper.identity_key_from_primary_key([row["id"]]))
+    if existing is not None:
+        for key, value in values.items():
+            set_committed_value(existing, key, value)
+        return existing  # type: ignore[return-value]
+    saved = model(**values)
+    mark_saved(saved)
+    return saved
 
 
 def _plain(row: Model) -> bool:

@@ -98,13 +98,19 @@ def watch(model: type[Any]) -> None:
         event.listen(table, "after_create", sa.DDL(statement).execute_if(dialect="sqlite"))
 
 
+# Built once: a new select per call costs a walk of it for the compiled-statement cache key.
+_VERSION_QUERY = sa.select(ConfigVersion.__table__.c.version).where(
+    ConfigVersion.__table__.c.id == 1
+)
+
+
 def current_version() -> int:
     """The counter as this transaction sees it, read once per transaction."""
     session = db.session()
     memo = session.info.get(VERSION_MEMO)
     if memo is None:
         with session.no_autoflush:
-            memo = session.scalar(sa.select(ConfigVersion.version).where(ConfigVersion.id == 1))
+            memo = session.scalar(_VERSION_QUERY)
         memo = int(memo or 0)
         session.info[VERSION_MEMO] = memo
     return memo

@@ -14,6 +14,7 @@ from capture import extension_points
 from capture.base.built import binds, built
 from capture.base.db import Model, Timestamped, db, new_public_id, table_of, utcnow
 from capture.base.lifecycle import Stage
+from capture.base.one_trip import as_loaded
 from capture.base.personal import EMPTY, NULL, ByLead, Export, Mask, Personal, Set
 from capture.extension_points import StageMoved
 from capture.leads.owner import Owned, owner_payload
@@ -219,11 +220,9 @@ def upsert_lead(email: str, touch: dict[str, Any], partner: str | None) -> tuple
     values = {"public_id": candidate, "email": email, "partner": partner, "touch": touch}
     dialect = db.session.get_bind().dialect.name
     statement = built(("upsert_lead", dialect), lambda: _upsert_statement(dialect))
-    lead = db.session.scalars(
-        statement,
-        {**values, "now": utcnow()},
-        execution_options={"populate_existing": True, "dml_strategy": "orm"},
-    ).one()
+    lead = as_loaded(
+        Lead, db.session.execute(statement, {**values, "now": utcnow()}).mappings().one()
+    )
     created = lead.public_id == candidate
     if created:
         db.session.info.setdefault(CREATED_LEADS, set()).add(lead.id)
@@ -238,9 +237,10 @@ def _upsert_statement(dialect: str) -> Any:
     new = {"properties": {}, "lifecycle_stage": Stage.LEAD.value, "score": 0}
     new |= {"temperature": "cold", "source": "inbound", "first_touch": touch, "last_touch": touch}
     new |= {"created_at": now, "updated_at": now, "last_activity_at": now}
-    statement = insert(Lead).values(binds(table_of(Lead), ("public_id", "email", "partner")) | new)
-    update = statement.on_conflict_do_update(index_elements=[Lead.email], set_={"updated_at": now})
-    return update.returning(Lead)
+    table = table_of(Lead)
+    statement = insert(table).values(binds(table, ("public_id", "email", "partner")) | new)
+    update = statement.on_conflict_do_update(index_elements=[c.email], set_={"updated_at": now})
+    return update.returning(*table.c)
 
 
 CREATED_LEADS = "leadgate.created_leads"

@@ -26,7 +26,7 @@ from capture.base.lifecycle import (
     classify,
     stage_for,
 )
-from capture.base.one_trip import flush_in_one_trip
+from capture.base.one_trip import as_loaded, flush_in_one_trip
 from capture.extension_points import Quarantined
 from capture.forms.store import FormDefinition
 from capture.forms.values import Errors, clean_values
@@ -241,12 +241,9 @@ def _claim(intake: Intake, **row: Any) -> Submission | Outcome:
     }
     dialect = db.session.get_bind().dialect.name
     statement = built(("claim", dialect, *values), lambda: _claim_statement(dialect, values))
-    # "orm": one statement with these parameters, not the bulk-insert path the ORM picks for
-    # an INSERT given parameters (which walks every attribute again).
-    orm = {"dml_strategy": "orm"}
-    submission = db.session.scalars(statement, values, execution_options=orm).one_or_none()
-    if submission is not None:
-        return submission
+    row = db.session.execute(statement, values).mappings().one_or_none()
+    if row is not None:
+        return as_loaded(Submission, row)
     earlier = _earlier(form, intake)
     if earlier is None:  # the holder of the key was erased in between: nothing to replay
         raise IdempotencyConflict
@@ -255,11 +252,12 @@ def _claim(intake: Intake, **row: Any) -> Submission | Outcome:
 
 def _claim_statement(dialect: str, values: dict[str, Any]) -> Any:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = table_of(Submission)
     return (
-        insert(Submission)
-        .values(binds(table_of(Submission), values))
+        insert(table)
+        .values(binds(table, values))
         .on_conflict_do_nothing(index_elements=["form_id", "idempotency_key"])
-        .returning(Submission)
+        .returning(*table.c)
     )
 
 
