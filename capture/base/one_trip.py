@@ -152,7 +152,9 @@ def flush_in_one_trip() -> None:
         params[f"{prefix}id"] = row.id  # type: ignore[attr-defined]
     key: Hashable = ("one_trip", tuple(shape))
     with session.no_autoflush:  # the statement is the flush
-        ids = session.execute(built(key, lambda: _statement(tuple(shape))), params).one()
+        ids = (
+            session.connection().execute(built(key, lambda: _statement(tuple(shape))), params).one()
+        )
     for row, row_id in zip(new, ids, strict=False):
         mark_saved(row, row_id)
     for (row, changes), row_id in zip(dirty, ids[len(new) :], strict=True):

@@ -110,7 +110,7 @@ def current_version() -> int:
     memo = session.info.get(VERSION_MEMO)
     if memo is None:
         with session.no_autoflush:
-            memo = session.scalar(_VERSION_QUERY)
+            memo = session.connection().scalar(_VERSION_QUERY)
         memo = int(memo or 0)
         session.info[VERSION_MEMO] = memo
     return memo

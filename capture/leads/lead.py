@@ -221,7 +221,8 @@ def upsert_lead(email: str, touch: dict[str, Any], partner: str | None) -> tuple
     dialect = db.session.get_bind().dialect.name
     statement = built(("upsert_lead", dialect), lambda: _upsert_statement(dialect))
     lead = as_loaded(
-        Lead, db.session.execute(statement, {**values, "now": utcnow()}).mappings().one()
+        Lead,
+        db.session.connection().execute(statement, {**values, "now": utcnow()}).mappings().one(),
     )
     created = lead.public_id == candidate
     if created:

@@ -241,7 +241,7 @@ def _claim(intake: Intake, **row: Any) -> Submission | Outcome:
     }
     dialect = db.session.get_bind().dialect.name
     statement = built(("claim", dialect, *values), lambda: _claim_statement(dialect, values))
-    row = db.session.execute(statement, values).mappings().one_or_none()
+    row = db.session.connection().execute(statement, values).mappings().one_or_none()
     if row is not None:
         return as_loaded(Submission, row)
     earlier = _earlier(form, intake)

@@ -72,14 +72,17 @@ def insert_together(head: Model, rows: Sequence[Model]) -> None:
         dialect = db.session.get_bind().dialect
         statement = _statement(head_table, table, len(rows), dialect)
         if dialect.name == "postgresql":
-            head_id, ids = db.session.execute(statement, params).one()
+            head_id, ids = db.session.connection().execute(statement, params).one()
         else:
             head_statement, many = statement
-            ids = {public_id: row_id for row_id, public_id in db.session.execute(many, params)}
-            head_id = db.session.scalar(head_statement, params)
+            ids = {
+                public_id: row_id
+                for row_id, public_id in db.session.connection().execute(many, params)
+            }
+            head_id = db.session.connection().scalar(head_statement, params)
     else:
         statement = _statement(head_table, None, 0, db.session.get_bind().dialect)
-        head_id = db.session.scalar(statement, params)
+        head_id = db.session.connection().scalar(statement, params)
     for row in rows:
         mark_saved(row, ids[row.public_id])  # type: ignore[attr-defined]
     mark_saved(head, head_id)
