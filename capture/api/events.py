@@ -21,9 +21,10 @@ from capture.base.lifecycle import automatic_move, classify, stage_for
 from capture.extension_points import OfflineConversion
 from capture.forms.values import normalise_email
 from capture.leads.conversion import ConversionEvent
-from capture.leads.lead import apply_profile, move_stage, upsert_lead
+from capture.leads.lead import apply_profile, move_stage
 from capture.leads.privacy import Suppressed, refuse_suppressed
 from capture.leads.scoring import kind_classes, score_conversion
+from capture.leads.upsert import upsert_lead
 from capture.submissions.intake import clean_context, idempotency_key
 from capture.web.errors import ApiError
 from capture.web.params import ParamError, check

@@ -26,7 +26,7 @@ def built(key: Hashable, build: Callable[[], T]) -> T:
         if len(_BUILT) >= 1000:  # shapes are few; never let an unusual mix grow it unbounded
             _BUILT.clear()
         statement = _BUILT[key] = build()
-    return statement  # type: ignore[no-any-return]
+    return statement
 
 
 def binds(table: sa.Table, names: Iterable[str], prefix: str = "") -> dict[str, Any]:

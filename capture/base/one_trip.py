@@ -59,14 +59,14 @@ def mark_saved(row: Model, row_id: int | None = None) -> None:
     db.session.add(row)  # persistent, as if loaded: nothing more is sent for it
 
 
-def as_loaded(model: type[M], row: Mapping[str, Any]) -> M:
+def as_loaded(model: type[M], row: Mapping[str, Any] | sa.RowMapping) -> M:
     """A row read with Core (`RETURNING` every column) as the session's object for it, as an
     ORM query with `populate_existing` would give, without the ORM's per-call statement
     annotation and cache-key walk."""
     mapper = sa.inspect(model)
     table = table_of(model)
     values = {mapper.get_property_by_column(table.c[key]).key: value for key, value in row.items()}
-    existing = db.session.identity_map.get(mapper.identity_key_from_primary_key([row["id"]]))
+    existing = db.session.identity_map.get(mapper.identity_key_from_primary_key((row["id"],)))
     if existing is not None:
         for key, value in values.items():
             set_committed_value(existing, key, value)
@@ -149,7 +149,7 @@ def flush_in_one_trip() -> None:
         shape.append(("update", table_of(type(row)).name, tuple(changes)))
         prefix = f"w{len(shape) - 1}_"
         params.update({f"{prefix}{key}": value for key, value in changes.items()})
-        params[f"{prefix}id"] = row.id  # type: ignore[attr-defined]
+        params[f"{prefix}id"] = row.id
     key: Hashable = ("one_trip", tuple(shape))
     with session.no_autoflush:  # the statement is the flush
         ids = (
@@ -159,7 +159,7 @@ def flush_in_one_trip() -> None:
         mark_saved(row, row_id)
     for (row, changes), row_id in zip(dirty, ids[len(new) :], strict=True):
         if row_id is None:
-            raise StaleDataError(f"{type(row).__name__} {row.id} was deleted meanwhile")  # type: ignore[attr-defined]
+            raise StaleDataError(f"{type(row).__name__} {row.id} was deleted meanwhile")
         mapper = object_mapper(row)
         table = table_of(type(row))
         for column_key, value in changes.items():  # onupdate values were not on the row yet

@@ -7,14 +7,11 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from capture import extension_points
-from capture.base.built import binds, built
-from capture.base.db import Model, Timestamped, db, new_public_id, table_of, utcnow
+from capture.base.db import Model, Timestamped, db, utcnow
 from capture.base.lifecycle import Stage
-from capture.base.one_trip import as_loaded
 from capture.base.personal import EMPTY, NULL, ByLead, Export, Mask, Personal, Set
 from capture.extension_points import StageMoved
 from capture.leads.owner import Owned, owner_payload
@@ -206,58 +203,6 @@ class StageChange(Model):
         sa.ForeignKey("conversion_events.id", ondelete="SET NULL")
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-def upsert_lead(email: str, touch: dict[str, Any], partner: str | None) -> tuple[Lead, bool]:
-    """Return the lead for `email`, creating it if needed, locked for this transaction.
-
-    One statement (`INSERT ... ON CONFLICT DO UPDATE ... RETURNING`) so concurrent submissions
-    with one e-mail serialise on the row instead of racing to create two leads. The update
-    touches only `updated_at`, which takes the row lock; the caller then applies its changes.
-    The statement returns the whole row as a `Lead`, so no second query loads it.
-    """
-    candidate = new_public_id("lead")
-    values = {"public_id": candidate, "email": email, "partner": partner, "touch": touch}
-    dialect = db.session.get_bind().dialect.name
-    statement = built(("upsert_lead", dialect), lambda: _upsert_statement(dialect))
-    lead = as_loaded(
-        Lead,
-        db.session.connection().execute(statement, {**values, "now": utcnow()}).mappings().one(),
-    )
-    created = lead.public_id == candidate
-    if created:
-        db.session.info.setdefault(CREATED_LEADS, set()).add(lead.id)
-    return lead, created
-
-
-def _upsert_statement(dialect: str) -> Any:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    c = table_of(Lead).c
-    now = sa.bindparam("now", type_=c.created_at.type)
-    touch = sa.bindparam("touch", type_=c.first_touch.type)
-    new = {"properties": {}, "lifecycle_stage": Stage.LEAD.value, "score": 0}
-    new |= {"temperature": "cold", "source": "inbound", "first_touch": touch, "last_touch": touch}
-    new |= {"created_at": now, "updated_at": now, "last_activity_at": now}
-    table = table_of(Lead)
-    statement = insert(table).values(binds(table, ("public_id", "email", "partner")) | new)
-    update = statement.on_conflict_do_update(index_elements=[c.email], set_={"updated_at": now})
-    return update.returning(*table.c)
-
-
-CREATED_LEADS = "leadgate.created_leads"
-
-
-def created_in_this_transaction(lead: Lead) -> bool:
-    """Whether `upsert_lead` created `lead` in the session's current transaction: then no
-    other transaction can have written rows that point at it (it is not committed), so its
-    history is whatever this transaction added, and there is nothing to ask the database."""
-    return lead.id in db.session.info.get(CREATED_LEADS, ())
-
-
-@sa.event.listens_for(Session, "after_transaction_end")
-def _forget_created_leads(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.parent is None:
-        session.info.pop(CREATED_LEADS, None)
 
 
 def apply_profile(lead: Lead, values: dict[str, Any]) -> None:

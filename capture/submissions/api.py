@@ -25,11 +25,12 @@ from capture.base.db import db, discard_session
 from capture.base.extensions import csrf, limiter
 from capture.forms.spec import SLUG_RE
 from capture.forms.store import FormDefinition, settled_form
+from capture.submissions.claim import IdempotencyConflict
 from capture.submissions.client import request_origin
 from capture.submissions.intake import build_intake, idempotency_key, read_payload
 from capture.submissions.limits import submission_limits
 from capture.submissions.public import public_definition
-from capture.submissions.record import IdempotencyConflict, ValidationFailed, record_submission
+from capture.submissions.record import ValidationFailed, record_submission
 from capture.web.errors import ApiError
 from capture.web.i18n import visitor_language
 from capture.web.tokens import token_language

@@ -8,17 +8,15 @@ same everywhere.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from disposable_email_domains import blocklist as disposable_domains
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy.dialects import postgresql, sqlite
 
 from capture import extension_points
-from capture.base.built import binds, built
-from capture.base.db import db, new_public_id, table_of, utcnow
+from capture.base.db import db, new_public_id, utcnow
 from capture.base.lifecycle import (
     Classification,
     Stage,
@@ -26,17 +24,18 @@ from capture.base.lifecycle import (
     classify,
     stage_for,
 )
-from capture.base.one_trip import as_loaded, flush_in_one_trip
+from capture.base.one_trip import flush_in_one_trip
 from capture.extension_points import Quarantined
-from capture.forms.store import FormDefinition
 from capture.forms.values import Errors, clean_values
 from capture.leads.consent import ConsentRecord, append_consents
 from capture.leads.conversion import ConversionEvent
-from capture.leads.lead import Lead, StageChange, apply_profile, move_stage, upsert_lead
+from capture.leads.lead import Lead, StageChange, apply_profile, move_stage
 from capture.leads.pending import hold as hold_until_confirmed
 from capture.leads.scoring import Scored, kind_classes, score_conversion
+from capture.leads.upsert import upsert_lead
 from capture.submissions.captcha import captcha_problem
-from capture.submissions.consents import agreed, consent_record, given_consents, stored_ip
+from capture.submissions.claim import LeadFor, Outcome, claim, earlier
+from capture.submissions.consents import agreed, consent_record, given_consents
 from capture.submissions.intake import TOUCH_KEYS, Intake
 from capture.submissions.submission import Submission, SubmissionStatus
 from capture.submissions.together import insert_together
@@ -57,27 +56,11 @@ class Accepted:
     answer: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
-class Outcome:
-    submission: Submission
-    body: dict[str, Any]
-    status_code: int = 201
-    replayed: bool = False
-
-    @property
-    def quarantined(self) -> bool:
-        return self.submission.status == SubmissionStatus.QUARANTINED
-
-
 class ValidationFailed(Exception):
     def __init__(self, errors: Errors, message: str):
         super().__init__(message)
         self.errors = errors
         self.message = message
-
-
-class IdempotencyConflict(Exception):
-    """The key was used before with another body."""
 
 
 def record_submission(intake: Intake) -> Outcome:
@@ -92,31 +75,43 @@ def record_submission(intake: Intake) -> Outcome:
     _refuse_disposable(values, errors)
     if errors:
         # A key already used answers for its first request, even if this body is invalid.
-        earlier = _earlier(form, intake) if intake.idempotency_key else None
-        if earlier is not None:
-            return earlier
+        first = earlier(form, intake) if intake.idempotency_key else None
+        if first is not None:
+            return first
         raise ValidationFailed(errors, _("Please correct the marked fields."))
     # Last, so a form sent back with errors does not spend the widget's one-time answer.
     spam = captcha_problem(intake.captcha, intake.ip)
     if spam:
         return _quarantine(intake, values, spam)
 
-    claimed = _claim(
+    received = utcnow()  # the submission is received before its conversion occurs
+    now = max(utcnow(), received + timedelta(microseconds=1))
+    touch = _touch(intake, now)
+    claimed = claim(
         intake,
+        LeadFor(values["email"], touch, intake.partner),
+        created_at=received,
         status=SubmissionStatus.ACCEPTED,
         fields=values,
         consents={purpose: True for purpose in given},
     )
     if isinstance(claimed, Outcome):
         return claimed
-    accepted = accept(intake, claimed, values, given)
-    claimed.response = accepted.answer
+    submission, lead = claimed
+    accepted = accept(intake, submission, values, given, upserted=lead, touch=touch, now=now)
+    submission.response = accepted.answer
     flush_in_one_trip()
-    return Outcome(submission=claimed, body=accepted.answer)
+    return Outcome(submission=submission, body=accepted.answer)
 
 
 def accept(
-    intake: Intake, submission: Submission, values: dict[str, Any], given: list[str]
+    intake: Intake,
+    submission: Submission,
+    values: dict[str, Any],
+    given: list[str],
+    upserted: tuple[Lead, bool] | None = None,
+    touch: dict[str, Any] | None = None,
+    now: datetime | None = None,
 ) -> Accepted:
     """Turn a checked submission into a lead, consent records, a conversion and stage moves.
 
@@ -124,12 +119,9 @@ def accept(
     gets one UPDATE, in the caller's final flush.
     """
     form = intake.form
-    now = utcnow()
-    touch: dict[str, Any] = {
-        key: intake.context[key] for key in TOUCH_KEYS if intake.context.get(key)
-    }
-    touch.update(partner=intake.partner, form=form.slug, at=now.isoformat())
-    lead, created = upsert_lead(values["email"], touch, intake.partner)
+    now = now or utcnow()
+    touch = touch or _touch(intake, now)
+    lead, created = upserted or upsert_lead(values["email"], touch, intake.partner)
 
     records = [consent_record(intake, submission, lead, purpose) for purpose in given]
 
@@ -185,6 +177,14 @@ def accept(
     return accepted
 
 
+def _touch(intake: Intake, now: datetime) -> dict[str, Any]:
+    touch: dict[str, Any] = {
+        key: intake.context[key] for key in TOUCH_KEYS if intake.context.get(key)
+    }
+    touch.update(partner=intake.partner, form=intake.form.slug, at=now.isoformat())
+    return touch
+
+
 def _answer(
     intake: Intake, submission_id: str, lead_id: str, classification: Classification, stage: Stage
 ) -> dict[str, Any]:
@@ -200,65 +200,6 @@ def _answer(
         "redirect_url": spec.success_redirect,
         "confirmation_required": False,
     }
-
-
-def _earlier(form: FormDefinition, intake: Intake) -> Outcome | None:
-    earlier = db.session.scalar(
-        sa.select(Submission).where(
-            Submission.form_id == form.id, Submission.idempotency_key == intake.idempotency_key
-        )
-    )
-    if earlier is None:
-        return None
-    if earlier.request_digest != intake.request_digest:
-        raise IdempotencyConflict
-    return Outcome(submission=earlier, body=earlier.response, replayed=True)
-
-
-def _claim(intake: Intake, **row: Any) -> Submission | Outcome:
-    """Insert the submission, or answer with the earlier one that holds its idempotency key.
-
-    One statement, `INSERT ... ON CONFLICT DO NOTHING RETURNING`: on PostgreSQL a concurrent
-    twin with the same key waits on the unique index until the first commits, then inserts
-    nothing, and we answer with the first one's response, as if it had been a plain retry. No
-    savepoint is needed, and a request without a key never conflicts.
-    """
-    form = intake.form
-    values = {
-        "public_id": new_public_id("sub"),
-        "form_id": form.id,
-        "form_version": form.version,
-        "channel": intake.channel,
-        "language": intake.language,
-        "context": intake.context,
-        "partner": intake.partner,
-        "origin": intake.origin,
-        "ip": stored_ip(intake.ip),
-        "user_agent": intake.user_agent,
-        "idempotency_key": intake.idempotency_key,
-        "request_digest": intake.request_digest,
-        **row,
-    }
-    dialect = db.session.get_bind().dialect.name
-    statement = built(("claim", dialect, *values), lambda: _claim_statement(dialect, values))
-    row = db.session.connection().execute(statement, values).mappings().one_or_none()
-    if row is not None:
-        return as_loaded(Submission, row)
-    earlier = _earlier(form, intake)
-    if earlier is None:  # the holder of the key was erased in between: nothing to replay
-        raise IdempotencyConflict
-    return earlier
-
-
-def _claim_statement(dialect: str, values: dict[str, Any]) -> Any:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = table_of(Submission)
-    return (
-        insert(table)
-        .values(binds(table, values))
-        .on_conflict_do_nothing(index_elements=["form_id", "idempotency_key"])
-        .returning(*table.c)
-    )
 
 
 def _spam_signal(intake: Intake) -> str | None:
@@ -282,7 +223,7 @@ def _refuse_disposable(values: dict[str, Any], errors: Errors) -> None:
 def _quarantine(intake: Intake, values: dict[str, Any], reason: str) -> Outcome:
     """Keep it where a marketer can release it, and answer as if all went well."""
     purposes = {c.purpose for c in intake.form.spec.consents}
-    claimed = _claim(
+    claimed = claim(
         intake,
         status=SubmissionStatus.QUARANTINED,
         spam_reason=reason,
@@ -291,14 +232,15 @@ def _quarantine(intake: Intake, values: dict[str, Any], reason: str) -> Outcome:
     )
     if isinstance(claimed, Outcome):
         return claimed
+    submission, _no_lead = claimed
     classification = classify(intake.form.conversion, kind_classes())
-    claimed.response = _answer(
+    submission.response = _answer(
         intake,
-        claimed.public_id,
+        submission.public_id,
         new_public_id("lead"),
         classification,
         stage_for(classification),
     )
     db.session.flush()
-    extension_points.submission_quarantined.send(Quarantined(intake, claimed))
-    return Outcome(submission=claimed, body=claimed.response)
+    extension_points.submission_quarantined.send(Quarantined(intake, submission))
+    return Outcome(submission=submission, body=submission.response)

@@ -17,13 +17,7 @@ import sqlalchemy as sa
 from capture.base.db import db, utcnow
 from capture.base.lifecycle import Stage, automatic_move
 from capture.leads.conversion import ConversionEvent
-from capture.leads.lead import (
-    PROFILE_COLUMNS,
-    Lead,
-    StageChange,
-    created_in_this_transaction,
-    move_stage,
-)
+from capture.leads.lead import PROFILE_COLUMNS, Lead, StageChange, move_stage
 from capture.leads.scoring.decay import decayed
 from capture.leads.scoring.document import current_rules
 from capture.leads.scoring.history import ScoreChange, Scored
@@ -35,6 +29,7 @@ from capture.leads.scoring.points import (
     total,
 )
 from capture.leads.scoring.rules import ScoringRules
+from capture.leads.upsert import created_in_this_transaction
 
 ACTOR = "system:scoring"
 

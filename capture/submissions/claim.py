@@ -1,0 +1,144 @@
+"""The idempotency claim: a submission's row is written first, once per key.
+
+One statement, `INSERT ... ON CONFLICT DO NOTHING RETURNING`: on PostgreSQL a concurrent twin
+with the same key waits on the unique index until the first commits, then inserts nothing, and
+is answered with the first one's response, as if it had been a plain retry. No savepoint is
+needed, and a request without a key never conflicts.
+
+An accepted submission also needs its lead (`capture.leads.upsert`). On PostgreSQL the upsert
+rides in the claim's statement as a second CTE that inserts only if the claim did: one round
+trip for both, and a replayed key still writes nothing to `leads`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from capture.base.built import binds, built
+from capture.base.db import db, new_public_id, table_of, utcnow
+from capture.base.one_trip import as_loaded
+from capture.forms.store import FormDefinition
+from capture.leads.lead import Lead
+from capture.leads.upsert import lead_values, upsert_lead, upsert_statement, upserted
+from capture.submissions.consents import stored_ip
+from capture.submissions.intake import Intake
+from capture.submissions.submission import Submission, SubmissionStatus
+
+
+@dataclass
+class Outcome:
+    submission: Submission
+    body: dict[str, Any]
+    status_code: int = 201
+    replayed: bool = False
+
+    @property
+    def quarantined(self) -> bool:
+        return self.submission.status == SubmissionStatus.QUARANTINED
+
+
+class IdempotencyConflict(Exception):
+    """The key was used before with another body."""
+
+
+@dataclass
+class LeadFor:
+    """The lead an accepted submission upserts with its claim."""
+
+    email: str
+    touch: dict[str, Any]
+    partner: str | None
+
+
+def earlier(form: FormDefinition, intake: Intake) -> Outcome | None:
+    """The answer already given for this request's idempotency key, if any."""
+    first = db.session.scalar(
+        sa.select(Submission).where(
+            Submission.form_id == form.id, Submission.idempotency_key == intake.idempotency_key
+        )
+    )
+    if first is None:
+        return None
+    if first.request_digest != intake.request_digest:
+        raise IdempotencyConflict
+    return Outcome(submission=first, body=first.response, replayed=True)
+
+
+def claim(
+    intake: Intake, lead_for: LeadFor | None = None, **row: Any
+) -> tuple[Submission, tuple[Lead, bool] | None] | Outcome:
+    """Insert the submission (and upsert `lead_for`'s lead), or answer with the earlier
+    submission that holds its idempotency key."""
+    form = intake.form
+    values = {
+        "public_id": new_public_id("sub"),
+        "form_id": form.id,
+        "form_version": form.version,
+        "channel": intake.channel,
+        "language": intake.language,
+        "context": intake.context,
+        "partner": intake.partner,
+        "origin": intake.origin,
+        "ip": stored_ip(intake.ip),
+        "user_agent": intake.user_agent,
+        "idempotency_key": intake.idempotency_key,
+        "request_digest": intake.request_digest,
+        # Given, not left to the columns' defaults: SQLAlchemy applies those to a top-level
+        # INSERT only, not to one in a CTE.
+        "response": {},
+        "created_at": utcnow(),
+        **row,
+    }
+    dialect = db.session.get_bind().dialect.name
+    connection = db.session.connection()
+    if lead_for is not None and dialect == "postgresql":
+        lead = lead_values(lead_for.email, lead_for.touch, lead_for.partner, prefix="lead_")
+        statement = built(("claim+lead", *values), lambda: _with_lead(values))
+        both = connection.execute(statement, {**values, **lead}).mappings().one_or_none()
+        if both is not None:
+            submission = as_loaded(Submission, _part(both, "s_"))
+            return submission, upserted(_part(both, "l_"), lead, prefix="lead_")
+    else:
+        statement = built(("claim", dialect, *values), lambda: _claim(dialect, values))
+        found = connection.execute(statement, values).mappings().one_or_none()
+        if found is not None:
+            submission = as_loaded(Submission, found)
+            if lead_for is None:
+                return submission, None
+            return submission, upsert_lead(lead_for.email, lead_for.touch, lead_for.partner)
+    first = earlier(form, intake)
+    if first is None:  # the holder of the key was erased in between: nothing to replay
+        raise IdempotencyConflict
+    return first
+
+
+def _insert(dialect: str, values: dict[str, Any]) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = table_of(Submission)
+    return (
+        insert(table)
+        .values(binds(table, values))
+        .on_conflict_do_nothing(index_elements=["form_id", "idempotency_key"])
+        .returning(*table.c)
+    )
+
+
+def _claim(dialect: str, values: dict[str, Any]) -> Any:
+    return _insert(dialect, values)
+
+
+def _with_lead(values: dict[str, Any]) -> Any:
+    claimed = _insert("postgresql", values).cte("claimed")
+    exists = sa.exists(sa.select(claimed.c.id))
+    lead = upsert_statement("postgresql", when=exists, prefix="lead_").cte("lead")
+    columns = [c.label(f"s_{c.key}") for c in claimed.c]
+    columns += [c.label(f"l_{c.key}") for c in lead.c]
+    return sa.select(*columns).select_from(claimed.outerjoin(lead, sa.true()))
+
+
+def _part(row: Any, prefix: str) -> dict[str, Any]:
+    return {key[len(prefix) :]: value for key, value in row.items() if key.startswith(prefix)}
