@@ -137,11 +137,17 @@ def test_decay_is_one_set_based_update(app_context, app, make_form, submit):
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", record)
     assert changed == 10
-    # One INSERT ... SELECT for the history, one UPDATE for the scores: no per-lead statements.
-    assert statements.count("UPDATE") == 1
-    assert statements.count("INSERT") == 1
-    # The SELECTs: the count, and the check of the rules version in force (one max(id)).
-    assert len([s for s in statements if s in {"SELECT", "UPDATE", "INSERT"}]) <= 4
+    if db.engine.dialect.name == "postgresql":
+        # One statement: WITH (the new values) UPDATE ... RETURNING, INSERT the history from
+        # it, count; besides it the rules version check and the transaction's work_mem.
+        assert statements.count("WITH") == 1
+        assert len([s for s in statements if s in {"SELECT", "UPDATE", "INSERT", "WITH"}]) <= 3
+    else:
+        # One INSERT ... SELECT for the history, one UPDATE for the scores: no per-lead
+        # statements. The SELECTs: the count, and the rules version check (one max(id)).
+        assert statements.count("UPDATE") == 1
+        assert statements.count("INSERT") == 1
+        assert len([s for s in statements if s in {"SELECT", "UPDATE", "INSERT"}]) <= 4
     db.session.expire_all()
     decayed_lead, fresh = lead_by(emails[0]), lead_by(emails[-1])
     assert decayed_lead.score == 5 and fresh.score == 10

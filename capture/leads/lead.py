@@ -55,11 +55,10 @@ def trigram_index(column: str) -> sa.Index:
 
 class Lead(Owned, Timestamped, Model):
     __tablename__ = "leads"
-    # The back office filters by period (created_at); stage and score have their own indexes
-    # below. Partner: (partner, id) walks one partner's leads in list order, and only the one
-    # lead in ten or so that has a partner is in it. No index on temperature: three values, so
-    # never selective (the list walks the primary key instead), and every decay pass rewrites
-    # the temperature of most leads, which each index would make slower.
+    # Period, stage, and (partner, id) for one partner's leads in list order. None on what decay
+    # writes (score, temperature, engagement, updated_at; their filters walk the primary key):
+    # PostgreSQL rewrites a decayed lead in place (HOT), with no new entry in any index; fillfactor
+    # 50 keeps room for that on each page even when every lead changes (migration 0020_decay).
     __table_args__ = (
         sa.Index("ix_leads_created_at", "created_at"),
         sa.Index(
@@ -70,6 +69,7 @@ class Lead(Owned, Timestamped, Model):
             sqlite_where=sa.text("partner IS NOT NULL"),
         ),
         *(trigram_index(name) for name in SEARCHED_COLUMNS),
+        {"postgresql_with": {"fillfactor": 50}},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -92,7 +92,7 @@ class Lead(Owned, Timestamped, Model):
     timeline: Mapped[str | None] = mapped_column(sa.String(300))
     properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
     lifecycle_stage: Mapped[str] = mapped_column(sa.String(20), default=Stage.LEAD, index=True)
-    score: Mapped[int] = mapped_column(default=0, index=True)
+    score: Mapped[int] = mapped_column(default=0)
     temperature: Mapped[str] = mapped_column(sa.String(10), default="cold")
     source: Mapped[str] = mapped_column(sa.String(10), default="inbound")
     partner: Mapped[str | None] = mapped_column(sa.String(80))

@@ -1,7 +1,7 @@
 """Inactivity decay: the engagement part of a score halves every `half_life_days`.
 
 `decayed` is the reference formula; `decay_all` runs the same arithmetic in SQL for every lead
-(`leadgate leads decay`), with SQLite given the `power()` it may lack.
+(`leadgate scoring decay`), with SQLite given the `power()` it may lack.
 """
 
 from __future__ import annotations
@@ -17,6 +17,9 @@ from capture.base.db import UTCDateTime, db, table_of, utcnow
 from capture.leads.lead import Lead
 from capture.leads.scoring.document import current_rules
 from capture.leads.scoring.history import ScoreChange
+from capture.leads.scoring.rules import ScoringRules
+
+WORK_MEM = "256MB"  # for the PostgreSQL pass's join (see _decay_postgresql)
 
 
 def decayed(engagement: float, idle_days: float, half_life_days: float) -> float:
@@ -29,57 +32,152 @@ def decayed(engagement: float, idle_days: float, half_life_days: float) -> float
     return engagement * math.pow(0.5, idle_days / half_life_days)
 
 
-def _elapsed_days(column: Any, now: datetime, dialect: str) -> Any:
+def _elapsed_days(column: Any, now: datetime) -> Any:
+    """SQLite's days between `column` and `now` (PostgreSQL's is in `_decay_postgresql`)."""
     moment = sa.literal(now, UTCDateTime())
-    if dialect == "postgresql":
-        return sa.extract("epoch", moment - column) / 86400.0
     return sa.func.julianday(moment) - sa.func.julianday(column)
 
 
 def decay_all(now: datetime | None = None) -> int:
-    """Materialise inactivity decay for every lead: one INSERT ... SELECT for the history rows
-    and one set-based UPDATE of the table itself, so a million leads never pass through Python.
+    """Materialise inactivity decay for every lead, set-based: no lead passes through Python.
     Returns the number of leads whose score changed. The caller commits.
 
-    The UPDATE reads only the row it changes (no join of `leads` with itself): at a million
-    leads the cost is writing the rows, so nothing else is added to it.
+    Only rows whose score, band or (snapped to 0) engagement changes are written: decay
+    composes (half-lives multiply), so a row left alone still decays from its own
+    `engagement_at` to the same value later, and a lead whose engagement is 0 costs nothing.
+
+    On PostgreSQL it is one statement (`_decay_postgresql`): one scan of the leads works out
+    every new value once, the UPDATE returns the rows it wrote with their score before, and the
+    history rows and the count come from that. SQLite (no data-modifying CTEs) counts, copies
+    the history and updates in three statements.
     """
     rules = current_rules()
     now = now or utcnow()
-    dialect = db.session.get_bind().dialect.name
+    if db.session.get_bind().dialect.name == "postgresql":
+        return _decay_postgresql(rules, now)
+    return _decay_sqlite(rules, now)
+
+
+def _history_columns() -> list[str]:
+    return ["lead_id", "rule", "event", "before", "after", "created_at"]
+
+
+def _event(rules: ScoringRules) -> str:
+    return f"inactivity (half-life {rules.half_life_days:g} days)"
+
+
+def _band(rules: ScoringRules, score: Any) -> Any:
+    return sa.case(
+        (score >= rules.hot_from, "hot"), (score >= rules.warm_from, "warm"), else_="cold"
+    )
+
+
+def _decay_postgresql(rules: ScoringRules, now: datetime) -> int:
+    """WITH fresh AS (SELECT the new values of the leads due), written AS (UPDATE ... FROM
+    fresh RETURNING before and after), history AS (INSERT ... SELECT FROM written) SELECT count.
+
+    `fresh` computes power() once per lead (the single-table UPDATE evaluated it in every SET
+    and WHERE term), and replaces the separate COUNT and INSERT ... SELECT scans. The UPDATE
+    joins `fresh` on the id and on the values the new ones were computed from: a lead that
+    another transaction changed meanwhile (new points, after their own catch-up decay) fails
+    that re-check under READ COMMITTED and is left for the next pass, never overwritten with a
+    value computed from its old row.
+    """
     leads = table_of(Lead)
     c = leads.c
     moment = sa.literal(now, UTCDateTime())
-    factor = sa.func.power(0.5, _elapsed_days(c.engagement_at, now, dialect) / rules.half_life_days)
+    due = sa.and_(c.engagement_score != 0, c.engagement_at < moment, c.erased_at.is_(None))
+    # date_part() is double precision, as the reference formula's floats; extract() would be
+    # numeric, and numeric arithmetic on a million rows costs seconds.
+    idle = sa.func.date_part("epoch", moment - c.engagement_at, type_=sa.Float) / 86400.0
+    raw = (c.engagement_score * sa.func.power(0.5, idle / rules.half_life_days)).label("raw")
+    # OFFSET 0 keeps PostgreSQL from merging this subquery into the ones above it, which would
+    # copy `raw` (power() and all) into every term that uses it: computed once per lead.
+    computed = (
+        sa.select(
+            c.id, c.score, c.engagement_score, c.engagement_at, c.fit_score, c.temperature, raw
+        )
+        .where(due)
+        .offset(0)
+        .subquery("computed")
+    )
+    k = computed.c
+    engagement = sa.case((sa.func.abs(k.raw) < 0.5, 0.0), else_=k.raw)
+    snapped = sa.select(*k, engagement.label("engagement")).subquery("snapped")
+    s = snapped.c
+    after = sa.cast(sa.func.round(s.engagement), sa.Integer) + s.fit_score
+    scored = sa.select(*s, after.label("after")).subquery("scored")
+    o = scored.c
+    band = _band(rules, o.after)
+    # Rows whose score, band or (snapped to 0) engagement changes: nothing else is written.
+    fresh = (
+        sa.select(*o, band.label("band"))
+        .where(sa.or_(o.after != o.score, band != o.temperature, o.engagement == 0))
+        .cte("fresh")
+    )
+    f = fresh.c
+    written = (
+        sa.update(leads)
+        .where(
+            c.id == f.id,
+            c.score == f.score,
+            c.engagement_score == f.engagement_score,
+            c.engagement_at == f.engagement_at,
+            c.fit_score == f.fit_score,
+            c.erased_at.is_(None),
+        )
+        .values(
+            engagement_score=f.engagement,
+            score=f.after,
+            temperature=f.band,
+            engagement_at=moment,
+            updated_at=sa.case((f.after != f.score, moment), else_=c.updated_at),
+        )
+        .returning(c.id, f.score.label("before"), f.after)
+        .cte("written")
+    )
+    w = written.c
+    history = (
+        sa.insert(table_of(ScoreChange))
+        .from_select(
+            _history_columns(),
+            sa.select(
+                w.id, sa.literal("decay"), sa.literal(_event(rules)), w.before, w.after, moment
+            ).where(w.before != w.after),
+        )
+        .returning(table_of(ScoreChange).c.id)
+        .cte("history")
+    )
+    # The join's hash of every lead (about 80 MB at a million) in memory for this transaction:
+    # spilled in batches, it hands the rows to the UPDATE out of their order on disk, and the
+    # pass then dirties (and logs) each page many times over.
+    db.session.execute(sa.select(sa.func.set_config("work_mem", WORK_MEM, True)))
+    changed = db.session.scalar(sa.select(sa.func.count()).select_from(history))
+    return int(changed or 0)
+
+
+def _decay_sqlite(rules: ScoringRules, now: datetime) -> int:
+    """Three statements: the count (rowcount of INSERT ... SELECT is not reliable across
+    drivers), the history rows, and one UPDATE that reads only the row it changes."""
+    leads = table_of(Lead)
+    c = leads.c
+    moment = sa.literal(now, UTCDateTime())
+    factor = sa.func.power(0.5, _elapsed_days(c.engagement_at, now) / rules.half_life_days)
     raw = c.engagement_score * factor
     engagement = sa.case((sa.func.abs(raw) < 0.5, 0.0), else_=raw)
     new_score = sa.cast(sa.func.round(engagement), sa.Integer) + c.fit_score
     due = sa.and_(c.engagement_score != 0, c.engagement_at < now, c.erased_at.is_(None))
     changing = sa.and_(due, new_score != c.score)
-    # rowcount of INSERT ... SELECT is not reliable across drivers: count in the database.
     changed = db.session.scalar(sa.select(sa.func.count()).select_from(leads).where(changing))
     history = sa.insert(table_of(ScoreChange)).from_select(
-        ["lead_id", "rule", "event", "before", "after", "created_at"],
+        _history_columns(),
         sa.select(
-            c.id,
-            sa.literal("decay"),
-            sa.literal(f"inactivity (half-life {rules.half_life_days:g} days)"),
-            c.score,
-            new_score,
-            moment,
+            c.id, sa.literal("decay"), sa.literal(_event(rules)), c.score, new_score, moment
         ).where(changing),
     )
     db.session.execute(history)
-    band = sa.case(
-        (new_score >= rules.hot_from, "hot"),
-        (new_score >= rules.warm_from, "warm"),
-        else_="cold",
-    )
-    # Only rows whose score, band or (snapped to 0) engagement changes are written: decay
-    # composes (half-lives multiply), so a row left alone still decays from its own
-    # `engagement_at` to the same value later. A daily pass then rewrites only the leads whose
-    # rounded score moved, not every lead. Every right-hand side reads the row as it was
-    # before this UPDATE (SQL semantics).
+    band = _band(rules, new_score)
+    # Every right-hand side reads the row as it was before this UPDATE (SQL semantics).
     visible = sa.or_(new_score != c.score, band != c.temperature, sa.func.abs(raw) < 0.5)
     update = (
         sa.update(leads)
