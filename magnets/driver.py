@@ -59,7 +59,7 @@ class Compiled:
 
 
 def fetch_one(connection: sa.Connection, compiled: Compiled, values: dict[str, Any]) -> Any:
-    """The statement's first row (a tuple), or None."""
+    """The first row (a tuple) of a statement that returns rows, or None."""
     params = compiled.params(values)
     events = connection.dispatch
     if events.before_cursor_execute or events.after_cursor_execute:
@@ -71,7 +71,9 @@ def fetch_one(connection: sa.Connection, compiled: Compiled, values: dict[str, A
     dialect = connection.dialect
     try:
         cursor.execute(compiled.sql, params)
-        return cursor.fetchone() if cursor.description else None
+        # (Not `cursor.description`, which builds a column object per column: every
+        # statement run here returns rows.)
+        return cursor.fetchone()
     except dialect.loaded_dbapi.Error as error:
         gone = dialect.is_disconnect(error, dbapi_connection, cursor)
         if gone:
