@@ -50,7 +50,8 @@ AWS = {
 }
 
 
-def run(settings: Settings, log: IO[str], notes: list[str]) -> list[Row]:
+def s3_for(env: dict[str, str]) -> ThreadedMotoServer:
+    """moto's S3 on a loopback port with a bucket of its own, named in `env` for the app."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log
     port = free_port()
     s3 = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
@@ -60,6 +61,11 @@ def run(settings: Settings, log: IO[str], notes: list[str]) -> list[Row]:
     boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **_keys()).create_bucket(
         Bucket=bucket
     )
+    env.update(STORAGE_URL=f"s3://{bucket}/magnets", S3_ENDPOINT_URL=endpoint, **AWS)
+    return s3
+
+
+def run(settings: Settings, log: IO[str], notes: list[str]) -> list[Row]:
     database = BenchDatabase(settings.database_url)
     env = server_env(
         DATABASE_URL=database.url_string,
@@ -72,10 +78,8 @@ def run(settings: Settings, log: IO[str], notes: list[str]) -> list[Row]:
         RATELIMIT_ENABLED="0",
         PUBLIC_BASE_URL="https://leads.bench.example",
         WEB_CONCURRENCY=str(settings.workers),
-        STORAGE_URL=f"s3://{bucket}/magnets",
-        S3_ENDPOINT_URL=endpoint,
-        **AWS,
     )
+    s3 = s3_for(env)
     asynchronous = {**env, "LEADGATE_DOWNLOAD_ASYNC_COMMIT": "1"}
     try:
         with (

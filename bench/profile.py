@@ -1,9 +1,10 @@
-"""`python -m bench.profile`: where a gunicorn worker spends its time on the submission path.
+"""`python -m bench.profile`: where a gunicorn worker spends its time on the submission path
+(`--downloads`: on download links, `GET /d/<token>` to its 302, S3 being moto in server mode).
 
 Starts Leadgate under gunicorn with one worker on a database made for the run, loads it with
 the benchmark's wrk script, samples the worker with py-spy (`pip install py-spy`), and prints
-the functions with the most samples, inclusive and self. The flame graph goes to
-bench/results/profile.svg.
+the functions with the most samples, inclusive and self. The raw samples go to
+bench/results/profile.txt.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from pathlib import Path
 
 import requests
 
-from bench import statements
+from bench import downloads, statements
 from bench.database import BenchDatabase
-from bench.load import FRESH, run_wrk
+from bench.load import FRESH, GET_SCRIPT, LoadResult, run_script, run_wrk
 from bench.server import Gunicorn, server_env
 from bench.submissions import FORM, OURS_PATH
 
@@ -88,6 +89,11 @@ def main() -> int:
         action="store_true",
         help="print the SQL each hot path sends (in-process, no py-spy needed) and stop",
     )
+    parser.add_argument(
+        "--downloads",
+        action="store_true",
+        help="profile download links (GET /d/<token> -> 302, S3 in moto) instead of submissions",
+    )
     options = parser.parse_args()
     if options.statements:
         print(statements.run())
@@ -110,15 +116,32 @@ def main() -> int:
         RATELIMIT_ENABLED="0",
         WEB_CONCURRENCY="1",
     )
+    s3 = downloads.s3_for(env) if options.downloads else None
     try:
         with (
             (RESULTS / "profile-server.log").open("w") as log,
             Gunicorn("wsgi:create_app()", env, log) as started,
         ):
             database.create(env)
+            if options.downloads:
+                downloads._gated_magnet(database, env)
             server = started.wait()
-            token = requests.get(f"{server.url}/api/v1/forms/{FORM}", timeout=10).json()["token"]
-            run_wrk(server.url, OURS_PATH, token, "warm", FRESH, 2, options.connections)
+            if options.downloads:
+                paths = downloads._download_paths(server.url, downloads.LINKS)
+
+                def load(run: str, seconds: float) -> LoadResult:
+                    return run_script(server.url, GET_SCRIPT, paths, seconds, options.connections)
+
+            else:
+                token = requests.get(f"{server.url}/api/v1/forms/{FORM}", timeout=10).json()
+                token = token["token"]
+
+                def load(run: str, seconds: float) -> LoadResult:
+                    return run_wrk(
+                        server.url, OURS_PATH, token, run, FRESH, seconds, options.connections
+                    )
+
+            load("warm", 2)
             assert server.process is not None
             (worker,) = worker_pids(server.process.pid)
             collapsed = RESULTS / "profile.txt"
@@ -132,14 +155,14 @@ def main() -> int:
             )
             spy.start()
             time.sleep(1)
-            load = run_wrk(
-                server.url, OURS_PATH, token, "prof", FRESH, options.seconds, options.connections
-            )
+            result = load("prof", options.seconds)
             spy.join()
-            print(f"{load.rps:.0f} req/s under py-spy, p50 {load.p50_ms:.1f} ms")
+            print(f"{result.rps:.0f} req/s under py-spy, p50 {result.p50_ms:.1f} ms")
             print(summarise(collapsed, options.top))
     finally:
         database.drop()
+        if s3 is not None:
+            s3.stop()
     return 0
 
 

@@ -87,6 +87,7 @@ def scored_touch(rules: ScoringRules, points: int) -> tuple[sa.CTE, sa.CTE]:
             c.lifecycle_stage,
             *(getattr(c, name) for name in rules.bant.require),
             _version("leads").label("version"),
+            *_used(cap, lead_id, moment),
         )
         .where(c.id == lead_id)
         .with_for_update()
@@ -100,7 +101,7 @@ def scored_touch(rules: ScoringRules, points: int) -> tuple[sa.CTE, sa.CTE]:
     left = engagement * sa.func.power(0.5, idle / rules.half_life_days)
     caught_up = sa.case((sa.func.abs(left) < 0.5, 0.0), else_=left)
     fit = sa.func.coalesce(old.c.fit_score, 0)
-    capped, stale = _capped(cap, lead_id, moment, old)
+    capped, stale = _capped(cap, lead_id, old)
     gained = sa.case((capped, 0), else_=points)
     decayed = _rounded(caught_up) + fit
     after = _rounded(caught_up + gained) + fit
@@ -158,16 +159,13 @@ def _version(table: str) -> sa.ColumnElement[str]:
     return sa.cast(sa.literal_column(f"{table}.xmin"), sa.Text())
 
 
-def _capped(
-    cap: Cap | None, lead_id: Any, moment: Any, old: sa.CTE
-) -> tuple[sa.ColumnElement[bool], sa.ColumnElement[bool]]:
-    """(the cap is used up, the history read may be stale): both false without a cap.
-
-    Stale when the lead locked (its latest version) is not the one in the statement's snapshot:
-    then a download that committed meanwhile is missing from the count.
-    """
+def _used(cap: Cap | None, lead_id: Any, moment: Any) -> list[sa.Label[int]]:
+    """The rule's scored rows in the cap's window, as a column of the `old` CTE: counted once
+    per download. (An expression of `calc`, which PostgreSQL folds into the UPDATE, it was
+    counted again for every expression that reads it, eight times, each an index scan over
+    the lead's history.)"""
     if cap is None:
-        return sa.false(), sa.false()
+        return []
     history = ScoreChange.__table__.c
     used = (
         sa.select(sa.func.count())
@@ -179,6 +177,19 @@ def _capped(
         )
         .scalar_subquery()
     )
+    return [used.label("used")]
+
+
+def _capped(
+    cap: Cap | None, lead_id: Any, old: sa.CTE
+) -> tuple[sa.ColumnElement[bool], sa.ColumnElement[bool]]:
+    """(the cap is used up, the history read may be stale): both false without a cap.
+
+    Stale when the lead locked (its latest version) is not the one in the statement's snapshot:
+    then a download that committed meanwhile is missing from the count.
+    """
+    if cap is None:
+        return sa.false(), sa.false()
     snapshot = sa.table("leads", sa.column("id")).alias("snapshot")
     seen = (
         sa.select(_version("snapshot"))
@@ -186,4 +197,4 @@ def _capped(
         .where(snapshot.c.id == lead_id)
         .scalar_subquery()
     )
-    return used >= cap.max, old.c.version.is_distinct_from(seen)
+    return old.c.used >= cap.max, old.c.version.is_distinct_from(seen)

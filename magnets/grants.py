@@ -7,8 +7,8 @@ a link and a lifetime change never needs a new signature scheme.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
@@ -17,15 +17,14 @@ from sqlalchemy.orm import Mapped, lazyload, mapped_column, relationship
 from capture.base.db import Model, db, new_public_id, table_of, utcnow
 from capture.base.personal import NULL, ByLead, Export, Mask, Personal, iso
 from capture.leads.lead import Lead
-from capture.leads.scoring import current_rules, score_activity, seen_version, version_column
-from capture.ops import metrics
+from capture.leads.scoring import seen_version, version_column
 from capture.web.tokens import Purpose, sign
 from capture.web.urls import public_url
-from magnets.engagement import ACTIVITY, download_points, scored_touch
-from magnets.magnet import Magnet, MagnetFile
+from magnets.driver import Compiled, fetch_one
+from magnets.magnet import Magnet, MagnetFile, MagnetStatus
 
 DOWNLOADS = "leadgate_downloads"
-SCORED_INSERT = "magnets.scored_download_insert"
+USABLE_READ = "magnets.usable_grant_read"
 ERASURE = "erasure"  # who revoked the links of an erased person
 
 
@@ -187,107 +186,63 @@ def find_grant(public_id: str, *, with_lead: bool = True) -> DownloadGrant | Non
     return grant
 
 
-def record_download(
-    grant: DownloadGrant, file: MagnetFile, ip: str | None, user_agent: str | None
-) -> None:
-    """Note the download and count it as activity on the lead (the `download` scoring rule).
+@dataclass(frozen=True, slots=True)
+class Usable:
+    """What a working link needs for its redirect and its record, read without the ORM."""
 
-    On PostgreSQL one statement (the lead's UPDATE, its score history and the INSERT, as CTEs),
-    so it is atomic on its own and a download can run in autocommit (see `links.download`).
-    When the points could move the lead's stage (whose hooks run in Python), or elsewhere, the
-    lead is loaded and scored by `score_activity` in one transaction.
-    """
-    now = utcnow()
-    slug = grant.magnet.slug
-    lead_id = grant.lead_id
-    row = {
-        "public_id": new_public_id("dl"),
-        "grant_id": grant.id,
-        "lead_id": lead_id,
-        "magnet_id": grant.magnet_id,
-        "file_id": file.id,
-        "ip": ip,
-        "user_agent": user_agent,
-        "created_at": now,
-    }
-    points = download_points()
-    event = f"magnet {slug} download {row['public_id']}"
-    touch = (
-        sa.update(Lead)
-        .where(Lead.id == lead_id)
-        .values(last_activity_at=now, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    connection = db.session.connection()
-    if connection.dialect.name != "postgresql":
-        _record_in_transaction(row, touch, points, event)
-    elif not points:
-        insert = sa.insert(Download).values(**row)
-        returned = [Lead.id, *_async_commit()]
-        db.session.execute(insert.add_cte(touch.returning(*returned).cte("touched")))
-    else:
-        params = {f"p_{name}": value for name, value in row.items()}
-        params |= {"p_lead": lead_id, "p_at": now, "p_event": event}
-        if db.session.execute(_scored_insert(points), params).first() is None:
-            # Nothing was written: another download of the lead committed while this one
-            # waited for its lock, or a stage move could be due. Again in a transaction that
-            # takes the lock first, so the statement's snapshot comes after it and cannot be
-            # stale; if it still refuses, a move is due and Python scores it.
-            if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
-                db.session.rollback()  # the next statement begins a real transaction
-            db.session.execute(sa.select(Lead.id).where(Lead.id == lead_id).with_for_update())
-            if db.session.execute(_scored_insert(points), params).first() is None:
-                _record_in_transaction(row, touch, points, event)
-    metrics.count(DOWNLOADS, magnet=slug)
+    grant_id: int
+    lead_id: int
+    magnet_id: int
+    slug: str
+    language: str
+    file_id: int
+    storage_key: str
+    original_name: str
+    content_type: str
+    size: int
 
 
-def _scored_insert(points: int) -> sa.Insert:
-    """The download's one statement on PostgreSQL, built once per rule set (see scored_touch)."""
-    rules = current_rules()
-    cache = current_app.extensions.setdefault(SCORED_INSERT, {})
-    asynchronous = _async_commit()
-    key = (id(rules), points, bool(asynchronous))
-    if key not in cache:
-        touched, history = scored_touch(rules, points)
-        table = table_of(Download)
-        names = ["public_id", "grant_id", "lead_id", "magnet_id", "file_id", "ip", "user_agent"]
-        values = sa.select(
-            *(sa.bindparam(f"p_{name}", type_=table.c[name].type) for name in names),
-            sa.bindparam("p_created_at", type_=table.c.created_at.type),
-        ).where(sa.exists(sa.select(touched.c.id)), *(a.is_not(None) for a in asynchronous))
-        cache[key] = (
-            sa.insert(table)
-            .from_select([*names, "created_at"], values)
-            .add_cte(history)
-            .returning(table.c.id)
+def usable_grant(connection: sa.Connection, public_id: str) -> Usable | None:
+    """The grant behind a link that works now, with its magnet and current file, in one
+    statement straight through the driver (`magnets.driver`); the scoring version in force
+    rides along, as in `find_grant`. None for anything else (unknown, revoked, expired, an
+    archived or draft magnet, no file): `find_grant` and the full path answer those."""
+    compiled = current_app.extensions.get(USABLE_READ)
+    if compiled is None or compiled.dialect is not connection.dialect:
+        grants, magnets, files = table_of(DownloadGrant), table_of(Magnet), table_of(MagnetFile)
+        query = (
+            sa.select(
+                grants.c.id,
+                grants.c.lead_id,
+                grants.c.magnet_id,
+                magnets.c.slug,
+                grants.c.language,
+                files.c.id,
+                files.c.storage_key,
+                files.c.original_name,
+                files.c.content_type,
+                files.c.size,
+                grants.c.expires_at,
+                grants.c.revoked_at,
+                magnets.c.status,
+                version_column(),
+            )
+            .select_from(grants)
+            .join(magnets, magnets.c.id == grants.c.magnet_id)
+            .outerjoin(files, files.c.id == magnets.c.current_file_id)
+            .where(grants.c.public_id == sa.bindparam("p_public_id", type_=sa.String()))
         )
-    return cache[key]
-
-
-def _async_commit() -> list[sa.ColumnElement[str]]:
-    """With `LEADGATE_DOWNLOAD_ASYNC_COMMIT=1`, an expression that turns `synchronous_commit`
-    off for the statement's own transaction (autocommit: the statement is the transaction), so
-    its commit does not wait for the disk. A crash may then lose the last fraction of a second
-    of downloads; submissions and everything else stay durable."""
-    if not current_app.config.get("DOWNLOAD_ASYNC_COMMIT"):
-        return []
-    return [sa.func.set_config("synchronous_commit", "off", sa.true())]
-
-
-def _record_in_transaction(row: dict[str, Any], touch: sa.Update, points: int, event: str) -> None:
-    """The download and its scoring through the ORM, in the caller's transaction."""
-    if not points:
-        db.session.execute(sa.insert(Download).values(**row))
-        db.session.execute(touch)
-        return
-    # The lead's row lock first: the download's foreign key takes a KEY SHARE lock on the lead,
-    # and two downloads holding that while each waits for FOR UPDATE would deadlock.
-    lead = db.session.get(Lead, row["lead_id"], with_for_update=True, populate_existing=True)
-    db.session.execute(sa.insert(Download).values(**row))
-    if lead is None:
-        return
-    lead.last_activity_at = row["created_at"]
-    score_activity(lead, ACTIVITY, event=event)
+        compiled = current_app.extensions[USABLE_READ] = Compiled(query, connection.dialect)
+    row = fetch_one(connection, compiled, {"p_public_id": public_id})
+    if row is None:
+        return None
+    seen_version(row[13])
+    expires_at, revoked_at, status = row[10:13]
+    if revoked_at is not None or status != MagnetStatus.PUBLISHED or row[5] is None:
+        return None
+    if utcnow() >= expires_at:
+        return None
+    return Usable(*row[:10])
 
 
 def renewals_since(grant: DownloadGrant, since: datetime) -> int:

@@ -32,6 +32,13 @@ PRESIGNED_SECONDS = 60
 # How long an object that answered a HEAD is taken to be there and reachable: within it a
 # download presigns without a round trip to S3; an outage shows on the next check at the latest.
 CHECKED_SECONDS = 5.0
+# A presigned URL for the same object, name and type is handed out again for this long: every
+# URL still has at least PRESIGNED_SECONDS - REUSE_SECONDS to live when it is handed out (55 s
+# of its minute). botocore's presigning costs about 0.5 ms of CPU (endpoint rules, hooks,
+# SigV4), more than the rest of a download's Python; under load one worker mints one URL per
+# object per interval. The URL names no lead: whoever holds it could download the object
+# anyway, and every download is still recorded on its own.
+REUSE_SECONDS = 5.0
 KEY_RE = re.compile(r"^[A-Za-z0-9_-]+(?:/[A-Za-z0-9_.-]+)*$")
 # Multipart in 8 MB parts, one at a time in the calling thread. With threads, s3transfer reads
 # up to ten parts ahead of the uploads (its `max_in_memory_upload_chunks`, which boto3's config
@@ -54,6 +61,9 @@ class StorageUnavailable(StorageError):
 
 
 class Storage(Protocol):
+    # True when downloads are redirects to presigned URLs; False when the app streams them.
+    presigns: bool
+
     def put(self, stream: IO[bytes], key: str, content_type: str) -> None: ...
 
     def open(self, key: str) -> IO[bytes]: ...
@@ -97,6 +107,8 @@ def _checked(key: str) -> str:
 class LocalStorage:
     """Files under a directory; downloads are streamed by the app (no presigned URLs)."""
 
+    presigns = False
+
     def __init__(self, root: Path):
         self.root = root
         self.root.mkdir(parents=True, exist_ok=True)
@@ -133,6 +145,8 @@ class LocalStorage:
 class S3Storage:
     """Objects in a bucket under a prefix, through one boto3 client made at start-up."""
 
+    presigns = True
+
     def __init__(
         self,
         bucket: str,
@@ -145,6 +159,8 @@ class S3Storage:
         self.checked_for = checked_for
         # Object key -> monotonic time of its last good HEAD, in this process.
         self._answered: dict[str, float] = {}
+        # (object key, file name, type) -> (monotonic time it was minted, presigned URL).
+        self._minted: dict[tuple[str, str, str], tuple[float, str]] = {}
         # Path-style for S3-compatible endpoints (MinIO, moto, Ceph) that have no bucket DNS.
         addressing: Literal["path", "auto"] = "path" if endpoint_url else "auto"
         # The default session shares botocore's loaded service models between apps.
@@ -191,11 +207,17 @@ class S3Storage:
         Presigning alone never talks to S3, so a HEAD makes sure the object is there and the
         store answers: a link we hand out must work, or the caller shows a retry page. One HEAD
         per object every `checked_for` seconds, not one per download: a round trip per link
-        would cost more than everything else on the way to the redirect.
+        would cost more than everything else on the way to the redirect. The URL itself is
+        reused for up to REUSE_SECONDS (see there), so it has 55 to 60 seconds left.
         """
         object_key = self._key(key)
         self._check(object_key, key)
-        return self.client.generate_presigned_url(
+        now = time.monotonic()
+        wanted = (object_key, filename, content_type)
+        minted = self._minted.get(wanted)
+        if minted is not None and now - minted[0] < min(REUSE_SECONDS, self.checked_for):
+            return minted[1]
+        url = self.client.generate_presigned_url(
             "get_object",
             Params={
                 "Bucket": self.bucket,
@@ -205,6 +227,10 @@ class S3Storage:
             },
             ExpiresIn=PRESIGNED_SECONDS,
         )
+        if len(self._minted) >= 1024:
+            self._minted.clear()
+        self._minted[wanted] = (now, url)
+        return url
 
     def _check(self, object_key: str, key: str) -> None:
         now = time.monotonic()
@@ -214,14 +240,21 @@ class S3Storage:
         try:
             self.client.head_object(Bucket=self.bucket, Key=object_key)
         except (BotoCoreError, ClientError) as exc:
-            self._answered.pop(object_key, None)
+            self._forget(object_key)
             raise StorageUnavailable(f"cannot reach {key}: {exc}") from exc
         if len(self._answered) >= 1024:  # keys of replaced files would pile up otherwise
             self._answered.clear()
         self._answered[object_key] = now
 
+    def _forget(self, object_key: str) -> None:
+        """Neither the answer nor a URL of an object that is gone or unreachable is reused."""
+        self._answered.pop(object_key, None)
+        for wanted in list(self._minted):  # a copy: threads of a gthread worker share it
+            if wanted[0] == object_key:
+                self._minted.pop(wanted, None)
+
     def delete(self, key: str) -> None:
-        self._answered.pop(self._key(key), None)
+        self._forget(self._key(key))
         try:
             self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
         except (BotoCoreError, ClientError) as exc:

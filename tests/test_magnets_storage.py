@@ -146,3 +146,35 @@ def test_content_disposition_follows_rfc_6266() -> None:
     assert content_disposition("指南.pdf").startswith("attachment; filename=download.pdf;")
     assert "\r" not in content_disposition("a\r\nSet-Cookie: x.pdf")
     assert content_disposition("c.png", "inline") == "inline; filename=c.png"
+
+
+def test_a_presigned_url_is_reused_for_a_few_seconds_only(
+    s3_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Minting costs more CPU than the rest of a download: one URL per object, name and type
+    for REUSE_SECONDS, so each still has most of its minute to live when handed out."""
+    from magnets import storage as module
+
+    store = S3Storage(s3_server.make_bucket(), "", s3_server.url, checked_for=3600)
+    store.put(io.BytesIO(b"data"), "files/k.pdf", "application/pdf")
+    minted: list[str] = []
+    generate = store.client.generate_presigned_url
+
+    def counting(*args: Any, **kwargs: Any) -> str:
+        minted.append(kwargs["Params"]["Key"])
+        return generate(*args, **kwargs)
+
+    monkeypatch.setattr(store.client, "generate_presigned_url", counting)
+    clock = [1000.0]
+    monkeypatch.setattr(module.time, "monotonic", lambda: clock[0])
+    first = store.presigned_url("files/k.pdf", "k.pdf", "application/pdf")
+    assert store.presigned_url("files/k.pdf", "k.pdf", "application/pdf") == first
+    store.presigned_url("files/k.pdf", "other name.pdf", "application/pdf")  # its own URL
+    assert len(minted) == 2
+    clock[0] += module.REUSE_SECONDS
+    store.presigned_url("files/k.pdf", "k.pdf", "application/pdf")
+    assert len(minted) == 3
+    assert module.PRESIGNED_SECONDS - module.REUSE_SECONDS >= 50
+    store.delete("files/k.pdf")  # forgotten with the object: asked again, and refused
+    with pytest.raises(StorageUnavailable):
+        store.presigned_url("files/k.pdf", "k.pdf", "application/pdf")

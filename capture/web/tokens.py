@@ -39,12 +39,26 @@ class ExpiredToken(InvalidToken):
         self.payload = payload
 
 
+SERIALIZERS = "leadgate.serializers"
+
+
 def serializer(purpose: Purpose) -> URLSafeTimedSerializer:
     # itsdangerous signs with the last key and verifies with all: rotation without breaking
     # the download and confirmation links already sent.
     config = current_app.config
-    keys = [*config.get("SECRET_KEY_FALLBACKS", []), config["SECRET_KEY"]]
-    return URLSafeTimedSerializer(keys, salt=f"leadgate.{purpose}")
+    keys = (*config.get("SECRET_KEY_FALLBACKS", []), config["SECRET_KEY"])
+    # Made once per purpose and keys (a download link is verified on every click); a changed
+    # key makes a new one.
+    made: dict[tuple[Purpose, tuple[Any, ...]], URLSafeTimedSerializer]
+    made = current_app.extensions.setdefault(SERIALIZERS, {})
+    found = made.get((purpose, keys))
+    if found is None:
+        if len(made) >= 64:
+            made.clear()
+        found = made[(purpose, keys)] = URLSafeTimedSerializer(
+            list(keys), salt=f"leadgate.{purpose}"
+        )
+    return found
 
 
 def sign(purpose: Purpose, payload: Any) -> str:

@@ -20,6 +20,18 @@ class ScoreChange(Model):
     """One change of a lead's score: which rule, on what event, from what to what."""
 
     __tablename__ = "score_changes"
+    # A capped rule counts the lead's scored rows of the rule in its window (`apply`, and a
+    # download's statement in magnets.engagement): only those rows, by lead, rule and time.
+    __table_args__ = (
+        sa.Index(
+            "ix_score_changes_scored",
+            "lead_id",
+            "rule",
+            "created_at",
+            postgresql_where=sa.text("reason IS NULL"),
+            sqlite_where=sa.text("reason IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lead_id: Mapped[int] = mapped_column(sa.ForeignKey("leads.id", ondelete="CASCADE"), index=True)

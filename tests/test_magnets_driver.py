@@ -1,0 +1,95 @@
+"""Statements compiled once and run straight through psycopg (magnets.driver), as a download
+link does on PostgreSQL: the same rows as through SQLAlchemy, SQLAlchemy's own errors, a lost
+connection invalidated, and statement listeners still told."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from helpers import ON_POSTGRES
+
+from capture.base.db import UTCDateTime, db, utcnow
+from magnets.driver import Compiled, fetch_one
+
+pytestmark = pytest.mark.skipif(not ON_POSTGRES, reason="the driver path is PostgreSQL's")
+
+MOMENT = sa.bindparam("p_at", type_=UTCDateTime())
+STATEMENT = sa.select(
+    sa.bindparam("p_n", type_=sa.Integer()) + 1,
+    MOMENT + sa.literal(timedelta(days=1), sa.Interval()),
+    sa.literal("constant"),
+)
+
+
+def autocommit(app: Flask) -> sa.Connection:
+    connection = db.engine.connect()
+    connection.execution_options(isolation_level="AUTOCOMMIT")
+    return connection
+
+
+def test_rows_are_those_sqlalchemy_returns(app_context: None, app: Flask) -> None:
+    now = utcnow()
+    with autocommit(app) as connection:
+        compiled = Compiled(STATEMENT, connection.dialect)
+        assert compiled.names == {"p_n", "p_at"}
+        row = fetch_one(connection, compiled, {"p_n": 41, "p_at": now, "unused": 1})
+        expected = connection.execute(STATEMENT, {"p_n": 41, "p_at": now}).one()
+    assert tuple(row) == (42, now + timedelta(days=1), "constant") == tuple(expected)
+    with pytest.raises(KeyError):
+        compiled.params({"p_n": 1})
+    with pytest.raises(ValueError):  # bind processors run: a naive time is refused
+        compiled.params({"p_n": 1, "p_at": now.replace(tzinfo=None)})
+
+
+def test_errors_are_sqlalchemys_and_the_connection_stays_usable(
+    app_context: None, app: Flask
+) -> None:
+    failing = sa.select(sa.literal(1) / sa.bindparam("p_zero", type_=sa.Integer()))
+    with autocommit(app) as connection:
+        compiled = Compiled(failing, connection.dialect)
+        with pytest.raises(sa.exc.DataError) as raised:
+            fetch_one(connection, compiled, {"p_zero": 0})
+        assert not raised.value.connection_invalidated
+        assert tuple(fetch_one(connection, compiled, {"p_zero": 1})) == (1,)
+
+
+def test_a_lost_connection_is_invalidated_and_reported_as_operational(
+    app_context: None, app: Flask
+) -> None:
+    """What the app's error handler answers with 503 and Retry-After; the pool reconnects."""
+    with autocommit(app) as connection:
+        compiled = Compiled(STATEMENT, connection.dialect)
+        pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        with db.engine.connect() as other:
+            other.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        with pytest.raises(sa.exc.OperationalError) as raised:
+            fetch_one(connection, compiled, {"p_n": 1, "p_at": utcnow()})
+        assert raised.value.connection_invalidated
+        assert connection.invalidated
+    with autocommit(app) as connection:
+        assert fetch_one(
+            connection, Compiled(STATEMENT, connection.dialect), {"p_n": 1, "p_at": utcnow()}
+        )
+
+
+def test_statement_listeners_see_the_statement_and_its_values(
+    app_context: None, app: Flask
+) -> None:
+    seen: list[tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        seen.append((statement, parameters))
+
+    with autocommit(app) as connection:
+        compiled = Compiled(STATEMENT, connection.dialect)
+        sa.event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            row = fetch_one(connection, compiled, {"p_n": 1, "p_at": utcnow()})
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", record)
+    assert row[0] == 2
+    assert seen == [(compiled.sql, compiled.params({"p_n": 1, "p_at": seen[0][1]["p_at"]}))]
