@@ -1,7 +1,7 @@
 """score history: an index for counting a rule's scored rows in a cap's window
 
 Revision ID: 0021_downloads
-Revises: 0019_landing
+Revises: 0020_decay
 Create Date: 2026-12-06 05:20:00.000000
 
 A capped rule (the `download` rule among them) counts the lead's scored rows of that rule in
@@ -16,7 +16,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0021_downloads'
-down_revision = '0019_landing'
+down_revision = '0020_decay'
 branch_labels = None
 depends_on = None
 
