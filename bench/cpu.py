@@ -20,7 +20,7 @@ import requests
 
 from bench.database import BenchDatabase
 from bench.load import DUPLICATE_HEAVY, FRESH, Mix, run_wrk
-from bench.server import Gunicorn, server_env
+from bench.server import Gunicorn, bench_env
 from bench.submissions import BASELINE_PATH, FORM, OURS_PATH
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -103,18 +103,7 @@ def main() -> int:
     options = parser.parse_args()
     mix = DUPLICATE_HEAVY if options.duplicates else FRESH
     database = BenchDatabase()
-    env = server_env(
-        DATABASE_URL=database.url_string,
-        BASELINE_DATABASE_URL=database.baseline_url,
-        SECRET_KEY=secrets.token_urlsafe(48),
-        SUPPRESSION_KEY=secrets.token_urlsafe(48),
-        LEADGATE_ENV="production",
-        LEADGATE_ALLOW_CONSOLE_MAIL="1",
-        PUBLIC_BASE_URL="https://leads.bench.example",
-        LEADGATE_FORM_MIN_FILL_SECONDS="0",
-        RATELIMIT_ENABLED="0",
-        WEB_CONCURRENCY=str(options.workers),
-    )
+    env = bench_env(database, options.workers)
     log_path = Path(__file__).resolve().parent / "results" / "cpu-server.log"
     log_path.parent.mkdir(exist_ok=True)
     try:

@@ -26,7 +26,7 @@ from moto.server import ThreadedMotoServer
 
 from bench.database import ROOT, BenchDatabase
 from bench.load import GET_SCRIPT, LoadResult, run_script
-from bench.server import Gunicorn, free_port, server_env
+from bench.server import Gunicorn, bench_env, free_port
 from bench.submissions import Paired, Settings
 from bench.table import Row, number, verdict
 from capture.base.db import db
@@ -67,18 +67,7 @@ def s3_for(env: dict[str, str]) -> ThreadedMotoServer:
 
 def run(settings: Settings, log: IO[str], notes: list[str]) -> list[Row]:
     database = BenchDatabase(settings.database_url)
-    env = server_env(
-        DATABASE_URL=database.url_string,
-        BASELINE_DATABASE_URL=database.baseline_url,
-        SECRET_KEY=secrets.token_urlsafe(48),
-        SUPPRESSION_KEY=secrets.token_urlsafe(48),
-        LEADGATE_ENV="production",
-        LEADGATE_ALLOW_CONSOLE_MAIL="1",  # no mail server in the bench
-        LEADGATE_FORM_MIN_FILL_SECONDS="0",
-        RATELIMIT_ENABLED="0",
-        PUBLIC_BASE_URL="https://leads.bench.example",
-        WEB_CONCURRENCY=str(settings.workers),
-    )
+    env = bench_env(database, settings.workers)
     s3 = s3_for(env)
     asynchronous = {**env, "LEADGATE_DOWNLOAD_ASYNC_COMMIT": "1"}
     try:

@@ -10,7 +10,6 @@ bench/results/profile.txt.
 from __future__ import annotations
 
 import argparse
-import secrets
 import shutil
 import subprocess
 import sys
@@ -24,7 +23,7 @@ import requests
 from bench import downloads, statements
 from bench.database import BenchDatabase
 from bench.load import FRESH, GET_SCRIPT, LoadResult, run_script, run_wrk
-from bench.server import Gunicorn, server_env
+from bench.server import Gunicorn, bench_env
 from bench.submissions import FORM, OURS_PATH
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -104,18 +103,7 @@ def main() -> int:
         return 1
     RESULTS.mkdir(exist_ok=True)
     database = BenchDatabase()
-    env = server_env(
-        DATABASE_URL=database.url_string,
-        BASELINE_DATABASE_URL=database.baseline_url,
-        SECRET_KEY=secrets.token_urlsafe(48),
-        SUPPRESSION_KEY=secrets.token_urlsafe(48),
-        LEADGATE_ENV="production",
-        LEADGATE_ALLOW_CONSOLE_MAIL="1",  # no mail server in the bench
-        PUBLIC_BASE_URL="https://leads.bench.example",
-        LEADGATE_FORM_MIN_FILL_SECONDS="0",
-        RATELIMIT_ENABLED="0",
-        WEB_CONCURRENCY="1",
-    )
+    env = bench_env(database, 1)
     s3 = downloads.s3_for(env) if options.downloads else None
     try:
         with (

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import requests
+
+if TYPE_CHECKING:
+    from bench.database import BenchDatabase
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "gunicorn.conf.py"
@@ -77,3 +81,21 @@ def server_env(**overrides: str) -> dict[str, str]:
     env.pop("GUNICORN_CMD_ARGS", None)
     env.update(overrides)
     return env
+
+
+def bench_env(database: BenchDatabase, workers: int) -> dict[str, str]:
+    """Both servers' environment in every benchmark: production mode on the run's database,
+    fresh keys, no mail server, and neither the fill-time minimum nor the rate limits (the load
+    comes from one address, faster than a person types)."""
+    return server_env(
+        DATABASE_URL=database.url_string,
+        BASELINE_DATABASE_URL=database.baseline_url,
+        SECRET_KEY=secrets.token_urlsafe(48),
+        SUPPRESSION_KEY=secrets.token_urlsafe(48),
+        LEADGATE_ENV="production",
+        LEADGATE_ALLOW_CONSOLE_MAIL="1",  # no mail server in the bench
+        PUBLIC_BASE_URL="https://leads.bench.example",
+        LEADGATE_FORM_MIN_FILL_SECONDS="0",
+        RATELIMIT_ENABLED="0",
+        WEB_CONCURRENCY=str(workers),
+    )

@@ -17,7 +17,7 @@ import requests
 
 from bench.database import BenchDatabase, Integrity
 from bench.load import DUPLICATE_HEAVY, FRESH, LoadResult, Mix, run_wrk
-from bench.server import Gunicorn, server_env
+from bench.server import Gunicorn, bench_env
 from bench.table import Row, number, verdict
 
 FORM = "bench-ebook"
@@ -63,18 +63,7 @@ class Paired:
 
 def run(settings: Settings, log: IO[str], notes: list[str]) -> list[Row]:
     database = BenchDatabase(settings.database_url)
-    env = server_env(
-        DATABASE_URL=database.url_string,
-        BASELINE_DATABASE_URL=database.baseline_url,
-        SECRET_KEY=secrets.token_urlsafe(48),
-        SUPPRESSION_KEY=secrets.token_urlsafe(48),
-        LEADGATE_ENV="production",
-        LEADGATE_ALLOW_CONSOLE_MAIL="1",  # no mail server in the bench
-        LEADGATE_FORM_MIN_FILL_SECONDS="0",
-        RATELIMIT_ENABLED="0",
-        PUBLIC_BASE_URL="https://leads.bench.example",
-        WEB_CONCURRENCY=str(settings.workers),
-    )
+    env = bench_env(database, settings.workers)
     rows: list[Row] = []
     try:
         with (

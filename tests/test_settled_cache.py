@@ -45,21 +45,6 @@ def _submit(
     return client.post(f"/api/v1/forms/{slug}/submissions", json=body, headers=headers)
 
 
-@pytest.fixture
-def statements(app: Flask) -> Iterator[list[str]]:
-    """Every SQL statement the app's engine runs, while the test lasts."""
-    seen: list[str] = []
-
-    def note(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", note)
-    yield seen
-    sa.event.remove(engine, "before_cursor_execute", note)
-
-
 def test_a_warm_cache_reads_no_form_and_no_endpoint(app, client, make_form, statements):
     make_form(name="Newsletter")
     assert _submit(client, "warm@firma.dk").status_code == 201  # fills the cache
