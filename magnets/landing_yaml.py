@@ -100,11 +100,9 @@ def landing_export(slug: str) -> None:
 def landing_import(file: Path) -> None:
     """Set a landing page's copy from YAML (as landing-export prints it)."""
     try:
-        raw = safeyaml.load(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        fail(f"{file}: cannot read: {exc}")
-    except yaml.YAMLError as exc:
-        fail(f"{file}: {safeyaml.describe(exc)}")
+        raw = safeyaml.load_file(file)
+    except safeyaml.Unreadable as exc:
+        fail(f"{file}: {exc}")
     slug = raw.get("slug") if isinstance(raw, dict) else None
     magnet = get_magnet(slug) if isinstance(slug, str) else None
     if magnet is None:

@@ -80,13 +80,9 @@ def import_nurtures(files: tuple[Path, ...]) -> None:
     failed = False
     for path in files:
         try:
-            document = safeyaml.load(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as exc:
-            click.echo(f"{path}: cannot read: {exc}", err=True)
-            failed = True
-            continue
-        except yaml.YAMLError as exc:
-            click.echo(f"{path}: {safeyaml.describe(exc)}", err=True)
+            document = safeyaml.load_file(path)
+        except safeyaml.Unreadable as exc:
+            click.echo(f"{path}: {exc}", err=True)
             failed = True
             continue
         nurture, problems = _apply(document)

@@ -8,6 +8,7 @@ aliases, so the loader refuses them as it composes the document, before anything
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -50,3 +51,21 @@ def describe(problem: yaml.YAMLError) -> str:
     if isinstance(problem, AliasRefused):
         return f"aliases (*name) are not allowed; write the values out{where}"
     return f"not valid YAML{where}"
+
+
+class Unreadable(Exception):
+    """A YAML file that could not be read or parsed; the message says why, in one line."""
+
+
+def load_file(path: Path) -> Any:
+    """The document in the file at `path`, for the CLI imports; raises `Unreadable`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise Unreadable(f"cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise Unreadable(f"not valid YAML: {exc}") from exc
+    try:
+        return load(text)
+    except yaml.YAMLError as exc:
+        raise Unreadable(describe(exc)) from exc

@@ -27,18 +27,9 @@ def import_forms(files: tuple[Path, ...]) -> None:
     failed = False
     for path in files:
         try:
-            raw = safeyaml.load(path.read_text(encoding="utf-8"))
-            spec = parse_definition(raw, kind_classes())
-        except OSError as exc:
-            click.echo(f"{path}: cannot read: {exc.strerror}", err=True)
-            failed = True
-            continue
-        except yaml.YAMLError as exc:
-            click.echo(f"{path}: {safeyaml.describe(exc)}", err=True)
-            failed = True
-            continue
-        except UnicodeDecodeError as exc:
-            click.echo(f"{path}: not valid YAML: {exc}", err=True)
+            spec = parse_definition(safeyaml.load_file(path), kind_classes())
+        except safeyaml.Unreadable as exc:
+            click.echo(f"{path}: {exc}", err=True)
             failed = True
             continue
         except DefinitionError as exc:
