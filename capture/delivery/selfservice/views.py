@@ -129,23 +129,23 @@ def _ask(token: str, kind: RequestKind) -> None:
 @bp.route("/u/<token>/data", methods=["GET", "POST"], endpoint="export")
 @limiter.limit(_limit, methods=["POST"])
 def export_page(token: str) -> ResponseReturnValue:
-    if http.method == "POST":
-        _ask(token, RequestKind.EXPORT)
-        return _page("selfservice/sent.html", kind="export")
-    visitor_language()
-    _lead(token)
-    return _page("selfservice/ask.html", kind="export", token=token)
+    return _request_page(token, RequestKind.EXPORT, "export")
 
 
 @bp.route("/u/<token>/erase", methods=["GET", "POST"], endpoint="erase")
 @limiter.limit(_limit, methods=["POST"])
 def erase_page(token: str) -> ResponseReturnValue:
+    return _request_page(token, RequestKind.ERASURE, "erasure")
+
+
+def _request_page(token: str, kind: RequestKind, name: str) -> ResponseReturnValue:
+    """GET asks for confirmation (and changes nothing); POST files the request."""
     if http.method == "POST":
-        _ask(token, RequestKind.ERASURE)
-        return _page("selfservice/sent.html", kind="erasure")
+        _ask(token, kind)
+        return _page("selfservice/sent.html", kind=name)
     visitor_language()
     _lead(token)
-    return _page("selfservice/ask.html", kind="erasure", token=token)
+    return _page("selfservice/ask.html", kind=name, token=token)
 
 
 @bp.get("/privacy/export/<token>")
