@@ -26,7 +26,7 @@ from capture.base.extensions import csrf, limiter
 from capture.forms.spec import SLUG_RE
 from capture.forms.store import FormDefinition, settled_form
 from capture.submissions.claim import IdempotencyConflict
-from capture.submissions.client import request_origin
+from capture.submissions.client import preflight_answer, request_origin
 from capture.submissions.intake import build_intake, idempotency_key, read_payload
 from capture.submissions.limits import submission_limits
 from capture.submissions.public import public_definition
@@ -86,14 +86,9 @@ def _cors(response: Response, form: FormDefinition | None) -> Response:
 def preflight(slug: str) -> ResponseReturnValue:
     form = settled_form(slug) if SLUG_RE.match(slug) else None
     origin = request_origin()
-    response = Response(status=204)
-    if form is not None and origin and origin_allowed(form, origin):
-        response.headers["Access-Control-Allow-Origin"] = origin
-        response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
-        response.headers["Access-Control-Allow-Headers"] = "Content-Type, Idempotency-Key"
-        response.headers["Access-Control-Max-Age"] = "86400"
-    response.vary.add("Origin")
-    return response
+    allowed = form is not None and origin and origin_allowed(form, origin)
+    methods, headers = "GET, POST, OPTIONS", "Content-Type, Idempotency-Key"
+    return preflight_answer(origin if allowed else None, methods, headers)
 
 
 def definition_etag(document: dict) -> str:

@@ -1,11 +1,12 @@
-"""What the server itself knows of the client: the origin of its page and its user agent.
+"""What the server itself knows of the client: the origin of its page and its user agent;
+and the CORS preflight answer built on that origin.
 
 Neither comes from the body, so a partner or a page cannot be claimed by what is posted.
 """
 
 from __future__ import annotations
 
-from flask import request
+from flask import Response, request
 
 from capture.forms.origins import normalise_origin
 
@@ -35,3 +36,16 @@ def user_agent() -> str | None:
     agent = request.headers.get("User-Agent", "")
     agent = "".join(ch for ch in agent if ch.isprintable())[:512]
     return agent or None
+
+
+def preflight_answer(origin: str | None, methods: str, headers: str) -> Response:
+    """A CORS preflight's answer: `origin` (already judged allowed by the caller, or None for
+    none) may send `methods` with `headers`, for a day."""
+    response = Response(status=204)
+    if origin:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Allow-Methods"] = methods
+        response.headers["Access-Control-Allow-Headers"] = headers
+        response.headers["Access-Control-Max-Age"] = "86400"
+    response.vary.add("Origin")
+    return response

@@ -28,7 +28,7 @@ from capture.leads.consent import ConsentMethod
 from capture.leads.lead import Lead
 from capture.leads.scoring import current_rules, score_activity
 from capture.submissions.api import origin_allowed
-from capture.submissions.client import request_origin, user_agent
+from capture.submissions.client import OPAQUE_ORIGIN, preflight_answer, request_origin, user_agent
 from capture.submissions.intake import JSON_TYPES, load_json
 from capture.tracking.consent import tracking_granted, withdraw_tracking
 from capture.tracking.token import Holder, read_tracking_token
@@ -128,15 +128,10 @@ def preflight() -> ResponseReturnValue:
     """The form is in the token, which a preflight does not carry: any origin is answered, and
     the POST itself is refused (403) unless its form allows the origin. (Registered before the
     POST views, so Flask's automatic OPTIONS answer does not take its place.)"""
-    response = Response(status=204)
     origin = request_origin()
-    if origin and origin != "null":
-        response.headers["Access-Control-Allow-Origin"] = origin
-        response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
-        response.headers["Access-Control-Allow-Headers"] = "Content-Type"
-        response.headers["Access-Control-Max-Age"] = "86400"
-    response.vary.add("Origin")
-    return response
+    return preflight_answer(
+        origin if origin != OPAQUE_ORIGIN else None, "POST, OPTIONS", "Content-Type"
+    )
 
 
 @bp.post("")
