@@ -84,6 +84,13 @@ def _plain(row: Model) -> bool:
     return not any(state.attrs[r.key].history.has_changes() for r in mapper.relationships)
 
 
+def _fits(session: Any) -> bool:
+    """Whether every pending write is a plain INSERT of a new row or UPDATE of one by id."""
+    return all(_plain(row) for row in (*session.new, *session.dirty)) and not any(
+        getattr(row, "id", None) is not None for row in session.new
+    )
+
+
 def _changes(row: Model) -> dict[str, Any]:
     """Changed column values of a saved row, by column name, `onupdate` defaults added."""
     mapper = object_mapper(row)
@@ -128,16 +135,17 @@ def flush_in_one_trip() -> None:
     if session.get_bind().dialect.name != "postgresql" or session.deleted:
         session.flush()
         return
+    if not _fits(session):
+        session.flush()  # tells the listeners itself
+        return
     session.dispatch.before_flush(session, None, None)  # what a flush would tell listeners
+    if not _fits(session):  # a listener added what one statement cannot write
+        session.flush()
+        return
     new = list(session.new)
     saved = [(row, _changes(row)) for row in session.dirty]
     dirty = [(row, changes) for row, changes in saved if changes]
     if not new and not dirty:
-        return
-    if not all(_plain(row) for row in (*new, *(row for row, _ in dirty))) or any(
-        getattr(row, "id", None) is not None for row in new
-    ):
-        session.flush()
         return
     shape: list[tuple[str, str, tuple[str, ...]]] = []
     params: dict[str, Any] = {}
