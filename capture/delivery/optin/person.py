@@ -23,15 +23,17 @@ def unsubscribe_url(lead_public_id: str, language: str | None = None) -> str:
     return public_url("unsubscribe.page", token=token, lang=language)
 
 
-def lead_for_token(token: str) -> Lead | None:
-    """The lead the token names; None when there is none. A bad token is a 404; an erased
-    person's link is a 410 and writes nothing (erasure kills every link they hold)."""
+def lead_for_token(token: str, invalid: str | None = None) -> Lead | None:
+    """The lead the token names; None when there is none. A bad token is a 404 (`invalid`
+    says so; by default as an unsubscribe link); an erased person's link is a 410 and writes
+    nothing (erasure kills every link they hold)."""
+    invalid = invalid or _("This unsubscribe link is not valid.")
     try:
         public_id, _issued = verify(Purpose.UNSUBSCRIBE, token)
     except InvalidToken:
-        raise ApiError(404, "not_found", _("This unsubscribe link is not valid.")) from None
+        raise ApiError(404, "not_found", invalid) from None
     if not isinstance(public_id, str):
-        raise ApiError(404, "not_found", _("This unsubscribe link is not valid."))
+        raise ApiError(404, "not_found", invalid)
     lead = db.session.scalar(sa.select(Lead).where(Lead.public_id == public_id))
     if lead is not None and lead.erased_at is not None:
         raise ApiError(410, "gone", _("This link no longer works: the data behind it was erased."))

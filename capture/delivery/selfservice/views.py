@@ -25,6 +25,7 @@ from flask_babel import gettext as _
 
 from capture.base.db import db, utcnow
 from capture.base.extensions import csrf, limiter
+from capture.delivery.optin.person import lead_for_token
 from capture.delivery.optin.unsubscribe import enqueue_lead_email
 from capture.delivery.selfservice.requests import (
     PrivacyRequest,
@@ -62,18 +63,8 @@ def _page(template: str, status: int = 200, **context: Any) -> ResponseReturnVal
 
 
 def _lead(token: str) -> Lead | None:
-    """The lead of a preference-page token (Purpose.UNSUBSCRIBE, as `/u/<token>`); 404 for a
-    bad token, 410 for an erased person, None for a lead that no longer exists."""
-    try:
-        public_id, _issued = verify(Purpose.UNSUBSCRIBE, token)
-    except InvalidToken:
-        raise ApiError(404, "not_found", _("This link is not valid.")) from None
-    if not isinstance(public_id, str):
-        raise ApiError(404, "not_found", _("This link is not valid."))
-    lead = db.session.scalar(sa.select(Lead).where(Lead.public_id == public_id))
-    if lead is not None and lead.erased_at is not None:
-        raise ApiError(410, "gone", _("This link no longer works: the data behind it was erased."))
-    return lead
+    """The lead of a preference-page token (`/u/<token>`), as the preference page finds it."""
+    return lead_for_token(token, _("This link is not valid."))
 
 
 def _request(purpose: Purpose, token: str) -> tuple[PrivacyRequest, Lead]:
