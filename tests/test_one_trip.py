@@ -130,3 +130,30 @@ def test_a_pending_delete_takes_the_ordinary_flush(app, make_form, submit, state
         assert not [w for w in _writes(statements) if w.lstrip().upper().startswith("WITH")]
         db.session.commit()
         assert db.session.scalar(sa.select(sa.func.count()).select_from(StageChange)) == 0
+
+
+def test_rows_written_in_one_trip_roll_back_as_flushed_rows_do(app, make_form, submit):
+    """New rows leave the session and changed ones are expired, as after a flush."""
+    make_form()
+    assert submit("test-form", {"email": "ane@firma.dk"}).status_code == 201
+    with app.app_context():
+        lead = db.session.scalar(sa.select(Lead).where(Lead.email == "ane@firma.dk"))
+        conversion = db.session.scalar(sa.select(ConversionEvent))
+        lead.company = "Firma ApS"
+        change = StageChange(
+            lead_id=lead.id,
+            from_stage="mql",
+            to_stage="sql",
+            reason="test",
+            actor="test",
+            conversion_id=conversion.id,
+        )
+        db.session.add(change)
+        flush_in_one_trip()
+        assert sa.inspect(change).persistent and sa.inspect(lead).persistent
+        assert change in db.session and not sa.inspect(lead).modified
+        db.session.rollback()
+        assert sa.inspect(change).transient  # the INSERT was undone: no row behind it
+        assert sa.inspect(lead).persistent and "company" in sa.inspect(lead).expired_attributes
+        assert lead.company is None  # read again: the UPDATE was undone
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(StageChange)) == 1

@@ -201,9 +201,14 @@ def append_consents(lead: Lead, records: Iterable[ConsentRecord]) -> list[Consen
     """
     appended = []
     for record in records:
-        record.lead_id = lead.id
-        record.created_at = record.created_at or utcnow()
-        db.session.add(record)
+        # Set only what differs: a record the submission already wrote (with this lead and
+        # time) stays clean, so the commit has nothing left to flush.
+        if record.lead_id != lead.id:
+            record.lead_id = lead.id
+        if record.created_at is None:
+            record.created_at = utcnow()
+        if record not in db.session:
+            db.session.add(record)
         appended.append(record)
     for record in appended:
         extension_points.consent_changed.send(

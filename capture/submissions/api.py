@@ -33,7 +33,7 @@ from capture.submissions.public import public_definition
 from capture.submissions.record import ValidationFailed, record_submission
 from capture.web.errors import ApiError
 from capture.web.i18n import visitor_language
-from capture.web.tokens import token_language
+from capture.web.tokens import check_form_token
 
 bp = Blueprint("forms_api", __name__, url_prefix="/api/v1/forms")
 csrf.exempt(bp)  # protected by the signed form token, not a session: no cookies cross-site
@@ -125,10 +125,10 @@ def submit(slug: str) -> ResponseReturnValue:
     if not origin_allowed(form, origin):
         raise ApiError(403, "origin_not_allowed", _("This form cannot be sent from this site."))
     payload = read_payload()
-    shown_in = token_language(payload.token)
-    if shown_in and "lang" not in request.args:
+    token_check = check_form_token(payload.token, slug)
+    if token_check.language and "lang" not in request.args:
         # The consent text on record must be the one shown: the language the form was fetched in.
-        language = visitor_language(shown_in)
+        language = visitor_language(token_check.language)
     key = idempotency_key(payload.idempotency_key)
     intake = build_intake(
         form,
@@ -141,6 +141,7 @@ def submit(slug: str) -> ResponseReturnValue:
         payload.digest,
         key,
         captcha=payload.captcha,
+        token_check=token_check,
     )
     try:
         outcome = record_submission(intake)

@@ -24,6 +24,7 @@ from capture.submissions.client import request_origin, user_agent
 from capture.submissions.envelope import SubmissionEnvelope
 from capture.web.errors import ApiError
 from capture.web.params import ParamError, check
+from capture.web.tokens import FormTokenCheck
 
 # Ad networks' click ids, taken from the page's address like the UTM parameters: Google Ads
 # (gclid, and gbraid/wbraid for iOS), Microsoft Ads, Meta, LinkedIn.
@@ -51,6 +52,8 @@ class Intake:
     idempotency_key: str | None = None
     request_digest: str | None = None
     captcha: Any = None
+    # The form token's check, when the channel already made it (the API, for the language).
+    token_check: FormTokenCheck | None = None
 
 
 class Unread:
@@ -233,6 +236,7 @@ def build_intake(
     key: str | None = None,
     captcha: Any = None,
     origin_partner: str | Unread | None = UNREAD,
+    token_check: FormTokenCheck | None = None,
 ) -> Intake:
     """Attach what the server knows (address, agent, origin, partner) to what the client sent.
 
@@ -255,6 +259,7 @@ def build_intake(
         idempotency_key=key,
         request_digest=digest,
         captcha=captcha,
+        token_check=token_check,
     )
 
 

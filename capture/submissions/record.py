@@ -206,7 +206,8 @@ def _spam_signal(intake: Intake) -> str | None:
     honeypot = intake.fields.get(current_app.config["HONEYPOT_FIELD"])
     if honeypot not in (None, "", False):
         return "honeypot"
-    return check_form_token(intake.token, intake.form.slug).problem
+    check = intake.token_check or check_form_token(intake.token, intake.form.slug)
+    return check.problem
 
 
 def _refuse_disposable(values: dict[str, Any], errors: Errors) -> None:

@@ -84,5 +84,6 @@ def insert_together(head: Model, rows: Sequence[Model]) -> None:
         statement = _statement(head_table, None, 0, db.session.get_bind().dialect)
         head_id = db.session.connection().scalar(statement, params)
     for row in rows:
-        mark_saved(row, ids[row.public_id])  # type: ignore[attr-defined]
-    mark_saved(head, head_id)
+        row.id = ids[row.public_id]  # type: ignore[attr-defined]
+    head.id = head_id  # type: ignore[attr-defined]
+    mark_saved((*rows, head))

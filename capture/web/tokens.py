@@ -84,10 +84,12 @@ def verify(purpose: Purpose, token: str, max_age: int | None = None) -> tuple[An
 
 @dataclass(frozen=True)
 class FormTokenCheck:
-    """What the form token says about a submission: good, or the spam signal it raises."""
+    """What the form token says about a submission: good, or the spam signal it raises, and
+    the language the form was shown in (when the token is genuine, expired or not)."""
 
     problem: str | None
     age_seconds: float | None = None
+    language: str | None = None
 
 
 def issue_form_token(slug: str, unique: bool = False, language: str | None = None) -> str:
@@ -101,30 +103,30 @@ def issue_form_token(slug: str, unique: bool = False, language: str | None = Non
     return sign(Purpose.FORM, payload)
 
 
-def token_language(token: Any) -> str | None:
-    """The language a form token says its form was shown in; None if it says none or is bad."""
-    try:
-        payload, _issued = verify(Purpose.FORM, token)
-    except InvalidToken:
-        return None
+def _shown_in(payload: Any) -> str | None:
     language = payload.get("l") if isinstance(payload, dict) else None
     return language if language in LANGUAGES else None
 
 
 def check_form_token(token: Any, slug: str) -> FormTokenCheck:
-    """Bots post without loading the form, post someone else's form, or post instantly."""
+    """Bots post without loading the form, post someone else's form, or post instantly.
+
+    Verified once per submission: the answer also carries the language the form was shown in,
+    which the API needs before anything else (the consent text on record must be that one).
+    """
     config = current_app.config
     if not isinstance(token, str) or not token:
         return FormTokenCheck("missing_token")
     try:
         payload, issued = verify(Purpose.FORM, token, max_age=config["FORM_TOKEN_MAX_AGE"])
-    except ExpiredToken:
-        return FormTokenCheck("expired_token")
+    except ExpiredToken as expired:
+        return FormTokenCheck("expired_token", language=_shown_in(expired.payload))
     except InvalidToken:
         return FormTokenCheck("bad_token")
+    language = _shown_in(payload)
     if not isinstance(payload, dict) or payload.get("f") != slug:
-        return FormTokenCheck("bad_token")
+        return FormTokenCheck("bad_token", language=language)
     age = (datetime.now(UTC) - issued).total_seconds()
     if age < config["FORM_MIN_FILL_SECONDS"]:
-        return FormTokenCheck("too_fast", age)
-    return FormTokenCheck(None, age)
+        return FormTokenCheck("too_fast", age, language)
+    return FormTokenCheck(None, age, language)
