@@ -170,7 +170,7 @@ def flush_in_one_trip() -> None:
             session.connection().execute(built(key, lambda: _statement(tuple(shape))), params).one()
         )
     for row, row_id in zip(new, ids, strict=False):
-        row.id = row_id  # type: ignore[attr-defined]
+        row.id = row_id
     for (row, changes), row_id in zip(dirty, ids[len(new) :], strict=True):
         if row_id is None:
             raise StaleDataError(f"{type(row).__name__} {row.id} was deleted meanwhile")
