@@ -15,12 +15,12 @@ from flask import current_app
 from sqlalchemy.orm import Mapped, lazyload, mapped_column, relationship
 
 from capture.base.db import Model, db, new_public_id, table_of, utcnow
+from capture.base.driver import Compiled, fetch_one
 from capture.base.personal import NULL, ByLead, Export, Mask, Personal, iso
 from capture.leads.lead import Lead
 from capture.leads.scoring import seen_version, version_column
 from capture.web.tokens import Purpose, sign
 from capture.web.urls import public_url
-from magnets.driver import Compiled, fetch_one
 from magnets.magnet import Magnet, MagnetFile, MagnetStatus
 
 DOWNLOADS = "leadgate_downloads"

@@ -16,10 +16,10 @@ import sqlalchemy as sa
 from flask import current_app
 
 from capture.base.db import db, new_public_id, table_of, utcnow
+from capture.base.driver import Compiled, fetch_one
 from capture.leads.lead import Lead
 from capture.leads.scoring import current_rules, score_activity
 from capture.ops import metrics
-from magnets.driver import Compiled, fetch_one
 from magnets.engagement import ACTIVITY, download_points, scored_touch
 from magnets.grants import DOWNLOADS, Download, DownloadGrant, Usable
 from magnets.magnet import MagnetFile

@@ -12,6 +12,7 @@ integer `id`, another database) goes through the ordinary flush.
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping
+from functools import cache
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -19,29 +20,46 @@ from sqlalchemy.orm import object_mapper
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
-from capture.base.built import binds, built
+from capture.base.built import binds
 from capture.base.db import Model, db, table_of
+from capture.base.driver import compiled, fetch_one
 
 M = TypeVar("M", bound=Model)
+
+
+@cache
+def attribute_keys(model: type[Model]) -> dict[str, str]:
+    """The mapped attribute of each column of `model`'s table, by column name."""
+    mapper = sa.inspect(model)
+    return {c.key: mapper.get_property_by_column(c).key for c in table_of(model).columns}
+
+
+@cache
+def _inserted(model: type[Model]) -> tuple[tuple[str, str, Any], ...]:
+    """Column name, attribute and client-side default of each column an INSERT gives."""
+    keys = attribute_keys(model)
+    return tuple(
+        (c.key, keys[c.key], c.default if isinstance(c.default, sa.ColumnDefault) else None)
+        for c in table_of(model).columns
+        if not c.primary_key
+    )
 
 
 def row_values(row: Model) -> dict[str, Any]:
     """A new row's column values as an INSERT needs them, client-side defaults applied where
     the attribute was never set (and set on the object, as a flush would)."""
-    mapper = object_mapper(row)
     values: dict[str, Any] = {}
-    for column in table_of(type(row)).columns:
-        if column.primary_key:
+    given = row.__dict__
+    for name, key, default in _inserted(type(row)):
+        if key in given:
+            values[name] = given[key]
             continue
-        key = mapper.get_property_by_column(column).key
-        value = row.__dict__.get(key)
-        default = column.default
-        if key not in row.__dict__:
-            if isinstance(default, sa.ColumnDefault):
-                value = default.arg(None) if default.is_callable else default.arg
-            # Set even when None: what was inserted is known, so reading it later loads nothing.
-            setattr(row, key, value)
-        values[column.key] = value
+        value = None
+        if default is not None:
+            value = default.arg(None) if default.is_callable else default.arg
+        # Set even when None: what was inserted is known, so reading it later loads nothing.
+        setattr(row, key, value)
+        values[name] = value
     return values
 
 
@@ -70,15 +88,20 @@ def as_loaded(model: type[M], row: Mapping[str, Any] | sa.RowMapping) -> M:
     ORM query with `populate_existing` would give, without the ORM's per-call statement
     annotation and cache-key walk."""
     mapper = sa.inspect(model)
-    table = table_of(model)
-    values = {mapper.get_property_by_column(table.c[key]).key: value for key, value in row.items()}
-    existing = db.session.identity_map.get(mapper.identity_key_from_primary_key((row["id"],)))
+    keys = attribute_keys(model)
+    values = {keys[name]: value for name, value in row.items()}
+    identity = mapper.identity_key_from_primary_key((row["id"],))
+    existing = db.session.identity_map.get(identity)
     if existing is not None:
         for key, value in values.items():
             set_committed_value(existing, key, value)
         return existing  # type: ignore[return-value]
-    saved = model(**values)
-    mark_saved((saved,))
+    # Made as a query's loader makes it: values straight into its dict (no attribute events,
+    # no history), its identity key set, then added as a detached row is.
+    saved: M = mapper.class_manager.new_instance()  # type: ignore[assignment]
+    saved.__dict__.update(values)
+    sa.inspect(saved).key = identity
+    db.session.add(saved)
     return saved
 
 
@@ -165,17 +188,17 @@ def flush_in_one_trip() -> None:
         params.update({f"{prefix}{key}": value for key, value in changes.items()})
         params[f"{prefix}id"] = row.id
     key: Hashable = ("one_trip", tuple(shape))
+    connection = session.connection()
     with session.no_autoflush:  # the statement is the flush
-        ids = (
-            session.connection().execute(built(key, lambda: _statement(tuple(shape))), params).one()
-        )
+        statement = compiled(key, lambda: _statement(tuple(shape)), connection.dialect)
+        ids = fetch_one(connection, statement, params)
     for row, row_id in zip(new, ids, strict=False):
         row.id = row_id
     for (row, changes), row_id in zip(dirty, ids[len(new) :], strict=True):
         if row_id is None:
             raise StaleDataError(f"{type(row).__name__} {row.id} was deleted meanwhile")
-        mapper = object_mapper(row)
-        table = table_of(type(row))
+        model: type[Model] = type(row)
+        keys = attribute_keys(model)
         for column_key, value in changes.items():  # onupdate values were not on the row yet
-            row.__dict__[mapper.get_property_by_column(table.c[column_key]).key] = value
+            row.__dict__[keys[column_key]] = value
     mark_saved((*new, *(row for row, _changes in dirty)))

@@ -23,6 +23,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 
 from capture.base.db import Model, db, table_of
+from capture.base.driver import compiled, fetch_one
 from capture.base.personal import NotPersonal
 
 T = TypeVar("T")
@@ -109,8 +110,13 @@ def current_version() -> int:
     session = db.session()
     memo = session.info.get(VERSION_MEMO)
     if memo is None:
-        with session.no_autoflush:
-            memo = session.connection().scalar(_VERSION_QUERY)
+        connection = session.connection()
+        if connection.dialect.name == "postgresql":  # straight through the driver
+            statement = compiled("config_version", lambda: _VERSION_QUERY, connection.dialect)
+            row = fetch_one(connection, statement, {})
+            memo = row and row[0]
+        else:
+            memo = connection.scalar(_VERSION_QUERY)
         memo = int(memo or 0)
         session.info[VERSION_MEMO] = memo
     return memo

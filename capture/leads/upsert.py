@@ -51,6 +51,9 @@ def upsert_statement(dialect: str, when: Any = None, prefix: str = "") -> Any:
     new |= {"properties": {}, "lifecycle_stage": Stage.LEAD.value, "score": 0}
     new |= {"temperature": "cold", "source": "inbound", "first_touch": touch, "last_touch": touch}
     new |= {"created_at": now, "updated_at": now, "last_activity_at": now}
+    # Every column with a Python-side default, given: statements compiled once
+    # (capture.base.driver) have no execution context to fill them in.
+    new |= {"engagement_score": 0.0, "fit_score": 0, "engagement_at": now}
     if when is None:
         statement = insert(table).values(new)
     else:

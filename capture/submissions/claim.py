@@ -12,6 +12,7 @@ trip for both, and a replayed key still writes nothing to `leads`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from capture.base.built import binds, built
 from capture.base.db import db, new_public_id, table_of, utcnow
+from capture.base.driver import compiled, fetch_mapping
 from capture.base.one_trip import as_loaded
 from capture.forms.store import FormDefinition
 from capture.leads.lead import Lead
@@ -93,18 +95,27 @@ def claim(
         "created_at": utcnow(),
         **row,
     }
-    dialect = db.session.get_bind().dialect.name
     connection = db.session.connection()
+    dialect = connection.dialect.name
     if lead_for is not None and dialect == "postgresql":
         lead = lead_values(lead_for.email, lead_for.touch, lead_for.partner, prefix="lead_")
-        statement = built(("claim+lead", *values), lambda: _with_lead(values))
-        both = connection.execute(statement, {**values, **lead}).mappings().one_or_none()
+        statement = compiled(
+            ("claim+lead", *values), lambda: _with_lead(values), connection.dialect
+        )
+        both = fetch_mapping(connection, statement, {**values, **lead})
         if both is not None:
             submission = as_loaded(Submission, _part(both, "s_"))
             return submission, upserted(_part(both, "l_"), lead, prefix="lead_")
     else:
-        statement = built(("claim", dialect, *values), lambda: _claim(dialect, values))
-        found = connection.execute(statement, values).mappings().one_or_none()
+        found: Mapping[Any, Any] | None
+        if dialect == "postgresql":
+            claimed = compiled(
+                ("claim", *values), lambda: _claim(dialect, values), connection.dialect
+            )
+            found = fetch_mapping(connection, claimed, values)
+        else:
+            statement = built(("claim", dialect, *values), lambda: _claim(dialect, values))
+            found = connection.execute(statement, values).mappings().one_or_none()
         if found is not None:
             submission = as_loaded(Submission, found)
             if lead_for is None:

@@ -11,12 +11,14 @@ loaded, so hooks and later flushes see ordinary persistent objects with their id
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
 
 from capture.base.built import built
 from capture.base.db import Model, db, table_of
+from capture.base.driver import compiled, fetch_one
 from capture.base.one_trip import mark_saved, row_values
 
 
@@ -69,17 +71,17 @@ def insert_together(head: Model, rows: Sequence[Model]) -> None:
         table = table_of(type(rows[0]))
         for index, row in enumerate(rows):
             params.update(_params(row_values(row), f"r{index}"))
-        dialect = db.session.get_bind().dialect
-        statement = _statement(head_table, table, len(rows), dialect)
+        connection = db.session.connection()
+        dialect = connection.dialect
         if dialect.name == "postgresql":
-            head_id, ids = db.session.connection().execute(statement, params).one()
+            key = ("together", head_table.name, table.name, len(rows))
+            build = partial(_statement, head_table, table, len(rows), dialect)
+            head_id, ids = fetch_one(connection, compiled(key, build, dialect), params)
         else:
+            statement = _statement(head_table, table, len(rows), dialect)
             head_statement, many = statement
-            ids = {
-                public_id: row_id
-                for row_id, public_id in db.session.connection().execute(many, params)
-            }
-            head_id = db.session.connection().scalar(head_statement, params)
+            ids = {public_id: row_id for row_id, public_id in connection.execute(many, params)}
+            head_id = connection.scalar(head_statement, params)
     else:
         statement = _statement(head_table, None, 0, db.session.get_bind().dialect)
         head_id = db.session.connection().scalar(statement, params)

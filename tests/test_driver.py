@@ -1,6 +1,7 @@
-"""Statements compiled once and run straight through psycopg (magnets.driver), as a download
-link does on PostgreSQL: the same rows as through SQLAlchemy, SQLAlchemy's own errors, a lost
-connection invalidated, and statement listeners still told."""
+"""Statements compiled once and run straight through psycopg (capture.base.driver), as a
+download link and a submission do on PostgreSQL: the same rows and values as through
+SQLAlchemy, SQLAlchemy's own errors, a lost connection invalidated, and statement listeners
+still told."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from flask import Flask
 from helpers import ON_POSTGRES
 
 from capture.base.db import UTCDateTime, db, utcnow
-from magnets.driver import Compiled, fetch_one
+from capture.base.driver import Compiled, fetch_mapping, fetch_one
 
 pytestmark = pytest.mark.skipif(not ON_POSTGRES, reason="the driver path is PostgreSQL's")
 
@@ -93,3 +94,53 @@ def test_statement_listeners_see_the_statement_and_its_values(
             sa.event.remove(db.engine, "before_cursor_execute", record)
     assert row[0] == 2
     assert seen == [(compiled.sql, compiled.params({"p_n": 1, "p_at": seen[0][1]["p_at"]}))]
+
+
+TYPED = sa.select(
+    sa.cast(sa.bindparam("p_ratio", type_=sa.Float()), sa.Numeric(asdecimal=False)).label("ratio"),
+    sa.bindparam("p_at", type_=UTCDateTime()).label("at"),
+    sa.literal(
+        {"a": [1]}, sa.JSON().with_variant(sa.dialects.postgresql.JSONB(), "postgresql")
+    ).label("document"),
+)
+
+
+@pytest.mark.parametrize("listened", [False, True], ids=["driver", "through SQLAlchemy"])
+def test_mappings_are_what_sqlalchemy_gives(app_context: None, app: Flask, listened: bool) -> None:
+    """Values processed by their column types as a query's are: a numeric the database sends
+    as `numeric` comes back a float, a time in another session time zone comes back in UTC."""
+    now = utcnow()
+    values = {"p_ratio": 0.25, "p_at": now}
+
+    def record(*args: Any) -> None:
+        pass
+
+    with autocommit(app) as connection:
+        connection.exec_driver_sql("SET TIME ZONE 'Europe/Copenhagen'")
+        compiled = Compiled(TYPED, connection.dialect)
+        if listened:
+            sa.event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            first = fetch_mapping(connection, compiled, values)
+            again = fetch_mapping(connection, compiled, values)  # processors kept from the first
+        finally:
+            if listened:
+                sa.event.remove(db.engine, "before_cursor_execute", record)
+        expected = dict(connection.execute(TYPED, values).mappings().one())
+    assert first == again == expected == {"ratio": 0.25, "at": now, "document": {"a": [1]}}
+    assert isinstance(first["ratio"], float) and first["at"].utcoffset() == timedelta(0)
+
+
+def test_python_side_defaults_must_be_given(app_context: None, app: Flask) -> None:
+    """SQLAlchemy fills those in per execution; a statement compiled once has nobody to."""
+    table = sa.Table(
+        "t",
+        sa.MetaData(),
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("n", sa.Integer, default=0),
+        sa.Column("name", sa.String),
+    )
+    insert = sa.insert(table).values(name=sa.bindparam("p_name")).returning(table.c.id)
+    with pytest.raises(ValueError, match="'n'"):
+        Compiled(insert, db.engine.dialect)
+    Compiled(insert.values(n=sa.bindparam("p_n")), db.engine.dialect)  # given: fine
