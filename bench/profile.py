@@ -48,6 +48,10 @@ def summarise(collapsed: Path, top: int) -> str:
     total = 0
     for line in collapsed.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
+        if not count_text.isdigit():
+            # py-spy writes a frame's name as its repr, which can span lines (a proxy's
+            # "Working outside of request context" error): that sample is dropped.
+            continue
         count = int(count_text)
         frames = [frame.split(" (", 1)[0] + " " + _where(frame) for frame in stack.split(";")]
         total += count

@@ -12,12 +12,12 @@ integer `id`, another database) goes through the ordinary flush.
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass
 from functools import cache
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.orm import object_mapper
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE, get_history, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from capture.base.built import binds
@@ -105,38 +105,58 @@ def as_loaded(model: type[M], row: Mapping[str, Any] | sa.RowMapping) -> M:
     return saved
 
 
+@dataclass(frozen=True)
+class _Shape:
+    """What one statement needs to know of a model, worked out once."""
+
+    plain: bool  # one table, keyed by a plain `id`
+    relationships: tuple[str, ...]
+    columns: dict[str, str]  # column attribute -> column name
+    onupdate: tuple[tuple[str, sa.ColumnDefault], ...]
+
+
+@cache
+def _shape(model: type[Model]) -> _Shape:
+    mapper = sa.inspect(model)
+    plain = len(mapper.tables) == 1 and [c.key for c in mapper.primary_key] == ["id"]
+    columns = {name: key for key, name in attribute_keys(model).items()}
+    onupdate = tuple(
+        (c.key, c.onupdate)
+        for c in table_of(model).columns
+        if isinstance(c.onupdate, sa.ColumnDefault)
+    )
+    return _Shape(plain, tuple(r.key for r in mapper.relationships), columns, onupdate)
+
+
 def _plain(row: Model) -> bool:
-    mapper = object_mapper(row)
-    if len(mapper.tables) != 1 or [c.key for c in mapper.primary_key] != ["id"]:
-        return False
-    state = sa.inspect(row)
-    return not any(state.attrs[r.key].history.has_changes() for r in mapper.relationships)
+    shape = _shape(type(row))
+    return shape.plain and not any(
+        get_history(row, key, PASSIVE_NO_INITIALIZE).has_changes() for key in shape.relationships
+    )
 
 
-def _fits(session: Any) -> bool:
+def _fits(new: Iterable[Model], dirty: Iterable[Model]) -> bool:
     """Whether every pending write is a plain INSERT of a new row or UPDATE of one by id."""
-    return all(_plain(row) for row in (*session.new, *session.dirty)) and not any(
-        getattr(row, "id", None) is not None for row in session.new
+    return all(_plain(row) and getattr(row, "id", None) is None for row in new) and all(
+        _plain(row) for row in dirty
     )
 
 
 def _changes(row: Model) -> dict[str, Any]:
     """Changed column values of a saved row, by column name, `onupdate` defaults added."""
-    mapper = object_mapper(row)
-    state = sa.inspect(row)
+    shape = _shape(type(row))
     changes: dict[str, Any] = {}
     # Only the attributes set since the row was loaded (their old values are kept there).
-    for key in state.committed_state:
-        prop = mapper.attrs[key]
-        if isinstance(prop, sa.orm.ColumnProperty):
-            added = state.attrs[key].history.added
+    for key in sa.inspect(row).committed_state:
+        name = shape.columns.get(key)
+        if name is not None:
+            added = get_history(row, key, PASSIVE_NO_INITIALIZE).added
             if added:
-                changes[prop.columns[0].key] = added[0]
+                changes[name] = added[0]
     if changes:
-        for column in table_of(type(row)).columns:
-            update = column.onupdate
-            if column.key not in changes and isinstance(update, sa.ColumnDefault):
-                changes[column.key] = update.arg(None) if update.is_callable else update.arg
+        for name, update in shape.onupdate:
+            if name not in changes:
+                changes[name] = update.arg(None) if update.is_callable else update.arg
     return changes
 
 
@@ -164,15 +184,15 @@ def flush_in_one_trip() -> None:
     if session.get_bind().dialect.name != "postgresql" or session.deleted:
         session.flush()
         return
-    if not _fits(session):
+    if not _fits(session.new, session.dirty):
         session.flush()  # tells the listeners itself
         return
     session.dispatch.before_flush(session, None, None)  # what a flush would tell listeners
-    if not _fits(session):  # a listener added what one statement cannot write
+    new, changed = list(session.new), list(session.dirty)
+    if not _fits(new, changed):  # a listener added what one statement cannot write
         session.flush()
         return
-    new = list(session.new)
-    saved = [(row, _changes(row)) for row in session.dirty]
+    saved = [(row, _changes(row)) for row in changed]
     dirty = [(row, changes) for row, changes in saved if changes]
     if not new and not dirty:
         return
