@@ -104,7 +104,7 @@ def claim(
         )
         both = fetch_mapping(connection, statement, {**values, **lead})
         if both is not None:
-            submission = as_loaded(Submission, _part(both, "s_"))
+            submission = as_loaded(Submission, {**values, **_part(both, "s_")})
             return submission, upserted(_part(both, "l_"), lead, prefix="lead_")
     else:
         found: Mapping[Any, Any] | None
@@ -117,7 +117,7 @@ def claim(
             statement = built(("claim", dialect, *values), lambda: _claim(dialect, values))
             found = connection.execute(statement, values).mappings().one_or_none()
         if found is not None:
-            submission = as_loaded(Submission, found)
+            submission = as_loaded(Submission, {**values, **found})
             if lead_for is None:
                 return submission, None
             return submission, upsert_lead(lead_for.email, lead_for.touch, lead_for.partner)
@@ -134,7 +134,9 @@ def _insert(dialect: str, values: dict[str, Any]) -> Any:
         insert(table)
         .values(binds(table, values))
         .on_conflict_do_nothing(index_elements=["form_id", "idempotency_key"])
-        .returning(*table.c)
+        # What the database decides (the id, the columns not given): the values given are
+        # known, and reading back a JSON document just sent costs its parse.
+        .returning(*(c for c in table.c if c.key not in values))
     )
 
 
