@@ -5,7 +5,8 @@ share it, so this is the figure to compare changes by while working. Both server
 `bench/run` (same gunicorn settings, one database); each side is loaded in turn with wrk, and
 the CPU time (user + system, from /proc) of its gunicorn workers and of every PostgreSQL process
 is divided by the requests answered. On 2 cores, throughput is roughly 2 s / (app + database)
-per request when both are busy, so the ratio of totals predicts the throughput ratio.
+per request when both are busy, so the ratio of totals predicts the throughput ratio. The
+sides alternate for `--rounds` rounds (the machine's own speed drifts): compare the median.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,6 +102,7 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--duplicates", action="store_true", help="the duplicate-heavy mix")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of both sides")
     options = parser.parse_args()
     mix = DUPLICATE_HEAVY if options.duplicates else FRESH
     database = BenchDatabase()
@@ -118,22 +121,40 @@ def main() -> int:
             token = requests.get(f"{ours.url}/api/v1/forms/{FORM}", timeout=10).json()["token"]
             for server, path in ((ours, OURS_PATH), (bare, BASELINE_PATH)):
                 measure(server, database.name, path, token, mix, 2, options.connections)
-            costs = {
-                side: measure(
-                    server, database.name, path, token, mix, options.seconds, options.connections
+            sides = (("ours", ours, OURS_PATH), ("bare", bare, BASELINE_PATH))
+            rounds: list[dict[str, Cost]] = []
+            for n in range(options.rounds):
+                # Alternating order: the machine's speed drifts within a minute.
+                ordered = sides if n % 2 == 0 else sides[::-1]
+                rounds.append(
+                    {
+                        side: measure(
+                            server,
+                            database.name,
+                            path,
+                            token,
+                            mix,
+                            options.seconds,
+                            options.connections,
+                        )
+                        for side, server, path in ordered
+                    }
                 )
-                for side, server, path in (("ours", ours, OURS_PATH), ("bare", bare, BASELINE_PATH))
-            }
     finally:
         database.drop()
     print(f"CPU per request ({mix.name}, {options.workers} workers, {options.connections} conns)")
-    for side, cost in costs.items():
-        print(
-            f"  {side}: app {cost.app_ms:.2f} ms + database {cost.db_ms:.2f} ms"
-            f" = {cost.total_ms:.2f} ms ({cost.requests} requests)"
-        )
-    ratio = costs["bare"].total_ms / costs["ours"].total_ms
-    print(f"  predicted throughput ratio (bare total / ours total): {ratio:.2f}")
+    ratios = []
+    for costs in rounds:
+        for side in ("ours", "bare"):
+            cost = costs[side]
+            print(
+                f"  {side}: app {cost.app_ms:.2f} ms + database {cost.db_ms:.2f} ms"
+                f" = {cost.total_ms:.2f} ms ({cost.requests} requests)"
+            )
+        ratios.append(costs["bare"].total_ms / costs["ours"].total_ms)
+        print(f"  predicted throughput ratio (bare total / ours total): {ratios[-1]:.2f}")
+    if len(ratios) > 1:
+        print(f"median of {len(ratios)} rounds: {statistics.median(ratios):.2f}")
     return 0
 
 

@@ -24,6 +24,8 @@ from capture.base.db import db, new_public_id, table_of, utcnow
 from capture.base.driver import compiled, fetch_mapping
 from capture.base.one_trip import as_loaded
 from capture.forms.store import FormDefinition
+from capture.leads.consent import ConsentRecord
+from capture.leads.conversion import ConversionEvent
 from capture.leads.lead import Lead
 from capture.leads.upsert import lead_values, upsert_lead, upsert_statement, upserted
 from capture.submissions.consents import stored_ip
@@ -49,11 +51,22 @@ class IdempotencyConflict(Exception):
 
 @dataclass
 class LeadFor:
-    """The lead an accepted submission upserts with its claim."""
+    """The lead an accepted submission upserts with its claim, and how many consent records
+    it will write (their ids and the conversion's are drawn in the same statement)."""
 
     email: str
     touch: dict[str, Any]
     partner: str | None
+    records: int = 0
+
+
+@dataclass(frozen=True)
+class Ids:
+    """Ids drawn from their sequences for rows not written yet, so that every row written
+    after the claim can go in one statement (`capture.base.one_trip`)."""
+
+    conversion: int
+    records: tuple[int, ...]
 
 
 def earlier(form: FormDefinition, intake: Intake) -> Outcome | None:
@@ -72,9 +85,10 @@ def earlier(form: FormDefinition, intake: Intake) -> Outcome | None:
 
 def claim(
     intake: Intake, lead_for: LeadFor | None = None, **row: Any
-) -> tuple[Submission, tuple[Lead, bool] | None] | Outcome:
-    """Insert the submission (and upsert `lead_for`'s lead), or answer with the earlier
-    submission that holds its idempotency key."""
+) -> tuple[Submission, tuple[Lead, bool] | None, Ids | None] | Outcome:
+    """Insert the submission (and upsert `lead_for`'s lead, drawing the ids of its conversion
+    and consent records on PostgreSQL), or answer with the earlier submission that holds its
+    idempotency key."""
     form = intake.form
     values = {
         "public_id": new_public_id("sub"),
@@ -99,13 +113,15 @@ def claim(
     dialect = connection.dialect.name
     if lead_for is not None and dialect == "postgresql":
         lead = lead_values(lead_for.email, lead_for.touch, lead_for.partner, prefix="lead_")
+        count = lead_for.records
         statement = compiled(
-            ("claim+lead", *values), lambda: _with_lead(values), connection.dialect
+            ("claim+lead", count, *values), lambda: _with_lead(values, count), connection.dialect
         )
         both = fetch_mapping(connection, statement, {**values, **lead})
         if both is not None:
             submission = as_loaded(Submission, {**values, **_part(both, "s_")})
-            return submission, upserted(_part(both, "l_"), lead, prefix="lead_")
+            ids = Ids(both["conversion_id"], tuple(both["record_ids"] or ()))
+            return submission, upserted(_part(both, "l_"), lead, prefix="lead_"), ids
     else:
         found: Mapping[Any, Any] | None
         if dialect == "postgresql":
@@ -119,8 +135,9 @@ def claim(
         if found is not None:
             submission = as_loaded(Submission, {**values, **found})
             if lead_for is None:
-                return submission, None
-            return submission, upsert_lead(lead_for.email, lead_for.touch, lead_for.partner)
+                return submission, None, None
+            lead_row = upsert_lead(lead_for.email, lead_for.touch, lead_for.partner)
+            return submission, lead_row, None
     first = earlier(form, intake)
     if first is None:  # the holder of the key was erased in between: nothing to replay
         raise IdempotencyConflict
@@ -144,12 +161,23 @@ def _claim(dialect: str, values: dict[str, Any]) -> Any:
     return _insert(dialect, values)
 
 
-def _with_lead(values: dict[str, Any]) -> Any:
+def _next_id(table: str) -> Any:
+    return sa.func.nextval(sa.func.pg_get_serial_sequence(table, "id"))
+
+
+def _with_lead(values: dict[str, Any], records: int) -> Any:
     claimed = _insert("postgresql", values).cte("claimed")
     exists = sa.exists(sa.select(claimed.c.id))
     lead = upsert_statement("postgresql", when=exists, prefix="lead_").cte("lead")
     columns = [c.label(f"s_{c.key}") for c in claimed.c]
     columns += [c.label(f"l_{c.key}") for c in lead.c]
+    # Drawn only when the claim inserted (a replay returns no row); a rollback leaves a gap
+    # in the sequences, as a failed INSERT would.
+    columns.append(_next_id(table_of(ConversionEvent).name).label("conversion_id"))
+    drawn = sa.select(sa.func.array_agg(_next_id(table_of(ConsentRecord).name))).select_from(
+        sa.func.generate_series(1, records)
+    )
+    columns.append(drawn.scalar_subquery().label("record_ids"))
     return sa.select(*columns).select_from(claimed.outerjoin(lead, sa.true()))
 
 

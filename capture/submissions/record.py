@@ -34,7 +34,7 @@ from capture.leads.pending import hold as hold_until_confirmed
 from capture.leads.scoring import Scored, kind_classes, score_conversion
 from capture.leads.upsert import upsert_lead
 from capture.submissions.captcha import captcha_problem
-from capture.submissions.claim import LeadFor, Outcome, claim, earlier
+from capture.submissions.claim import Ids, LeadFor, Outcome, claim, earlier
 from capture.submissions.consents import agreed, consent_record, given_consents
 from capture.submissions.intake import TOUCH_KEYS, Intake
 from capture.submissions.submission import Submission, SubmissionStatus
@@ -89,7 +89,7 @@ def record_submission(intake: Intake) -> Outcome:
     touch = _touch(intake, now)
     claimed = claim(
         intake,
-        LeadFor(values["email"], touch, intake.partner),
+        LeadFor(values["email"], touch, intake.partner, records=len(given)),
         created_at=received,
         status=SubmissionStatus.ACCEPTED,
         fields=values,
@@ -97,8 +97,10 @@ def record_submission(intake: Intake) -> Outcome:
     )
     if isinstance(claimed, Outcome):
         return claimed
-    submission, lead = claimed
-    accepted = accept(intake, submission, values, given, upserted=lead, touch=touch, now=now)
+    submission, lead, ids = claimed
+    accepted = accept(
+        intake, submission, values, given, upserted=lead, touch=touch, now=now, ids=ids
+    )
     submission.response = accepted.answer
     flush_in_one_trip()
     return Outcome(submission=submission, body=accepted.answer)
@@ -112,11 +114,13 @@ def accept(
     upserted: tuple[Lead, bool] | None = None,
     touch: dict[str, Any] | None = None,
     now: datetime | None = None,
+    ids: Ids | None = None,
 ) -> Accepted:
     """Turn a checked submission into a lead, consent records, a conversion and stage moves.
 
-    The new rows are written before the lead and the submission change, so each of those two
-    gets one UPDATE, in the caller's final flush.
+    With `ids` drawn by the claim, the conversion and the consent records are written with
+    everything else in the caller's final flush (one statement on PostgreSQL); without, they
+    are written first, so each of the lead and the submission gets one UPDATE.
     """
     form = intake.form
     now = now or utcnow()
@@ -139,9 +143,16 @@ def accept(
     )
     # [double opt-in] A conversion waiting for confirmation moves no stage and scores nothing.
     held = hold_until_confirmed(conversion, form.spec.double_opt_in)
-    # One statement with the consent records (capture/submissions/together.py): ids for the
-    # stage change and for the hooks.
-    insert_together(conversion, records)
+    if ids is None:
+        # One statement with the consent records (capture/submissions/together.py): ids for
+        # the stage change and for the hooks.
+        insert_together(conversion, records)
+    else:
+        # Their ids are known: written in the final flush, with the rows that point at them.
+        conversion.id = ids.conversion
+        for record, record_id in zip(records, ids.records, strict=True):
+            record.id = record_id
+        db.session.add(conversion)
 
     submission.lead_id = lead.id
     apply_profile(lead, values)
@@ -233,7 +244,7 @@ def _quarantine(intake: Intake, values: dict[str, Any], reason: str) -> Outcome:
     )
     if isinstance(claimed, Outcome):
         return claimed
-    submission, _no_lead = claimed
+    submission, _no_lead, _no_ids = claimed
     classification = classify(intake.form.conversion, kind_classes())
     submission.response = _answer(
         intake,
