@@ -9,17 +9,27 @@ counter with the edit, so the first request that starts after a form edit commit
 
 Within a transaction that itself changes a watched row the memo is forgotten at the flush, so
 its own later reads see its edit too.
+
+A submission through the API does not spend a round trip on the check (`assuming`): it uses
+what this process holds, under the newest version it has seen, and its claim statement reads
+the counter in the same statement (`confirm`). Had it moved, the request is rolled back and
+done again from the start (`SettledChanged`), so no answer is ever made from a stale form.
+Whatever else such a transaction does is checked too: before anything that leaves the
+database (a CAPTCHA's one-time answer), before an error answer, and before its commit
+(`verify`, one query when nothing confirmed it yet).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy import event
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 
 from capture.base.db import Model, db, table_of
@@ -31,6 +41,8 @@ T = TypeVar("T")
 VERSION_MEMO = "leadgate.config_version"
 OWN_EDITS = "leadgate.config_edited"
 EXTENSION = "leadgate.settled"
+ASSUMING = "leadgate.config_assuming"
+ASSUMED = "leadgate.config_assumed"
 
 
 class ConfigVersion(Model):
@@ -106,9 +118,15 @@ _VERSION_QUERY = sa.select(ConfigVersion.__table__.c.version).where(
 
 
 def current_version() -> int:
-    """The counter as this transaction sees it, read once per transaction."""
+    """The counter as this transaction sees it, read once per transaction (or assumed, see
+    `assuming`)."""
     session = db.session()
     memo = session.info.get(VERSION_MEMO)
+    if memo is None and session.info.get(ASSUMING):
+        caches: Settled | None = current_app.extensions.get(EXTENSION)
+        if caches is not None and caches.latest is not None:
+            session.info[VERSION_MEMO] = session.info[ASSUMED] = caches.latest
+            return caches.latest
     if memo is None:
         connection = session.connection()
         if connection.dialect.name == "postgresql":  # straight through the driver
@@ -128,6 +146,7 @@ class Settled:
     def __init__(self) -> None:
         self.values: dict[str, tuple[int, Any]] = {}
         self.lock = threading.Lock()
+        self.latest: int | None = None  # the newest version read by this process
 
 
 def settled(name: str, load: Callable[[], T]) -> T:
@@ -143,7 +162,68 @@ def settled(name: str, load: Callable[[], T]) -> T:
     value = load()  # read after the version: at least as new as it, never older
     with caches.lock:
         caches.values[name] = (version, value)
+        if caches.latest is None or version > caches.latest:
+            caches.latest = version
     return value
+
+
+class SettledChanged(Exception):
+    """A transaction used cached values under an assumed version, and the counter had moved:
+    roll it back and do the request again."""
+
+
+@contextmanager
+def assuming() -> Iterator[None]:
+    """Let this request use the caches under the newest version this process has seen,
+    without reading the counter first (PostgreSQL, where the claim reads it in its own
+    statement). Raises `SettledChanged` when the assumption was wrong; an error answer
+    made meanwhile is checked before it leaves."""
+    session = db.session()
+    if session.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    session.info[ASSUMING] = True
+    try:
+        yield
+    except (SettledChanged, SQLAlchemyError):
+        raise
+    except Exception:
+        verify()  # a 404, 410 or 422 from a stale form must not be answered
+        raise
+    finally:
+        session.info.pop(ASSUMING, None)
+
+
+def confirm(actual: int) -> None:
+    """The counter as a statement of this transaction read it: the end of an assumption."""
+    session = db.session()
+    assumed = session.info.pop(ASSUMED, None)
+    if assumed is not None and assumed != actual:
+        raise SettledChanged
+    session.info[VERSION_MEMO] = actual
+
+
+def verify() -> None:
+    """Read the counter if this transaction assumed it and nothing confirmed it yet."""
+    session = db.session()
+    if ASSUMED in session.info:
+        with session.no_autoflush:
+            confirm(int(session.connection().scalar(_VERSION_QUERY) or 0))
+
+
+# Read in the claim's statement (capture.submissions.claim), beside what it writes.
+VERSION_COLUMN = (
+    sa.select(ConfigVersion.__table__.c.version)
+    .where(ConfigVersion.__table__.c.id == 1)
+    .scalar_subquery()
+    .label("config_version")
+)
+
+
+@event.listens_for(Session, "before_commit")
+def _verify_before_commit(session: Session) -> None:
+    if ASSUMED in session.info:
+        verify()
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -151,6 +231,7 @@ def _forget_version(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:
         session.info.pop(VERSION_MEMO, None)
         session.info.pop(OWN_EDITS, None)
+        session.info.pop(ASSUMED, None)
 
 
 @event.listens_for(Session, "before_flush")

@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from capture.base.db import db, discard_session
 from capture.base.extensions import csrf, limiter
+from capture.base.settled import SettledChanged, assuming
 from capture.forms.spec import SLUG_RE
 from capture.forms.store import FormDefinition, settled_form
 from capture.submissions.claim import IdempotencyConflict
@@ -119,6 +120,17 @@ def definition(slug: str) -> ResponseReturnValue:
 @bp.post("/<slug>/submissions")
 @submission_limits
 def submit(slug: str) -> ResponseReturnValue:
+    """With this process's form cache taken as current (checked by the claim's own statement,
+    capture.base.settled); when it was not, once more from the start."""
+    try:
+        with assuming():
+            return _submit(slug)
+    except SettledChanged:
+        db.session.rollback()
+        return _submit(slug)
+
+
+def _submit(slug: str) -> ResponseReturnValue:
     origin = request_origin()
     form = _open_form(slug)
     language = visitor_language(form.language)  # first: the refusal below is in it too

@@ -23,6 +23,7 @@ from capture.base.built import binds, built
 from capture.base.db import db, new_public_id, table_of, utcnow
 from capture.base.driver import compiled, fetch_mapping
 from capture.base.one_trip import as_loaded
+from capture.base.settled import VERSION_COLUMN, confirm
 from capture.forms.store import FormDefinition
 from capture.leads.consent import ConsentRecord
 from capture.leads.conversion import ConversionEvent
@@ -119,6 +120,7 @@ def claim(
         )
         both = fetch_mapping(connection, statement, {**values, **lead})
         if both is not None:
+            confirm(both.pop("config_version"))  # the form used was current (settled.assuming)
             submission = as_loaded(Submission, {**values, **_part(both, "s_")})
             ids = Ids(both["conversion_id"], tuple(both["record_ids"] or ()))
             return submission, upserted(_part(both, "l_"), lead, prefix="lead_"), ids
@@ -129,6 +131,8 @@ def claim(
                 ("claim", *values), lambda: _claim(dialect, values), connection.dialect
             )
             found = fetch_mapping(connection, claimed, values)
+            if found is not None:
+                confirm(found.pop("config_version"))
         else:
             statement = built(("claim", dialect, *values), lambda: _claim(dialect, values))
             found = connection.execute(statement, values).mappings().one_or_none()
@@ -158,6 +162,8 @@ def _insert(dialect: str, values: dict[str, Any]) -> Any:
 
 
 def _claim(dialect: str, values: dict[str, Any]) -> Any:
+    if dialect == "postgresql":
+        return _insert(dialect, values).returning(VERSION_COLUMN)
     return _insert(dialect, values)
 
 
@@ -178,6 +184,7 @@ def _with_lead(values: dict[str, Any], records: int) -> Any:
         sa.func.generate_series(1, records)
     )
     columns.append(drawn.scalar_subquery().label("record_ids"))
+    columns.append(VERSION_COLUMN)
     return sa.select(*columns).select_from(claimed.outerjoin(lead, sa.true()))
 
 

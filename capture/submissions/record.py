@@ -25,6 +25,7 @@ from capture.base.lifecycle import (
     stage_for,
 )
 from capture.base.one_trip import flush_in_one_trip
+from capture.base.settled import verify as verify_settled
 from capture.extension_points import Quarantined
 from capture.forms.values import Errors, clean_values
 from capture.leads.consent import ConsentRecord, append_consents
@@ -78,8 +79,12 @@ def record_submission(intake: Intake) -> Outcome:
         first = earlier(form, intake) if intake.idempotency_key else None
         if first is not None:
             return first
+        verify_settled()  # the errors are the form's: make sure it was the current one
         raise ValidationFailed(errors, _("Please correct the marked fields."))
-    # Last, so a form sent back with errors does not spend the widget's one-time answer.
+    # Last, so a form sent back with errors does not spend the widget's one-time answer; and
+    # after making sure the form is current (its answer cannot be spent twice).
+    if intake.captcha is not None:
+        verify_settled()
     spam = captcha_problem(intake.captcha, intake.ip)
     if spam:
         return _quarantine(intake, values, spam)
