@@ -24,7 +24,7 @@ from capture.base.lifecycle import (
     classify,
     stage_for,
 )
-from capture.base.one_trip import flush_in_one_trip
+from capture.base.one_trip import flush_in_one_trip, row_values
 from capture.base.settled import verify as verify_settled
 from capture.extension_points import Quarantined
 from capture.forms.values import Errors, clean_values
@@ -154,9 +154,13 @@ def accept(
         insert_together(conversion, records)
     else:
         # Their ids are known: written in the final flush, with the rows that point at them.
+        # Their client-side defaults (public ids, times) are applied now, as writing them
+        # would: the hooks and the score's reasons read them.
         conversion.id = ids.conversion
+        row_values(conversion)
         for record, record_id in zip(records, ids.records, strict=True):
             record.id = record_id
+            row_values(record)
         db.session.add(conversion)
 
     submission.lead_id = lead.id
