@@ -188,3 +188,21 @@ def test_a_refusal_is_never_made_from_a_form_edited_since_it_was_cached(app, oth
     assert _submit(other_client, "a@firma.dk", token=token).status_code == 422  # no company
     make_form(fields=[fields[0], {**fields[1], "required": False}])
     assert _submit(other_client, "a@firma.dk", token=token).status_code == 201
+
+
+def test_a_form_deleted_and_made_again_meanwhile_is_the_new_one(app, other, make_form):
+    """The cached form's id no longer exists: the claim's foreign key refuses it, and the
+    request starts over with the form as it is now."""
+    make_form(name="First")
+    other_client = other.test_client()
+    token = other_client.get("/api/v1/forms/test-form").get_json()["token"]  # caches it
+    with app.app_context():  # (a form with consent records on file cannot be deleted)
+        db.session.delete(db.session.scalar(sa.select(FormDefinition)))
+        db.session.commit()
+    again = make_form(name="Second")
+    answer = _submit(other_client, "b@firma.dk", token=token)
+    assert answer.status_code == 201, answer.get_data(as_text=True)
+    with app.app_context():
+        public_id = answer.get_json()["submission"]
+        stored = db.session.scalar(sa.select(Submission).where(Submission.public_id == public_id))
+        assert stored.form_id == again.id

@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy import event
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 
 from capture.base.db import Model, db, table_of
@@ -185,7 +185,19 @@ def assuming() -> Iterator[None]:
     session.info[ASSUMING] = True
     try:
         yield
-    except (SettledChanged, SQLAlchemyError):
+    except SettledChanged:
+        raise
+    except IntegrityError as error:
+        # A row of a form deleted meanwhile (its id no longer exists): the transaction is
+        # aborted, so the counter is read in a new one.
+        assumed = session.info.get(ASSUMED)
+        if assumed is not None:
+            session.rollback()
+            with session.no_autoflush:
+                if int(session.connection().scalar(_VERSION_QUERY) or 0) != assumed:
+                    raise SettledChanged from error
+        raise
+    except SQLAlchemyError:
         raise
     except Exception:
         verify()  # a 404, 410 or 422 from a stale form must not be answered

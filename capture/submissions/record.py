@@ -24,7 +24,7 @@ from capture.base.lifecycle import (
     classify,
     stage_for,
 )
-from capture.base.one_trip import flush_in_one_trip, row_values
+from capture.base.one_trip import flush_in_one_trip
 from capture.base.settled import verify as verify_settled
 from capture.extension_points import Quarantined
 from capture.forms.values import Errors, clean_values
@@ -39,7 +39,7 @@ from capture.submissions.claim import Ids, LeadFor, Outcome, claim, earlier
 from capture.submissions.consents import agreed, consent_record, given_consents
 from capture.submissions.intake import TOUCH_KEYS, Intake
 from capture.submissions.submission import Submission, SubmissionStatus
-from capture.submissions.together import insert_together
+from capture.submissions.together import add_drawn, insert_together
 from capture.web.tokens import check_form_token
 
 
@@ -153,15 +153,7 @@ def accept(
         # the stage change and for the hooks.
         insert_together(conversion, records)
     else:
-        # Their ids are known: written in the final flush, with the rows that point at them.
-        # Their client-side defaults (public ids, times) are applied now, as writing them
-        # would: the hooks and the score's reasons read them.
-        conversion.id = ids.conversion
-        row_values(conversion)
-        for record, record_id in zip(records, ids.records, strict=True):
-            record.id = record_id
-            row_values(record)
-        db.session.add(conversion)
+        add_drawn(conversion, ids.conversion, records, ids.records)
 
     submission.lead_id = lead.id
     apply_profile(lead, values)

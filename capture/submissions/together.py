@@ -5,7 +5,8 @@ have nothing to wait for between them, so on PostgreSQL they go as one statement
 records an INSERT in a CTE of the conversion's INSERT, both returning their ids): one round
 trip fewer, in the same transaction. The objects are then attached to the session as rows it
 loaded, so hooks and later flushes see ordinary persistent objects with their ids. Elsewhere
-(SQLite) the same rows go as two statements.
+(SQLite) the same rows go as two statements. When the claim drew their ids (PostgreSQL), they
+need not go first at all: `add_drawn` leaves them to the submission's final statement.
 """
 
 from __future__ import annotations
@@ -89,3 +90,16 @@ def insert_together(head: Model, rows: Sequence[Model]) -> None:
         row.id = ids[row.public_id]  # type: ignore[attr-defined]
     head.id = head_id  # type: ignore[attr-defined]
     mark_saved((*rows, head))
+
+
+def add_drawn(head: Model, head_id: int, rows: Sequence[Model], row_ids: Sequence[int]) -> None:
+    """`head` and `rows` with ids drawn beforehand (`capture.submissions.claim`): added to be
+    written by the next flush with the rows that point at them (one statement on PostgreSQL,
+    `capture.base.one_trip`). Their client-side defaults (public ids, times) are applied now,
+    as writing them would: hooks read them before that flush."""
+    head.id = head_id  # type: ignore[attr-defined]
+    row_values(head)
+    for row, row_id in zip(rows, row_ids, strict=True):
+        row.id = row_id  # type: ignore[attr-defined]
+        row_values(row)
+    db.session.add_all([*rows, head])
