@@ -24,6 +24,20 @@ def _writes(statements: list[str]) -> list[str]:
     ]
 
 
+def _pending_move(lead: Lead, conversion: ConversionEvent) -> StageChange:
+    """A stage change added to the session by hand, not yet flushed."""
+    change = StageChange(
+        lead_id=lead.id,
+        from_stage="mql",
+        to_stage="sql",
+        reason="test",
+        actor="test",
+        conversion_id=conversion.id,
+    )
+    db.session.add(change)
+    return change
+
+
 def _postgres(app: Flask) -> bool:
     with app.app_context():
         return db.engine.dialect.name == "postgresql"
@@ -89,15 +103,7 @@ def test_flush_in_one_trip_writes_what_a_flush_would(app, make_form, submit, sta
         conversion = db.session.scalar(sa.select(ConversionEvent))
         lead.company = "Firma ApS"
         lead.lifecycle_stage = "sql"
-        change = StageChange(
-            lead_id=lead.id,
-            from_stage="mql",
-            to_stage="sql",
-            reason="test",
-            actor="test",
-            conversion_id=conversion.id,
-        )
-        db.session.add(change)
+        change = _pending_move(lead, conversion)
         statements.clear()
         flush_in_one_trip()
         assert len(_writes(statements)) == (1 if _postgres(app) else 2)
@@ -154,15 +160,7 @@ def test_rows_written_in_one_trip_roll_back_as_flushed_rows_do(app, make_form, s
         lead = db.session.scalar(sa.select(Lead).where(Lead.email == "ane@firma.dk"))
         conversion = db.session.scalar(sa.select(ConversionEvent))
         lead.company = "Firma ApS"
-        change = StageChange(
-            lead_id=lead.id,
-            from_stage="mql",
-            to_stage="sql",
-            reason="test",
-            actor="test",
-            conversion_id=conversion.id,
-        )
-        db.session.add(change)
+        change = _pending_move(lead, conversion)
         flush_in_one_trip()
         assert sa.inspect(change).persistent and sa.inspect(lead).persistent
         assert change in db.session and not sa.inspect(lead).modified
