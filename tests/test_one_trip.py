@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm.exc import StaleDataError
 
-from capture.base.db import db, new_public_id
+from capture.base.db import db, fresh, new_public_id
 from capture.base.one_trip import flush_in_one_trip
 from capture.leads.consent import ConsentRecord
 from capture.leads.conversion import ConversionEvent
@@ -169,3 +169,23 @@ def test_rows_written_in_one_trip_roll_back_as_flushed_rows_do(app, make_form, s
         assert sa.inspect(lead).persistent and "company" in sa.inspect(lead).expired_attributes
         assert lead.company is None  # read again: the UPDATE was undone
         assert db.session.scalar(sa.select(sa.func.count()).select_from(StageChange)) == 1
+
+
+def test_a_fresh_row_is_what_its_constructor_makes(app, make_form, submit):
+    """`fresh` skips the attribute events: the ORM's flush (SQLite) and the one statement
+    (PostgreSQL) write what it holds all the same; a name that is no column is refused."""
+    make_form()
+    assert submit("test-form", {"email": "ane@firma.dk"}).status_code == 201
+    with app.app_context():
+        lead = db.session.scalar(sa.select(Lead).where(Lead.email == "ane@firma.dk"))
+        made = fresh(StageChange, lead_id=lead.id, from_stage="mql", to_stage="sql")
+        made.reason, made.actor = "test", "test"  # set afterwards: tracked as usual
+        db.session.add(made)
+        flush_in_one_trip()
+        db.session.commit()
+        db.session.expire_all()
+        stored = db.session.get(StageChange, made.id)
+        assert (stored.lead_id, stored.to_stage, stored.reason) == (lead.id, "sql", "test")
+        assert stored.created_at is not None  # client-side default applied
+        with pytest.raises(TypeError, match="lead"):
+            fresh(StageChange, lead=lead)  # not a column

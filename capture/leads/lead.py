@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from capture import extension_points
-from capture.base.db import Model, Timestamped, db, utcnow
+from capture.base.db import Model, Timestamped, db, fresh, utcnow
 from capture.base.lifecycle import Stage
 from capture.base.personal import EMPTY, NULL, ByLead, Export, Mask, Personal, Set
 from capture.extension_points import StageMoved
@@ -229,7 +229,8 @@ def move_stage(
 ) -> StageChange:
     """The one place a lead's stage changes, so every change lands in its history and every
     `stage_moved` receiver (webhooks, notices to sales) hears of it, whoever made it."""
-    change = StageChange(
+    change = fresh(
+        StageChange,
         lead_id=lead.id,
         from_stage=lead.lifecycle_stage,
         to_stage=to.value,

@@ -11,6 +11,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import gettext as _
 
+from capture.base.db import fresh
 from capture.forms.spec import language_for, text_for
 from capture.forms.values import Errors
 from capture.leads.consent import ConsentMethod, ConsentRecord, ConsentStatus, text_hash
@@ -48,7 +49,8 @@ def consent_record(
     consent = next(c for c in spec.consents if c.purpose == purpose)
     text = text_for(consent.text, intake.language)
     pending = spec.double_opt_in and purpose == "marketing"
-    return ConsentRecord(
+    return fresh(
+        ConsentRecord,
         lead_id=lead.id,
         submission_id=submission.id,
         purpose=purpose,

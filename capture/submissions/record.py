@@ -16,7 +16,7 @@ from flask import current_app
 from flask_babel import gettext as _
 
 from capture import extension_points
-from capture.base.db import db, new_public_id, utcnow
+from capture.base.db import db, fresh, new_public_id, utcnow
 from capture.base.lifecycle import (
     Classification,
     Stage,
@@ -135,7 +135,8 @@ def accept(
     records = [consent_record(intake, submission, lead, purpose) for purpose in given]
 
     classification = classify(form.conversion, kind_classes())
-    conversion = ConversionEvent(
+    conversion = fresh(
+        ConversionEvent,
         lead_id=lead.id,
         submission_id=submission.id,
         form_id=form.id,

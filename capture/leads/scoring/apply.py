@@ -14,7 +14,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from capture.base.db import db, utcnow
+from capture.base.db import db, fresh, utcnow
 from capture.base.lifecycle import Stage, automatic_move
 from capture.leads.conversion import ConversionEvent
 from capture.leads.lead import PROFILE_COLUMNS, Lead, StageChange, move_stage
@@ -45,7 +45,7 @@ def _set_score(lead: Lead, rules: ScoringRules, rule: str, event: str) -> ScoreC
     lead.temperature = temperature(rules, after).value
     if after == before:
         return None
-    change = ScoreChange(lead_id=lead.id, rule=rule, event=event, before=before, after=after)
+    change = fresh(ScoreChange, lead_id=lead.id, rule=rule, event=event, before=before, after=after)
     db.session.add(change)
     return change
 
@@ -98,8 +98,14 @@ def _over_cap(lead: Lead, rules: ScoringRules, rule: str, now: datetime) -> str 
 def _repeat(lead: Lead, rule: str, event: str, reason: str) -> ScoreChange:
     """A repeat beyond the cap on the timeline: 0 points (before = after) and the reason."""
     score = lead.score or 0
-    change = ScoreChange(
-        lead_id=lead.id, rule=rule, event=event, before=score, after=score, reason=reason
+    change = fresh(
+        ScoreChange,
+        lead_id=lead.id,
+        rule=rule,
+        event=event,
+        before=score,
+        after=score,
+        reason=reason,
     )
     db.session.add(change)
     return change
