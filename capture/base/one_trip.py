@@ -58,7 +58,8 @@ def row_values(row: Model) -> dict[str, Any]:
         if default is not None:
             value = default.arg(None) if default.is_callable else default.arg
         # Set even when None: what was inserted is known, so reading it later loads nothing.
-        setattr(row, key, value)
+        # Into its dict, as a flush puts what it wrote: a new row has no history to keep.
+        given[key] = value
         values[name] = value
     return values
 
