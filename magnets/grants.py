@@ -204,7 +204,7 @@ class Usable:
 
 def usable_grant(connection: sa.Connection, public_id: str) -> Usable | None:
     """The grant behind a link that works now, with its magnet and current file, in one
-    statement straight through the driver (`magnets.driver`); the scoring version in force
+    statement straight through the driver (`capture.base.driver`); the scoring version in force
     rides along, as in `find_grant`. None for anything else (unknown, revoked, expired, an
     archived or draft magnet, no file): `find_grant` and the full path answer those."""
     compiled = current_app.extensions.get(USABLE_READ)
