@@ -128,16 +128,19 @@ def current_version() -> int:
             session.info[VERSION_MEMO] = session.info[ASSUMED] = caches.latest
             return caches.latest
     if memo is None:
-        connection = session.connection()
-        if connection.dialect.name == "postgresql":  # straight through the driver
-            statement = compiled("config_version", lambda: _VERSION_QUERY, connection.dialect)
-            row = fetch_one(connection, statement, {})
-            memo = row and row[0]
-        else:
-            memo = connection.scalar(_VERSION_QUERY)
-        memo = int(memo or 0)
-        session.info[VERSION_MEMO] = memo
+        memo = session.info[VERSION_MEMO] = _read_version(session)
     return memo
+
+
+def _read_version(session: Session) -> int:
+    """The counter as a new statement of this transaction sees it. Core on the session's
+    connection: no autoflush writes the caller's pending changes early."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":  # straight through the driver
+        statement = compiled("config_version", lambda: _VERSION_QUERY, connection.dialect)
+        row = fetch_one(connection, statement, {})
+        return int(row[0] if row else 0)
+    return int(connection.scalar(_VERSION_QUERY) or 0)
 
 
 class Settled:
@@ -193,9 +196,8 @@ def assuming() -> Iterator[None]:
         assumed = session.info.get(ASSUMED)
         if assumed is not None:
             session.rollback()
-            with session.no_autoflush:
-                if int(session.connection().scalar(_VERSION_QUERY) or 0) != assumed:
-                    raise SettledChanged from error
+            if _read_version(session) != assumed:
+                raise SettledChanged from error
         raise
     except SQLAlchemyError:
         raise
@@ -219,8 +221,7 @@ def verify() -> None:
     """Read the counter if this transaction assumed it and nothing confirmed it yet."""
     session = db.session()
     if ASSUMED in session.info:
-        with session.no_autoflush:
-            confirm(int(session.connection().scalar(_VERSION_QUERY) or 0))
+        confirm(_read_version(session))
 
 
 # Read in the claim's statement (capture.submissions.claim), beside what it writes.
