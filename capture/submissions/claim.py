@@ -12,7 +12,6 @@ trip for both, and a replayed key still writes nothing to `leads`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,27 +114,14 @@ def claim(
     if lead_for is not None and dialect == "postgresql":
         lead = lead_values(lead_for.email, lead_for.touch, lead_for.partner, prefix="lead_")
         count = lead_for.records
-        statement = compiled(
-            ("claim+lead", count, *values), lambda: _with_lead(values, count), connection.dialect
-        )
-        both = fetch_mapping(connection, statement, {**values, **lead})
+        key = ("claim+lead", count, *values)
+        both = _run(connection, key, lambda: _with_lead(values, count), {**values, **lead})
         if both is not None:
-            confirm(both.pop("config_version"))  # the form used was current (settled.assuming)
             submission = as_loaded(Submission, {**values, **_part(both, "s_")})
             ids = Ids(both["conversion_id"], tuple(both["record_ids"] or ()))
             return submission, upserted(_part(both, "l_"), lead, prefix="lead_"), ids
     else:
-        found: Mapping[Any, Any] | None
-        if dialect == "postgresql":
-            claimed = compiled(
-                ("claim", *values), lambda: _claim(dialect, values), connection.dialect
-            )
-            found = fetch_mapping(connection, claimed, values)
-            if found is not None:
-                confirm(found.pop("config_version"))
-        else:
-            statement = built(("claim", dialect, *values), lambda: _claim(dialect, values))
-            found = connection.execute(statement, values).mappings().one_or_none()
+        found = _run(connection, ("claim", *values), lambda: _claim(dialect, values), values)
         if found is not None:
             submission = as_loaded(Submission, {**values, **found})
             if lead_for is None:
@@ -146,6 +132,21 @@ def claim(
     if first is None:  # the holder of the key was erased in between: nothing to replay
         raise IdempotencyConflict
     return first
+
+
+def _run(
+    connection: sa.Connection, key: tuple[Any, ...], build: Any, values: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The claim statement's row, None when the key was taken. On PostgreSQL straight through
+    the driver, with the config version read beside its writes (`settled.confirm`)."""
+    if connection.dialect.name == "postgresql":
+        row = fetch_mapping(connection, compiled(key, build, connection.dialect), values)
+        if row is not None:
+            confirm(row.pop("config_version"))  # the form used was current (settled.assuming)
+        return row
+    statement = built((connection.dialect.name, *key), build)
+    found = connection.execute(statement, values).mappings().one_or_none()
+    return None if found is None else dict(found)
 
 
 def _insert(dialect: str, values: dict[str, Any]) -> Any:
