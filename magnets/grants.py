@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.orm import Mapped, lazyload, mapped_column, relationship
 
 from capture.base.db import Model, db, new_public_id, table_of, utcnow
-from capture.base.driver import Compiled, fetch_one
+from capture.base.driver import compiled, fetch_one
 from capture.base.personal import NULL, ByLead, Export, Mask, Personal, iso
 from capture.leads.lead import Lead
 from capture.leads.scoring import seen_version, version_column
@@ -24,7 +24,6 @@ from capture.web.urls import public_url
 from magnets.magnet import Magnet, MagnetFile, MagnetStatus
 
 DOWNLOADS = "leadgate_downloads"
-USABLE_READ = "magnets.usable_grant_read"
 ERASURE = "erasure"  # who revoked the links of an erased person
 
 
@@ -202,38 +201,40 @@ class Usable:
     size: int
 
 
+def _usable_read() -> sa.Select[Any]:
+    """The read behind `usable_grant`, compiled once per process."""
+    grants, magnets, files = table_of(DownloadGrant), table_of(Magnet), table_of(MagnetFile)
+    return (
+        sa.select(
+            grants.c.id,
+            grants.c.lead_id,
+            grants.c.magnet_id,
+            magnets.c.slug,
+            grants.c.language,
+            files.c.id,
+            files.c.storage_key,
+            files.c.original_name,
+            files.c.content_type,
+            files.c.size,
+            grants.c.expires_at,
+            grants.c.revoked_at,
+            magnets.c.status,
+            version_column(),
+        )
+        .select_from(grants)
+        .join(magnets, magnets.c.id == grants.c.magnet_id)
+        .outerjoin(files, files.c.id == magnets.c.current_file_id)
+        .where(grants.c.public_id == sa.bindparam("p_public_id", type_=sa.String()))
+    )
+
+
 def usable_grant(connection: sa.Connection, public_id: str) -> Usable | None:
     """The grant behind a link that works now, with its magnet and current file, in one
     statement straight through the driver (`capture.base.driver`); the scoring version in force
     rides along, as in `find_grant`. None for anything else (unknown, revoked, expired, an
     archived or draft magnet, no file): `find_grant` and the full path answer those."""
-    compiled = current_app.extensions.get(USABLE_READ)
-    if compiled is None or compiled.dialect is not connection.dialect:
-        grants, magnets, files = table_of(DownloadGrant), table_of(Magnet), table_of(MagnetFile)
-        query = (
-            sa.select(
-                grants.c.id,
-                grants.c.lead_id,
-                grants.c.magnet_id,
-                magnets.c.slug,
-                grants.c.language,
-                files.c.id,
-                files.c.storage_key,
-                files.c.original_name,
-                files.c.content_type,
-                files.c.size,
-                grants.c.expires_at,
-                grants.c.revoked_at,
-                magnets.c.status,
-                version_column(),
-            )
-            .select_from(grants)
-            .join(magnets, magnets.c.id == grants.c.magnet_id)
-            .outerjoin(files, files.c.id == magnets.c.current_file_id)
-            .where(grants.c.public_id == sa.bindparam("p_public_id", type_=sa.String()))
-        )
-        compiled = current_app.extensions[USABLE_READ] = Compiled(query, connection.dialect)
-    row = fetch_one(connection, compiled, {"p_public_id": public_id})
+    statement = compiled("magnets.usable_grant", _usable_read, connection.dialect)
+    row = fetch_one(connection, statement, {"p_public_id": public_id})
     if row is None:
         return None
     seen_version(row[13])

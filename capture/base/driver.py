@@ -6,8 +6,8 @@ own `execute` costs less than half of that. A download link is two statements an
 other work, so that difference is a large part of its time (README, "Speed and faults").
 
 The submission's statements go the same way (the version check, the claim with its lead, the
-consent records with the conversion, the final writes): about a tenth of a submission's Python
-was SQLAlchemy executing four statements it had compiled long before.
+final writes; the consent records with the conversion where the claim drew no ids): about a
+tenth of a submission's Python was SQLAlchemy executing statements compiled long before.
 
 `Compiled` keeps the SQL text, the values of the statement's constant parameters already
 processed for the driver, the bind processors of the ones given per call, and the names and
@@ -27,6 +27,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.sql.compiler import SQLCompiler
+
+from capture.base.built import built
 
 
 class Compiled:
@@ -142,16 +144,8 @@ def _fetch(
         cursor.close()
 
 
-_COMPILED: dict[Hashable, Compiled] = {}
-
-
 def compiled(key: Hashable, build: Callable[[], sa.ClauseElement], dialect: sa.Dialect) -> Compiled:
     """`build()`'s statement compiled for `dialect`, once per process for `key` (which must
-    name everything the statement's shape depends on)."""
-    full = (dialect.name, dialect.driver, key)
-    found = _COMPILED.get(full)
-    if found is None:
-        if len(_COMPILED) >= 1000:  # shapes are few; never let an unusual mix grow it unbounded
-            _COMPILED.clear()
-        found = _COMPILED[full] = Compiled(build(), dialect)
-    return found
+    name everything the statement's shape depends on), in `capture.base.built`'s cache."""
+    full = ("compiled", dialect.name, dialect.driver, key)
+    return built(full, lambda: Compiled(build(), dialect))
