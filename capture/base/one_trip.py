@@ -21,7 +21,7 @@ from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE, get_history, set_co
 from sqlalchemy.orm.exc import StaleDataError
 
 from capture.base.built import binds
-from capture.base.db import Model, db, table_of
+from capture.base.db import Model, db, fresh, table_of
 from capture.base.driver import compiled, fetch_one
 
 M = TypeVar("M", bound=Model)
@@ -85,9 +85,9 @@ def mark_saved(rows: Iterable[Model]) -> None:
 
 
 def as_loaded(model: type[M], row: Mapping[str, Any] | sa.RowMapping) -> M:
-    """A row read with Core (`RETURNING` every column) as the session's object for it, as an
-    ORM query with `populate_existing` would give, without the ORM's per-call statement
-    annotation and cache-key walk."""
+    """A row written or read with Core (every column, by column name: returned, or given and
+    known) as the session's object for it, as an ORM query with `populate_existing` would
+    give, without the ORM's per-call statement annotation and cache-key walk."""
     mapper = sa.inspect(model)
     keys = attribute_keys(model)
     values = {keys[name]: value for name, value in row.items()}
@@ -97,10 +97,9 @@ def as_loaded(model: type[M], row: Mapping[str, Any] | sa.RowMapping) -> M:
         for key, value in values.items():
             set_committed_value(existing, key, value)
         return existing  # type: ignore[return-value]
-    # Made as a query's loader makes it: values straight into its dict (no attribute events,
-    # no history), its identity key set, then added as a detached row is.
-    saved: M = mapper.class_manager.new_instance()  # type: ignore[assignment]
-    saved.__dict__.update(values)
+    # Made as a query's loader makes it (no attribute events, no history), its identity key
+    # set, then added as a detached row is.
+    saved = fresh(model, **values)
     sa.inspect(saved).key = identity
     db.session.add(saved)
     return saved
