@@ -100,14 +100,8 @@ def main() -> int:
         for n in range(16):
             form = f"/api/v1/forms/{downloads.FORM}"
             token = client.get(form).get_json()["token"]
-            answer = client.post(
-                f"{form}/submissions",
-                json={
-                    "fields": {"email": f"cpu{n}@bench.example", "first_name": "Ane"},
-                    "consents": {"processing": True},
-                    "token": token,
-                },
-            ).get_json()
+            body = downloads.gated_body(f"cpu{n}@bench.example", token)
+            answer = client.post(f"{form}/submissions", json=body).get_json()
             paths.append(urlsplit(answer["download_url"]).path)
         bare = baseline.create_app()
         sides: dict[str, tuple[WSGI, list[dict[str, Any]]]] = {

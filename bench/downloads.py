@@ -136,6 +136,15 @@ def _gated_magnet(database: BenchDatabase, env: dict[str, str]) -> None:
         db.engine.dispose()
 
 
+def gated_body(email: str, token: str) -> dict[str, object]:
+    """A submission of the gating form: its answer carries a download link for `email`."""
+    return {
+        "fields": {"email": email, "first_name": "Ane"},
+        "consents": {"processing": True},
+        "token": token,
+    }
+
+
 def _download_paths(base: str, count: int) -> list[str]:
     """Real links, one per lead: submit the gating form with `count` addresses, then check
     each link answers with a redirect."""
@@ -144,11 +153,7 @@ def _download_paths(base: str, count: int) -> list[str]:
         token = requests.get(f"{base}/api/v1/forms/{FORM}", timeout=10).json()["token"]
         answer = requests.post(
             f"{base}/api/v1/forms/{FORM}/submissions",
-            json={
-                "fields": {"email": f"bench{n}@bench.example", "first_name": "Ane"},
-                "consents": {"processing": True},
-                "token": token,
-            },
+            json=gated_body(f"bench{n}@bench.example", token),
             timeout=30,
         ).json()
         path = urlsplit(answer["download_url"]).path
