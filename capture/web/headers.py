@@ -39,35 +39,41 @@ def allow_third_party(sources: list[str] | tuple[str, ...]) -> None:
     g.third_party = [*g.get("third_party", ()), *sources]
 
 
+def content_security_policy(nonce: str, extra: str, frame: str) -> str:
+    return (
+        f"default-src 'self'; script-src 'self' 'nonce-{nonce}'{extra}; "
+        f"style-src 'self' 'nonce-{nonce}'; img-src 'self' data: https:; "
+        f"connect-src 'self'{extra}; frame-src 'self'{extra}; object-src 'none'; "
+        f"base-uri 'none'; frame-ancestors {frame}"
+    )
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.globals["csp_nonce"] = csp_nonce
+    fixed = [
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "strict-origin-when-cross-origin"),
+    ]
+    if app.config["LEADGATE_ENV"] == "production":
+        fixed.append(("Strict-Transport-Security", "max-age=63072000; includeSubDomains"))
 
     @app.after_request
     def security_headers(response: Response) -> Response:
+        """Each header unless the view set its own (a view may loosen or tighten one). The
+        names present are read once: a lookup of a missing header raises inside werkzeug,
+        five of them were 1 % of a submission's CPU."""
+        headers = response.headers
+        present = {name.lower() for name, _value in headers.items()}
         ancestors = g.get("frame_ancestors")
-        frame = " ".join(["'self'", *ancestors]) if ancestors else "'none'"
-        nonce = csp_nonce()
-        extra = "".join(f" {source}" for source in g.get("third_party", ()))
-        policy = {
-            "default-src": "'self'",
-            "script-src": f"'self' 'nonce-{nonce}'{extra}",
-            "style-src": f"'self' 'nonce-{nonce}'",
-            "img-src": "'self' data: https:",
-            "connect-src": f"'self'{extra}",
-            "frame-src": f"'self'{extra}",
-            "object-src": "'none'",
-            "base-uri": "'none'",
-            "frame-ancestors": frame,
-        }
-        response.headers.setdefault(
-            "Content-Security-Policy", "; ".join(f"{k} {v}" for k, v in policy.items())
-        )
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        if not ancestors:
-            response.headers.setdefault("X-Frame-Options", "DENY")
-        if app.config["LEADGATE_ENV"] == "production":
-            response.headers.setdefault(
-                "Strict-Transport-Security", "max-age=63072000; includeSubDomains"
+        if "content-security-policy" not in present:
+            frame = " ".join(["'self'", *ancestors]) if ancestors else "'none'"
+            extra = "".join(f" {source}" for source in g.get("third_party", ()))
+            headers.add(
+                "Content-Security-Policy", content_security_policy(csp_nonce(), extra, frame)
             )
+        for name, value in fixed:
+            if name.lower() not in present:
+                headers.add(name, value)
+        if not ancestors and "x-frame-options" not in present:
+            headers.add("X-Frame-Options", "DENY")
         return response
