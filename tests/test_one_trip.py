@@ -9,11 +9,15 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm.exc import StaleDataError
 
+from capture import extension_points
 from capture.base.db import db, fresh, new_public_id
 from capture.base.one_trip import flush_in_one_trip
+from capture.forms.store import settled_form
 from capture.leads.consent import ConsentRecord
 from capture.leads.conversion import ConversionEvent
 from capture.leads.lead import Lead, StageChange
+from capture.submissions.intake import build_intake
+from capture.submissions.record import record_submission
 from capture.submissions.submission import Submission
 
 
@@ -189,3 +193,54 @@ def test_a_fresh_row_is_what_its_constructor_makes(app, make_form, submit):
         assert stored.created_at is not None  # client-side default applied
         with pytest.raises(TypeError, match="lead"):
             fresh(StageChange, lead=lead)  # not a column
+
+
+def _lead_updates() -> tuple[int, int]:
+    """This transaction's updates of `leads` rows so far: all, and those made in place (HOT)."""
+    counts = db.session.execute(
+        sa.text(
+            "SELECT pg_stat_get_xact_tuples_updated('leads'::regclass), "
+            "pg_stat_get_xact_tuples_hot_updated('leads'::regclass)"
+        )
+    ).one()
+    return counts[0], counts[1]
+
+
+@pytest.mark.parametrize(
+    ("fields", "double_opt_in", "stage"),
+    [
+        ({"email": "ny@firma.dk", "first_name": "Åse", "company": "Firma ApS"}, False, "mql"),
+        ({"email": "ny@firma.dk"}, True, "lead"),  # held: no stage move until confirmed
+    ],
+)
+def test_a_new_lead_is_updated_in_place(app, make_form, client, fields, double_opt_in, stage):
+    """The claim inserts a new lead with the profile and stage the submission gives it, so the
+    UPDATE that ends the submission touches no indexed column: PostgreSQL rewrites the row on
+    its page (HOT) instead of adding an entry to each of the lead's indexes. The lead, its
+    history and its events are those of a lead created blank and then filled in."""
+    if not _postgres(app):
+        pytest.skip("HOT updates are PostgreSQL's")
+    extra = [{"name": name, "type": "text"} for name in ("first_name", "company")]
+    make_form(
+        conversion="ebook_download",
+        fields=[{"name": "email", "type": "email", "required": True}, *extra],
+        double_opt_in=double_opt_in,
+    )
+    token = client.get("/api/v1/forms/test-form").get_json()["token"]
+    body = {"fields": fields, "consents": {"processing": True}, "token": token}
+    moves = []
+    with app.test_request_context("/api/v1/forms/test-form/submissions", method="POST", json=body):
+        extension_points.stage_moved.connect(app, lambda moved: moves.append(moved))
+        intake = build_intake(
+            settled_form("test-form"), "api", "en", fields, {"processing": True}, {}, token
+        )
+        outcome = record_submission(intake)
+        assert _lead_updates() == (1, 1)
+        lead = db.session.scalar(sa.select(Lead).where(Lead.email == "ny@firma.dk"))
+        assert outcome.body["lifecycle_stage"] == lead.lifecycle_stage == stage
+        assert (lead.first_name, lead.company) == (fields.get("first_name"), fields.get("company"))
+        history = db.session.scalars(sa.select(StageChange).where(StageChange.lead_id == lead.id))
+        expected = [("lead", "mql")] if stage == "mql" else []
+        assert [(c.from_stage, c.to_stage) for c in history] == expected
+        assert [(m.change.from_stage, m.change.to_stage) for m in moves] == expected
+        db.session.rollback()

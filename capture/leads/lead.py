@@ -37,6 +37,18 @@ PROFILE_COLUMNS = (
     "timeline",
 )
 
+# The lead columns a submission fills that an index covers (capture.leads.upsert.upserted).
+INDEXED_PROFILE = tuple(name for name in SEARCHED_COLUMNS if name in PROFILE_COLUMNS)
+
+
+def profile_of(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The lead columns `apply_profile` sets from submitted `values`."""
+    return {
+        name: value
+        for name, value in values.items()
+        if name in PROFILE_COLUMNS and value not in (None, "", [])
+    }
+
 
 def trigram_index(column: str) -> sa.Index:
     """A GIN trigram index for `column ILIKE '%text%'` on PostgreSQL, where the search would
@@ -208,12 +220,11 @@ class StageChange(Model):
 def apply_profile(lead: Lead, values: dict[str, Any]) -> None:
     """Copy submitted values onto the lead: the latest non-empty answer wins, as in CRMs."""
     custom = dict(lead.properties or {})
+    profile = profile_of(values)
     for name, value in values.items():
-        if value in (None, "", []):
-            continue
-        if name in PROFILE_COLUMNS:
+        if name in profile:
             setattr(lead, name, value)
-        elif name != "email":
+        elif name != "email" and value not in (None, "", []):
             custom[name] = value
     if custom != lead.properties:
         lead.properties = custom

@@ -15,24 +15,33 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm.attributes import set_committed_value
 
 from capture.base.built import built
 from capture.base.db import db, new_public_id, table_of, utcnow
 from capture.base.lifecycle import Stage
 from capture.base.one_trip import as_loaded
-from capture.leads.lead import Lead
+from capture.leads.lead import INDEXED_PROFILE, Lead
 
 CREATED_LEADS = "leadgate.created_leads"
 
 
 def lead_values(
-    email: str, touch: dict[str, Any], partner: str | None, prefix: str = ""
+    email: str,
+    touch: dict[str, Any],
+    partner: str | None,
+    prefix: str = "",
+    *,
+    profile: Mapping[str, Any] | None = None,
+    stage: Stage = Stage.LEAD,
 ) -> dict[str, Any]:
     """The upsert's parameters: a new lead's public id, its e-mail, first touch and partner;
-    `prefix` as given to `upsert_statement`."""
+    `prefix` as given to `upsert_statement`. `profile` and `stage`: what the caller is about
+    to give a lead this creates, in the indexed columns (see `upserted`)."""
     values: dict[str, Any] = {"public_id": new_public_id("lead"), "email": email}
     values["partner"] = partner
-    values |= {"touch": touch, "now": utcnow()}
+    values |= {"touch": touch, "now": utcnow(), "lifecycle_stage": stage.value}
+    values |= {name: (profile or {}).get(name) for name in INDEXED_PROFILE}
     return {prefix + key: value for key, value in values.items()}
 
 
@@ -46,9 +55,9 @@ def upsert_statement(dialect: str, when: Any = None, prefix: str = "") -> Any:
     touch = sa.bindparam(f"{prefix}touch", type_=c.first_touch.type)
     new: dict[str, Any] = {
         name: sa.bindparam(prefix + name, type_=c[name].type)
-        for name in ("public_id", "email", "partner")
+        for name in ("public_id", "email", "partner", "lifecycle_stage", *INDEXED_PROFILE)
     }
-    new |= {"properties": {}, "lifecycle_stage": Stage.LEAD.value, "score": 0}
+    new |= {"properties": {}, "score": 0}
     new |= {"temperature": "cold", "source": "inbound", "first_touch": touch, "last_touch": touch}
     new |= {"created_at": now, "updated_at": now, "last_activity_at": now}
     # Every column with a Python-side default, given: statements compiled once
@@ -69,11 +78,24 @@ def upsert_statement(dialect: str, when: Any = None, prefix: str = "") -> Any:
 def upserted(
     row: Mapping[str, Any] | sa.RowMapping, values: dict[str, Any], prefix: str = ""
 ) -> tuple[Lead, bool]:
-    """The upsert's returned row as the session's `Lead`, and whether it was created."""
+    """The upsert's returned row as the session's `Lead`, and whether it was created.
+
+    A lead this created was written with the profile and stage the caller is about to give it
+    (`lead_values`), so that its UPDATE at the end of the transaction changes no indexed
+    column and PostgreSQL rewrites the row in place (a HOT update) instead of adding a second
+    entry to each of the lead's twelve indexes, four of them trigram ones. Nothing outside
+    this transaction ever sees those values before the UPDATE writes them (the row is not
+    committed); the object starts from a blank lead (stage lead, no profile), so the caller's
+    changes, their history and their events are those of any new lead. A wrong guess costs
+    only the HOT update: the UPDATE writes what the caller set, whatever was inserted.
+    """
     lead = as_loaded(Lead, row)
     created = lead.public_id == values[f"{prefix}public_id"]
     if created:
         db.session.info.setdefault(CREATED_LEADS, set()).add(lead.id)
+        set_committed_value(lead, "lifecycle_stage", Stage.LEAD.value)
+        for name in INDEXED_PROFILE:
+            set_committed_value(lead, name, None)
     return lead, created
 
 

@@ -12,7 +12,7 @@ trip for both, and a replayed key still writes nothing to `leads`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from capture.base.built import binds, built
 from capture.base.db import db, new_public_id, table_of, utcnow
 from capture.base.driver import compiled, fetch_mapping
+from capture.base.lifecycle import Stage
 from capture.base.one_trip import as_loaded
 from capture.base.settled import VERSION_COLUMN, confirm
 from capture.forms.store import FormDefinition
@@ -52,12 +53,15 @@ class IdempotencyConflict(Exception):
 @dataclass
 class LeadFor:
     """The lead an accepted submission upserts with its claim, and how many consent records
-    it will write (their ids and the conversion's are drawn in the same statement)."""
+    it will write (their ids and the conversion's are drawn in the same statement); `profile`
+    and `stage`: what the submission gives the lead if it is new (`upsert.upserted`)."""
 
     email: str
     touch: dict[str, Any]
     partner: str | None
     records: int = 0
+    profile: dict[str, Any] = field(default_factory=dict)
+    stage: Stage = Stage.LEAD
 
 
 @dataclass(frozen=True)
@@ -112,7 +116,14 @@ def claim(
     connection = db.session.connection()
     dialect = connection.dialect.name
     if lead_for is not None and dialect == "postgresql":
-        lead = lead_values(lead_for.email, lead_for.touch, lead_for.partner, prefix="lead_")
+        lead = lead_values(
+            lead_for.email,
+            lead_for.touch,
+            lead_for.partner,
+            prefix="lead_",
+            profile=lead_for.profile,
+            stage=lead_for.stage,
+        )
         count = lead_for.records
         key = ("claim+lead", count, *values)
         both = _run(connection, key, lambda: _with_lead(values, count), {**values, **lead})

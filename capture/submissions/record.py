@@ -27,10 +27,11 @@ from capture.base.lifecycle import (
 from capture.base.one_trip import flush_in_one_trip
 from capture.base.settled import verify as verify_settled
 from capture.extension_points import Quarantined
+from capture.forms.store import FormDefinition
 from capture.forms.values import Errors, clean_values
 from capture.leads.consent import ConsentRecord, append_consents
 from capture.leads.conversion import ConversionEvent
-from capture.leads.lead import Lead, StageChange, apply_profile, move_stage
+from capture.leads.lead import Lead, StageChange, apply_profile, move_stage, profile_of
 from capture.leads.pending import hold as hold_until_confirmed
 from capture.leads.scoring import Scored, kind_classes, score_conversion
 from capture.leads.upsert import upsert_lead
@@ -94,7 +95,14 @@ def record_submission(intake: Intake) -> Outcome:
     touch = _touch(intake, now)
     claimed = claim(
         intake,
-        LeadFor(values["email"], touch, intake.partner, records=len(given)),
+        LeadFor(
+            values["email"],
+            touch,
+            intake.partner,
+            records=len(given),
+            profile=profile_of(values),
+            stage=_entry_stage(form),
+        ),
         created_at=received,
         status=SubmissionStatus.ACCEPTED,
         fields=values,
@@ -188,6 +196,15 @@ def accept(
     for fields in extension_points.submission_accepted.send(accepted):
         accepted.answer.update(fields or {})
     return accepted
+
+
+def _entry_stage(form: FormDefinition) -> Stage:
+    """The stage `accept` moves a new lead to: the classification's, unless the conversion
+    waits for a double opt-in."""
+    if form.spec.double_opt_in:
+        return Stage.LEAD
+    target = automatic_move(Stage.LEAD, stage_for(classify(form.conversion, kind_classes())))
+    return target or Stage.LEAD
 
 
 def _touch(intake: Intake, now: datetime) -> dict[str, Any]:
