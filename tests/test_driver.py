@@ -46,6 +46,25 @@ def test_rows_are_those_sqlalchemy_returns(app_context: None, app: Flask) -> Non
         compiled.params({"p_n": 1, "p_at": now.replace(tzinfo=None)})
 
 
+def test_placeholders_become_positional_in_their_order(app_context: None, app: Flask) -> None:
+    """psycopg gets `%s` placeholders and a list: a parameter used twice is sent twice, a
+    constant in its place, and a literal `%` stays a `%`."""
+    number = sa.bindparam("p_n", type_=sa.Integer())
+    statement = sa.select(
+        number * 10 + number,
+        sa.literal("50%") + sa.bindparam("p_text", type_=sa.String()),
+        sa.literal_column("'100%'"),
+    )
+    with autocommit(app) as connection:
+        compiled = Compiled(statement, connection.dialect)
+        values = {"p_n": 4, "p_text": " off"}
+        assert "%(" not in compiled.positional_sql
+        assert compiled.positional(values).count(4) == 2
+        row = fetch_one(connection, compiled, values)
+        assert tuple(row) == tuple(connection.execute(statement, values).one())
+    assert tuple(row) == (44, "50% off", "100%")
+
+
 def test_errors_are_sqlalchemys_and_the_connection_stays_usable(
     app_context: None, app: Flask
 ) -> None:
