@@ -163,3 +163,65 @@ def test_python_side_defaults_must_be_given(app_context: None, app: Flask) -> No
     with pytest.raises(ValueError, match="'n'"):
         Compiled(insert, db.engine.dialect)
     Compiled(insert.values(n=sa.bindparam("p_n")), db.engine.dialect)  # given: fine
+
+
+def test_a_transaction_begun_with_the_first_statement_commits_and_rolls_back(
+    app_context: None, app: Flask
+) -> None:
+    """The first statement of a transaction carries its BEGIN (capture.base.wire): what it
+    writes is committed by the connection's commit and undone by its rollback, as after a
+    BEGIN of psycopg's own."""
+    db.session.execute(sa.text("CREATE TABLE IF NOT EXISTS wire_probe (n integer)"))
+    db.session.commit()
+    insert = sa.text("INSERT INTO wire_probe (n) VALUES (:p_n) RETURNING n").bindparams(
+        sa.bindparam("p_n", type_=sa.Integer())
+    )
+    count = "SELECT count(*) FROM wire_probe"
+    with db.engine.connect() as connection:
+        compiled = Compiled(insert.columns(n=sa.Integer()), connection.dialect)
+        assert tuple(fetch_one(connection, compiled, {"p_n": 1})) == (1,)
+        assert connection.connection.dbapi_connection.info.transaction_status.name == "INTRANS"
+        connection.rollback()
+        assert tuple(fetch_one(connection, compiled, {"p_n": 2})) == (2,)
+        connection.commit()
+    with db.engine.connect() as connection:
+        assert connection.exec_driver_sql(count).scalar_one() == 1
+        assert connection.exec_driver_sql("SELECT n FROM wire_probe").scalar_one() == 2
+        connection.exec_driver_sql("DROP TABLE wire_probe")
+        connection.commit()
+
+
+def test_errors_inside_a_transaction_leave_the_connection_usable(
+    app_context: None, app: Flask
+) -> None:
+    """A statement refused by the server (its BEGIN in the same round trip), and one that
+    cannot even be prepared: SQLAlchemy's errors, and after a rollback the connection works."""
+    failing = sa.select(sa.literal(1) / sa.bindparam("p_zero", type_=sa.Integer()))
+    unknown = sa.select(sa.column("no_such_column")).select_from(sa.table("pg_class"))
+    with db.engine.connect() as connection:
+        dividing = Compiled(failing, connection.dialect)
+        with pytest.raises(sa.exc.DataError):
+            fetch_one(connection, dividing, {"p_zero": 0})
+        connection.rollback()
+        with pytest.raises(sa.exc.ProgrammingError):
+            fetch_one(connection, Compiled(unknown, connection.dialect), {})
+        connection.rollback()
+        assert tuple(fetch_one(connection, dividing, {"p_zero": 1})) == (1,)
+        # the same text with a NULL: other parameter types, its own prepared statement
+        assert tuple(fetch_one(connection, dividing, {"p_zero": None})) == (None,)
+        connection.rollback()
+
+
+def test_a_connection_lost_inside_a_transaction_is_invalidated(
+    app_context: None, app: Flask
+) -> None:
+    with db.engine.connect() as connection:
+        compiled = Compiled(STATEMENT, connection.dialect)
+        assert fetch_one(connection, compiled, {"p_n": 1, "p_at": utcnow()})
+        pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        with db.engine.connect() as other:
+            other.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            other.commit()
+        with pytest.raises(sa.exc.OperationalError) as raised:
+            fetch_one(connection, compiled, {"p_n": 1, "p_at": utcnow()})
+        assert raised.value.connection_invalidated

@@ -19,6 +19,7 @@ from capture.leads.lead import Lead, StageChange
 from capture.submissions.intake import build_intake
 from capture.submissions.record import record_submission
 from capture.submissions.submission import Submission
+from wsgi import create_app
 
 
 def _writes(statements: list[str]) -> list[str]:
@@ -244,3 +245,28 @@ def test_a_new_lead_is_updated_in_place(app, make_form, client, fields, double_o
         assert [(c.from_stage, c.to_stage) for c in history] == expected
         assert [(m.change.from_stage, m.change.to_stage) for m in moves] == expected
         db.session.rollback()
+
+
+def test_a_fresh_submission_is_three_round_trips_on_the_wire(
+    app, app_config, make_form, counting_proxy
+):
+    """BEGIN goes in one write with the claim (capture.base.wire), then the final writes, then
+    COMMIT: counted by a relay between the app and PostgreSQL, not by the app's own events."""
+    if not _postgres(app):
+        pytest.skip("the wire path is PostgreSQL's")
+    make_form()
+    url = sa.make_url(app_config["SQLALCHEMY_DATABASE_URI"])
+    relayed = create_app(
+        {**app_config, "SQLALCHEMY_DATABASE_URI": url.set(port=counting_proxy.port)}
+    )
+    client = relayed.test_client()
+    for n, expected in enumerate([None, 3, 3]):  # the first fills the process's caches
+        token = client.get("/api/v1/forms/test-form").get_json()["token"]
+        body = {"fields": {"email": f"p{n}@firma.dk"}, "consents": {"processing": True}}
+        before = counting_proxy.round_trips
+        answer = client.post("/api/v1/forms/test-form/submissions", json={**body, "token": token})
+        assert answer.status_code == 201
+        if expected is not None:
+            assert counting_proxy.round_trips - before == expected
+    with relayed.app_context():
+        db.engine.dispose()

@@ -32,6 +32,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from capture.base import wire
 from capture.base.built import built
 
 # A named placeholder as SQLAlchemy renders it for psycopg (paramstyle "pyformat").
@@ -73,6 +74,7 @@ class Compiled:
         if unknown:  # pragma: no cover - escaped bind names (none of ours need escaping)
             raise ValueError(f"placeholders without a parameter: {sorted(unknown)}")
         self.positional_sql = _NAMED.sub("%s", self.sql)
+        self.numbered_sql = wire.numbered(self.positional_sql)
         self.slots = tuple(
             (name in self.constants, self.constants.get(name, name), self.processors.get(name))
             for name in order
@@ -146,13 +148,20 @@ def _fetch(
         # (A row-returning result always has its cursor's description.)
         codes = [d[1] for d in result.cursor.description or ()] if describe else []
         return result.first(), codes
+    if connection.get_transaction() is None:
+        # SQLAlchemy begins its transaction on a connection's first statement; this one does
+        # not go through it, so begin here, or the connection's commit() would not commit.
+        connection.begin()
     dbapi_connection = connection.connection.dbapi_connection
     if dbapi_connection is None:  # pragma: no cover - a connection in use always has one
         raise sa.exc.InvalidRequestError("the connection is closed")
     params = compiled.positional(values)
-    cursor = dbapi_connection.cursor()
     dialect = connection.dialect
+    cursor = None
     try:
+        if wire.usable(dbapi_connection):  # psycopg 3: BEGIN in the same round trip
+            return wire.fetch(dbapi_connection, compiled.numbered_sql, params)
+        cursor = dbapi_connection.cursor()
         cursor.execute(compiled.positional_sql, params)
         # `cursor.description` builds a column object per column: only read the first time,
         # for the result processors (every statement run here returns rows).
@@ -171,7 +180,8 @@ def _fetch(
             dialect=dialect,
         ) from error
     finally:
-        cursor.close()
+        if cursor is not None:
+            cursor.close()
 
 
 def compiled(key: Hashable, build: Callable[[], sa.ClauseElement], dialect: sa.Dialect) -> Compiled:

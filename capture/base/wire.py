@@ -1,0 +1,138 @@
+"""A compiled statement sent on psycopg's connection at the protocol level, BEGIN folded in.
+
+psycopg starts a transaction by sending `BEGIN` on its own and waiting for the answer before
+the first statement: a submission's four round trips were BEGIN, the claim, the final writes
+and COMMIT, and on a busy machine each round trip is a wait for the server's process to be
+scheduled as well as for the network. Here the first statement of a transaction goes in
+libpq's pipeline mode: `BEGIN`, the statement (prepared on first use) and a Sync in one
+write, their answers in one read. Every other statement goes the same way without the
+`BEGIN`, which also skips the cursor's Python layers (query conversion, its prepared-statement
+bookkeeping, result selection): about a fifth of a submission's time in psycopg.
+
+What stays psycopg's: the connection (its transaction state is libpq's, so psycopg's own
+`commit()` and `rollback()` see the transaction begun here), adaptation both ways (its
+`Transformer` with the connection's adapters, as a cursor has), waiting (its generators and
+`Connection.wait`, notices and notifications included) and errors (`error_from_result`, the
+class a cursor would raise). Prepared statements get names of their own (`_lg_<n>`), one per
+statement text and parameter types on each connection, as psycopg keys its own.
+
+Used only where it means the same as `cursor.execute`: psycopg 3 with libpq pipeline support,
+no pipeline already open, and no isolation level, read-only or deferrable setting on the
+connection (the `BEGIN` psycopg would send is then a plain `BEGIN`).
+"""
+
+from __future__ import annotations
+
+import re
+import weakref
+from collections.abc import Sequence
+from typing import Any, TypeGuard
+
+from psycopg import Connection, capabilities, errors, pq
+from psycopg.adapt import PyFormat, Transformer
+from psycopg.generators import fetch_many, send
+
+_OK = pq.ExecStatus.COMMAND_OK
+_ROWS = pq.ExecStatus.TUPLES_OK
+_SYNC = pq.ExecStatus.PIPELINE_SYNC
+_IDLE = pq.TransactionStatus.IDLE
+_PLACEHOLDER = re.compile(rb"%s|%%")
+
+# Per connection: (statement, parameter types) -> name of its prepared statement there.
+_prepared: weakref.WeakKeyDictionary[Connection[Any], dict[tuple[bytes, tuple[int, ...]], bytes]]
+_prepared = weakref.WeakKeyDictionary()
+
+
+def numbered(positional_sql: str, encoding: str = "utf-8") -> bytes:
+    """`%s` placeholders as `$1`, `$2`...; `%%` as `%` (what psycopg's conversion does)."""
+    count = 0
+
+    def replace(match: re.Match[bytes]) -> bytes:
+        nonlocal count
+        if match.group(0) == b"%%":
+            return b"%"
+        count += 1
+        return b"$%d" % count
+
+    return _PLACEHOLDER.sub(replace, positional_sql.encode(encoding))
+
+
+def usable(connection: Any) -> TypeGuard[Connection[Any]]:
+    """Whether `connection` is a psycopg connection this module may drive."""
+    return (
+        isinstance(connection, Connection)
+        and capabilities.has_pipeline()
+        and connection.pgconn.pipeline_status == pq.PipelineStatus.OFF
+        and connection.isolation_level is None
+        and connection.read_only is None
+        and connection.deferrable is None
+    )
+
+
+def fetch(
+    connection: Connection[Any], query: bytes, params: Sequence[Any]
+) -> tuple[tuple[Any, ...] | None, list[int]]:
+    """The first row of `query` (`$n` placeholders) and the type codes of its columns, in one
+    round trip, starting a transaction first when psycopg would (not in autocommit, none
+    open)."""
+    with connection.lock:
+        pgconn = connection.pgconn
+        transformer = Transformer(connection)
+        dumped = transformer.dump_sequence(params, [PyFormat.AUTO] * len(params))
+        types = tuple(transformer.types or ())
+        names = _prepared.setdefault(connection, {})
+        name = names.get((query, types))
+        begin = not connection.autocommit and pgconn.transaction_status == _IDLE
+        commands = 1 + begin + (name is None)
+        pgconn.enter_pipeline_mode()
+        try:
+            if begin:
+                pgconn.send_query_params(b"BEGIN", None)
+            if name is None:
+                name = b"_lg_%d" % len(names)
+                pgconn.send_prepare(name, query, param_types=types)
+            pgconn.send_query_prepared(name, dumped, param_formats=transformer.formats)
+            pgconn.pipeline_sync()
+            answers = connection.wait(_round_trip(pgconn, commands))
+        finally:
+            _leave_pipeline(connection)
+        encoding = connection.info.encoding
+        for result in answers[:-1]:  # BEGIN and PREPARE: any error is the first to report
+            if result.status != _OK:
+                raise errors.error_from_result(result, encoding=encoding)
+        names[(query, types)] = name  # prepared now, whatever the statement's fate
+        result = answers[-1]
+        if result.status != _ROWS:
+            raise errors.error_from_result(result, encoding=encoding)
+        codes = [result.ftype(index) for index in range(result.nfields)]
+        if not result.ntuples:
+            return None, codes
+        transformer.set_pgresult(result)
+        return transformer.load_row(0, tuple), codes
+
+
+def _leave_pipeline(connection: Connection[Any]) -> None:
+    """Back to psycopg's normal mode; a connection that cannot leave it (answers left unread
+    after a failed wait) is closed, so the pool drops it rather than reuse it half-way."""
+    pgconn = connection.pgconn
+    if pgconn.status != pq.ConnStatus.OK:
+        return
+    try:
+        pgconn.exit_pipeline_mode()
+    except errors.OperationalError:
+        connection.close()
+
+
+def _round_trip(pgconn: pq.abc.PGconn, commands: int) -> Any:
+    """Send what was queued and read one answer per command, then the Sync's."""
+    yield from send(pgconn)
+    answers = []
+    for _command in range(commands):
+        results = yield from fetch_many(pgconn)
+        if not results:  # pragma: no cover - libpq answers every command in a pipeline
+            raise errors.InternalError("a command in the pipeline was not answered")
+        answers.append(results[0])
+    sync = yield from fetch_many(pgconn)
+    if not sync or sync[0].status != _SYNC:  # pragma: no cover - libpq's protocol
+        raise errors.InternalError("the pipeline's Sync was not answered")
+    return answers
