@@ -225,3 +225,43 @@ def test_a_connection_lost_inside_a_transaction_is_invalidated(
         with pytest.raises(sa.exc.OperationalError) as raised:
             fetch_one(connection, compiled, {"p_n": 1, "p_at": utcnow()})
         assert raised.value.connection_invalidated
+
+
+def _ours_prepared(connection: sa.Connection) -> int:
+    return connection.exec_driver_sql(
+        "SELECT count(*) FROM pg_prepared_statements WHERE starts_with(name, '_lg_')"
+    ).scalar_one()
+
+
+def test_prepared_statements_outlive_a_rollback(app_context: None, app: Flask) -> None:
+    """psycopg's own preparing is off (capture.base.db): it would deallocate every prepared
+    statement of the connection on a rollback, ours with them, once it had prepared a query
+    run five times."""
+    with db.engine.connect() as connection:
+        compiled = Compiled(STATEMENT, connection.dialect)
+        fetch_one(connection, compiled, {"p_n": 1, "p_at": utcnow()})
+        for _ in range(6):
+            connection.exec_driver_sql("SELECT 1").scalar_one()
+        connection.rollback()
+        assert _ours_prepared(connection) == 1
+        connection.rollback()
+
+
+def test_statements_deallocated_under_us_are_prepared_again(app_context: None, app: Flask) -> None:
+    """A statement that begins its transaction is sent again, prepared anew; one in the middle
+    of a transaction fails like any statement, and the next transaction prepares it anew."""
+    with db.engine.connect() as connection:
+        compiled = Compiled(STATEMENT, connection.dialect)
+        values = {"p_n": 1, "p_at": utcnow()}
+        assert fetch_one(connection, compiled, values)[0] == 2
+        connection.commit()
+        connection.exec_driver_sql("DEALLOCATE ALL")
+        connection.commit()
+        assert fetch_one(connection, compiled, values)[0] == 2  # begins its transaction
+        connection.exec_driver_sql("DEALLOCATE ALL")
+        with pytest.raises(sa.exc.ProgrammingError):
+            fetch_one(connection, compiled, values)  # mid-transaction
+        connection.rollback()
+        assert fetch_one(connection, compiled, values)[0] == 2
+        assert _ours_prepared(connection) == 1
+        connection.rollback()

@@ -116,10 +116,20 @@ def _cache_long_statements() -> None:
             setattr(psycopg_queries, name, limit)
 
 
+def _prepare_nothing(dbapi_connection: Any, _record: Any) -> None:
+    """psycopg prepares a statement on its fifth run and deallocates every prepared statement
+    of the connection on each rollback (a read-only request ends in one), so its prepared
+    statements hardly outlived a request that was not a write, and took ours
+    (`capture.base.wire`, for the hot paths) with them. Off: only ours are prepared."""
+    if hasattr(dbapi_connection, "prepare_threshold"):
+        dbapi_connection.prepare_threshold = None
+
+
 def init_app(app: Flask) -> None:
     db.init_app(app)
     if str(app.config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("postgres"):
         _cache_long_statements()
+        on_connect(app, _prepare_nothing)
 
     # Registered after Flask-SQLAlchemy's own teardown, so it runs first (teardowns run in
     # reverse): the session is released here without raising, and the extension's own

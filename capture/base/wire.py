@@ -6,19 +6,25 @@ and COMMIT, and on a busy machine each round trip is a wait for the server's pro
 scheduled as well as for the network. Here the first statement of a transaction goes in
 libpq's pipeline mode: `BEGIN`, the statement (prepared on first use) and a Sync in one
 write, their answers in one read. Every other statement goes the same way without the
-`BEGIN`, which also skips the cursor's Python layers (query conversion, its prepared-statement
-bookkeeping, result selection): about a fifth of a submission's time in psycopg.
+`BEGIN`, which skips the cursor's Python layers (query conversion, its prepared-statement
+bookkeeping, result selection).
 
 What stays psycopg's: the connection (its transaction state is libpq's, so psycopg's own
 `commit()` and `rollback()` see the transaction begun here), adaptation both ways (its
 `Transformer` with the connection's adapters, as a cursor has), waiting (its generators and
 `Connection.wait`, notices and notifications included) and errors (`error_from_result`, the
 class a cursor would raise). Prepared statements get names of their own (`_lg_<n>`), one per
-statement text and parameter types on each connection, as psycopg keys its own.
+statement text and parameter types on each connection, as psycopg keys its own. psycopg's
+own preparing is off (`capture.base.db`): it deallocates all of a connection's prepared
+statements on each rollback, ours included. Should they vanish all the same (someone's
+`DEALLOCATE ALL`), a statement that starts its transaction or runs in autocommit is prepared
+and sent again (nothing else ran in its transaction, which is rolled back first); one in the
+middle of a transaction fails as any statement would, and the next transaction prepares anew.
 
-Used only where it means the same as `cursor.execute`: psycopg 3 with libpq pipeline support,
-no pipeline already open, and no isolation level, read-only or deferrable setting on the
-connection (the `BEGIN` psycopg would send is then a plain `BEGIN`).
+Used where libpq supports pipeline mode and no pipeline is open already. The `BEGIN` sent is
+the one psycopg would send, with the connection's isolation level, read-only and deferrable
+settings (SQLAlchemy sets the isolation level back on a connection that ran in autocommit, as
+a download link's does).
 """
 
 from __future__ import annotations
@@ -58,23 +64,48 @@ def numbered(positional_sql: str, encoding: str = "utf-8") -> bytes:
 
 
 def usable(connection: Any) -> TypeGuard[Connection[Any]]:
-    """Whether `connection` is a psycopg connection this module may drive."""
+    """Whether `connection` is a psycopg connection this module may drive (no pipeline of
+    psycopg's open on it)."""
     return (
         isinstance(connection, Connection)
         and capabilities.has_pipeline()
         and connection.pgconn.pipeline_status == pq.PipelineStatus.OFF
-        and connection.isolation_level is None
-        and connection.read_only is None
-        and connection.deferrable is None
     )
+
+
+def begin_command(connection: Connection[Any]) -> bytes:
+    """The `BEGIN` psycopg sends for this connection's settings."""
+    parts = [b"BEGIN"]
+    if connection.isolation_level is not None:
+        level = connection.isolation_level.name.replace("_", " ")
+        parts.append(b"ISOLATION LEVEL " + level.encode())
+    if connection.read_only is not None:
+        parts.append(b"READ ONLY" if connection.read_only else b"READ WRITE")
+    if connection.deferrable is not None:
+        parts.append(b"DEFERRABLE" if connection.deferrable else b"NOT DEFERRABLE")
+    return b" ".join(parts)
 
 
 def fetch(
     connection: Connection[Any], query: bytes, params: Sequence[Any]
 ) -> tuple[tuple[Any, ...] | None, list[int]]:
     """The first row of `query` (`$n` placeholders) and the type codes of its columns, in one
-    round trip, starting a transaction first when psycopg would (not in autocommit, none
-    open)."""
+    round trip, starting a transaction first when psycopg would (not in autocommit)."""
+    alone = connection.autocommit or connection.pgconn.transaction_status == _IDLE
+    try:
+        return _fetch(connection, query, params)
+    except errors.InvalidSqlStatementName:
+        _prepared.pop(connection, None)  # deallocated under us: prepare them again
+        if not alone:
+            raise
+        if connection.pgconn.transaction_status == pq.TransactionStatus.INERROR:
+            connection.rollback()  # the transaction this statement began, nothing else
+        return _fetch(connection, query, params)
+
+
+def _fetch(
+    connection: Connection[Any], query: bytes, params: Sequence[Any]
+) -> tuple[tuple[Any, ...] | None, list[int]]:
     with connection.lock:
         pgconn = connection.pgconn
         transformer = Transformer(connection)
@@ -87,7 +118,7 @@ def fetch(
         pgconn.enter_pipeline_mode()
         try:
             if begin:
-                pgconn.send_query_params(b"BEGIN", None)
+                pgconn.send_query_params(begin_command(connection), None)
             if name is None:
                 name = b"_lg_%d" % len(names)
                 pgconn.send_prepare(name, query, param_types=types)
