@@ -39,7 +39,10 @@ class CountingRelay:
                     elif self._asked:
                         self._asked = False
                         self.round_trips += 1
-                sink.sendall(data)
+                try:
+                    sink.sendall(data)
+                except OSError:  # the other side closed
+                    return
 
     def close(self) -> None:
         self.listener.close()

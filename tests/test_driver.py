@@ -265,3 +265,29 @@ def test_statements_deallocated_under_us_are_prepared_again(app_context: None, a
         assert fetch_one(connection, compiled, values)[0] == 2
         assert _ours_prepared(connection) == 1
         connection.rollback()
+
+
+def test_a_statement_can_carry_its_transactions_commit(app_context: None, app: Flask) -> None:
+    """`commit=True`: the COMMIT goes with the statement; the connection's own commit() then
+    has nothing to send. A statement that fails takes its COMMIT with it: nothing is kept."""
+    db.session.execute(sa.text("CREATE TABLE IF NOT EXISTS wire_commit (n integer)"))
+    db.session.commit()
+    insert = sa.text("INSERT INTO wire_commit (n) VALUES (10 / :p_n) RETURNING n").bindparams(
+        sa.bindparam("p_n", type_=sa.Integer())
+    )
+    count = "SELECT count(*) FROM wire_commit"
+    try:
+        with db.engine.connect() as connection, db.engine.connect() as other:
+            compiled = Compiled(insert.columns(n=sa.Integer()), connection.dialect)
+            assert tuple(fetch_one(connection, compiled, {"p_n": 2}, commit=True)) == (5,)
+            assert other.exec_driver_sql(count).scalar_one() == 1  # committed already
+            other.rollback()
+            connection.commit()
+            with pytest.raises(sa.exc.DataError):
+                fetch_one(connection, compiled, {"p_n": 0}, commit=True)
+            connection.rollback()
+            assert other.exec_driver_sql(count).scalar_one() == 1
+            other.rollback()
+    finally:
+        db.session.execute(sa.text("DROP TABLE wire_commit"))
+        db.session.commit()

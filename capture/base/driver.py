@@ -126,9 +126,13 @@ class Compiled:
             raise KeyError(f"no value for {sorted(missing)}")
 
 
-def fetch_one(connection: sa.Connection, compiled: Compiled, values: dict[str, Any]) -> Any:
-    """The first row (a tuple) of a statement that returns rows, or None."""
-    return _fetch(connection, compiled, values, describe=False)[0]
+def fetch_one(
+    connection: sa.Connection, compiled: Compiled, values: dict[str, Any], commit: bool = False
+) -> Any:
+    """The first row (a tuple) of a statement that returns rows, or None. `commit`: the
+    transaction's COMMIT may go in the same round trip (`wire`); the caller commits the
+    session afterwards all the same, which then has nothing left to send."""
+    return _fetch(connection, compiled, values, describe=False, commit=commit)[0]
 
 
 def fetch_mapping(
@@ -140,7 +144,11 @@ def fetch_mapping(
 
 
 def _fetch(
-    connection: sa.Connection, compiled: Compiled, values: dict[str, Any], describe: bool
+    connection: sa.Connection,
+    compiled: Compiled,
+    values: dict[str, Any],
+    describe: bool,
+    commit: bool = False,
 ) -> tuple[Any, list[Any]]:
     events = connection.dispatch
     if events.before_cursor_execute or events.after_cursor_execute:
@@ -160,7 +168,7 @@ def _fetch(
     cursor = None
     try:
         if wire.usable(dbapi_connection):  # psycopg 3: BEGIN in the same round trip
-            return wire.fetch(dbapi_connection, compiled.numbered_sql, params)
+            return wire.fetch(dbapi_connection, compiled.numbered_sql, params, commit)
         cursor = dbapi_connection.cursor()
         cursor.execute(compiled.positional_sql, params)
         # `cursor.description` builds a column object per column: only read the first time,

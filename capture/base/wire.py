@@ -87,24 +87,26 @@ def begin_command(connection: Connection[Any]) -> bytes:
 
 
 def fetch(
-    connection: Connection[Any], query: bytes, params: Sequence[Any]
+    connection: Connection[Any], query: bytes, params: Sequence[Any], commit: bool = False
 ) -> tuple[tuple[Any, ...] | None, list[int]]:
     """The first row of `query` (`$n` placeholders) and the type codes of its columns, in one
-    round trip, starting a transaction first when psycopg would (not in autocommit)."""
+    round trip, starting a transaction first when psycopg would (not in autocommit); with
+    `commit`, the transaction's `COMMIT` goes in the same round trip, after the statement
+    (skipped by the server if the statement fails, which then leaves it open and aborted)."""
     alone = connection.autocommit or connection.pgconn.transaction_status == _IDLE
     try:
-        return _fetch(connection, query, params)
+        return _fetch(connection, query, params, commit)
     except errors.InvalidSqlStatementName:
         _prepared.pop(connection, None)  # deallocated under us: prepare them again
         if not alone:
             raise
         if connection.pgconn.transaction_status == pq.TransactionStatus.INERROR:
             connection.rollback()  # the transaction this statement began, nothing else
-        return _fetch(connection, query, params)
+        return _fetch(connection, query, params, commit)
 
 
 def _fetch(
-    connection: Connection[Any], query: bytes, params: Sequence[Any]
+    connection: Connection[Any], query: bytes, params: Sequence[Any], commit: bool
 ) -> tuple[tuple[Any, ...] | None, list[int]]:
     with connection.lock:
         pgconn = connection.pgconn
@@ -114,7 +116,8 @@ def _fetch(
         names = _prepared.setdefault(connection, {})
         name = names.get((query, types))
         begin = not connection.autocommit and pgconn.transaction_status == _IDLE
-        commands = 1 + begin + (name is None)
+        commit = commit and not connection.autocommit
+        commands = 1 + begin + (name is None) + commit
         pgconn.enter_pipeline_mode()
         try:
             if begin:
@@ -123,11 +126,14 @@ def _fetch(
                 name = b"_lg_%d" % len(names)
                 pgconn.send_prepare(name, query, param_types=types)
             pgconn.send_query_prepared(name, dumped, param_formats=transformer.formats)
+            if commit:
+                pgconn.send_query_params(b"COMMIT", None)
             pgconn.pipeline_sync()
             answers = connection.wait(_round_trip(pgconn, commands))
         finally:
             _leave_pipeline(connection)
         encoding = connection.info.encoding
+        committed = answers.pop() if commit else None
         for result in answers[:-1]:  # BEGIN and PREPARE: any error is the first to report
             if result.status != _OK:
                 raise errors.error_from_result(result, encoding=encoding)
@@ -135,6 +141,8 @@ def _fetch(
         result = answers[-1]
         if result.status != _ROWS:
             raise errors.error_from_result(result, encoding=encoding)
+        if committed is not None and committed.status != _OK:
+            raise errors.error_from_result(committed, encoding=encoding)
         codes = [result.ftype(index) for index in range(result.nfields)]
         if not result.ntuples:
             return None, codes

@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from capture.base.db import db, discard_session
 from capture.base.extensions import csrf, limiter
+from capture.base.one_trip import commit_in_one_trip
 from capture.base.settled import SettledChanged, assuming
 from capture.forms.spec import SLUG_RE
 from capture.forms.store import FormDefinition, settled_form
@@ -156,7 +157,7 @@ def _submit(slug: str) -> ResponseReturnValue:
         token_check=token_check,
     )
     try:
-        outcome = record_submission(intake)
+        outcome = record_submission(intake, flush=False)
     except ValidationFailed as failed:
         db.session.rollback()
         raise ApiError(422, "validation_failed", failed.message, failed.errors) from None
@@ -173,7 +174,7 @@ def _submit(slug: str) -> ResponseReturnValue:
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Cache-Control"] = "no-store"
     _cors(response, form)
-    db.session.commit()
+    commit_in_one_trip()  # the last writes and COMMIT in one round trip: the answer is durable
     return response
 
 

@@ -65,8 +65,9 @@ class ValidationFailed(Exception):
         self.message = message
 
 
-def record_submission(intake: Intake) -> Outcome:
-    """Record `intake` or explain why not. Raises `ValidationFailed` or `IdempotencyConflict`."""
+def record_submission(intake: Intake, *, flush: bool = True) -> Outcome:
+    """Record `intake` or explain why not. Raises `ValidationFailed` or `IdempotencyConflict`.
+    `flush=False` leaves the last writes pending for the caller's `commit_in_one_trip`."""
     form = intake.form
     spam = _spam_signal(intake)
     values, errors = clean_values(form.spec, intake.fields, intake.language)
@@ -115,7 +116,8 @@ def record_submission(intake: Intake) -> Outcome:
         intake, submission, values, given, upserted=lead, touch=touch, now=now, ids=ids
     )
     submission.response = accepted.answer
-    flush_in_one_trip()
+    if flush:
+        flush_in_one_trip()
     return Outcome(submission=submission, body=accepted.answer)
 
 
