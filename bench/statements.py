@@ -7,7 +7,7 @@ replay with the same Idempotency-Key, and a download link. BEGIN and COMMIT are 
 Listening to the engine's statements sends every statement through SQLAlchemy (so the
 listener sees it), where BEGIN is a round trip of its own; the same requests are then made
 again on a second app whose connections go through a relay that counts the round trips on
-the wire (`bench/relay.py`), with nothing listening: there a transaction's BEGIN travels with
+the wire (`tests/relay.py`), with nothing listening: there a transaction's BEGIN travels with
 its first statement (`capture/base/wire.py`). The figures do not depend on the machine's load,
 unlike req/s.
 """
@@ -27,12 +27,12 @@ import yaml
 from flask import Flask
 
 from bench.database import ROOT, BenchDatabase
-from bench.relay import CountingRelay
 from bench.submissions import FORM
 from capture.base.db import db
 from capture.forms.definition import parse_definition
 from capture.forms.store import save_spec
 from magnets.demo import guide_pdf
+from tests.relay import CountingRelay
 from wsgi import create_app
 
 ORIGIN = "https://www.partner.example"

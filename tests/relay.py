@@ -1,4 +1,5 @@
-"""A TCP relay that counts round trips to PostgreSQL, for `bench.statements` and the tests."""
+"""A TCP relay that counts round trips to PostgreSQL: for the tests (`counting_proxy`) and for
+`python -m bench.profile --statements`, which runs from the checkout."""
 
 from __future__ import annotations
 
