@@ -7,7 +7,9 @@ scheduled as well as for the network. Here the first statement of a transaction 
 libpq's pipeline mode: `BEGIN`, the statement (prepared on first use) and a Sync in one
 write, their answers in one read. Every other statement goes the same way without the
 `BEGIN`, which skips the cursor's Python layers (query conversion, its prepared-statement
-bookkeeping, result selection).
+bookkeeping, result selection); the last one of a transaction may carry its `COMMIT`
+(`commit=True`, from `capture.base.one_trip.commit_in_one_trip`). A fresh submission is two
+round trips.
 
 What stays psycopg's: the connection (its transaction state is libpq's, so psycopg's own
 `commit()` and `rollback()` see the transaction begun here), adaptation both ways (its
