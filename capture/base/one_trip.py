@@ -182,6 +182,11 @@ def commit_in_one_trip() -> None:
     The session's `before_commit` listeners are told before the statement, as a commit tells
     them before its flush, and once more by the `commit()` that ends this (it finds nothing to
     flush and nothing to send): they must not mind hearing it twice, as `settled`'s does not.
+
+    For writes whose changed rows cannot vanish meanwhile: rows this transaction inserted or
+    holds locked (a submission's own row; its lead, locked by the upsert in the claim). A
+    changed row deleted by another transaction is only noticed (`StaleDataError`) from the
+    statement's answer, after the `COMMIT` that went with it kept the other writes.
     """
     session = db.session()
     if session.new or session.dirty:

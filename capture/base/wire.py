@@ -51,7 +51,7 @@ _prepared: weakref.WeakKeyDictionary[Connection[Any], dict[tuple[bytes, tuple[in
 _prepared = weakref.WeakKeyDictionary()
 
 
-def numbered(positional_sql: str, encoding: str = "utf-8") -> bytes:
+def numbered(positional_sql: str) -> bytes:
     """`%s` placeholders as `$1`, `$2`...; `%%` as `%` (what psycopg's conversion does)."""
     count = 0
 
@@ -62,7 +62,7 @@ def numbered(positional_sql: str, encoding: str = "utf-8") -> bytes:
         count += 1
         return b"$%d" % count
 
-    return _PLACEHOLDER.sub(replace, positional_sql.encode(encoding))
+    return _PLACEHOLDER.sub(replace, positional_sql.encode())
 
 
 def usable(connection: Any) -> TypeGuard[Connection[Any]]:
