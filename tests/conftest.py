@@ -11,6 +11,7 @@ pytest_plugins = [
     "fixtures.app",  # app_config, app, client, runner, live_server, serve, rows, api_token, ...
     "fixtures.content",  # make_form, make_magnet, demo_forms, submit
     "fixtures.accounts",  # staff
-    "fixtures.services",  # s3_server, smtp_server, make_smtp_server, receiver, partner_site
+    # s3_server, smtp_server, make_smtp_server, receiver, partner_site, counting_relay
+    "fixtures.services",
     "fixtures.browser",  # browser, chromium
 ]

@@ -1,4 +1,4 @@
-"""A TCP relay that counts round trips to PostgreSQL: for the tests (`counting_proxy`) and for
+"""A TCP relay that counts round trips to PostgreSQL: for the tests (`counting_relay`) and for
 `python -m bench.profile --statements`, which runs from the checkout."""
 
 from __future__ import annotations

@@ -248,7 +248,7 @@ def test_a_new_lead_is_updated_in_place(app, make_form, client, fields, double_o
 
 
 def test_a_fresh_submission_is_two_round_trips_on_the_wire(
-    app, app_config, make_form, counting_proxy
+    app, app_config, make_form, counting_relay
 ):
     """BEGIN goes in one write with the claim (capture.base.wire), COMMIT in one with the final
     writes: counted by a relay between the app and PostgreSQL, not by the app's own events."""
@@ -257,16 +257,16 @@ def test_a_fresh_submission_is_two_round_trips_on_the_wire(
     make_form()
     url = sa.make_url(app_config["SQLALCHEMY_DATABASE_URI"])
     relayed = create_app(
-        {**app_config, "SQLALCHEMY_DATABASE_URI": url.set(port=counting_proxy.port)}
+        {**app_config, "SQLALCHEMY_DATABASE_URI": url.set(port=counting_relay.port)}
     )
     client = relayed.test_client()
     for n, expected in enumerate([None, 2, 2]):  # the first fills the process's caches
         token = client.get("/api/v1/forms/test-form").get_json()["token"]
         body = {"fields": {"email": f"p{n}@firma.dk"}, "consents": {"processing": True}}
-        before = counting_proxy.round_trips
+        before = counting_relay.round_trips
         answer = client.post("/api/v1/forms/test-form/submissions", json={**body, "token": token})
         assert answer.status_code == 201
         if expected is not None:
-            assert counting_proxy.round_trips - before == expected
+            assert counting_relay.round_trips - before == expected
     with relayed.app_context():
         db.engine.dispose()
