@@ -2,8 +2,9 @@
 
 `export_chunks(where, fmt)` yields the text of every lead a filter matches, so the CLI writes
 it to stdout and a back-office view can return `Response(stream_with_context(...))`. On
-PostgreSQL the database formats each cell (and each JSON line) and Python only writes the
-batches: a million leads take seconds, not minutes. Elsewhere `csv_chunks` and `jsonl_chunks`
+PostgreSQL the database formats each cell (and each JSON line) and streams them with COPY;
+Python neutralises the rare CSV record that needs it and writes the batches: a million leads
+take seconds, not minutes. Elsewhere `csv_chunks` and `jsonl_chunks`
 format plain lead rows in Python, to the same output. `write_xlsx` writes a workbook of text
 cells (capture.leads.xlsx); `guarded` marks a stream that fails part-way as failed.
 """
@@ -14,11 +15,11 @@ import csv
 import io
 import json
 import logging
-import queue
-import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import suppress
+import re
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
+from itertools import accumulate
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,7 +28,7 @@ from capture.base.db import UTCDateTime, db
 from capture.leads.cells import CELL_BREAKS, TRIGGER_AHEAD, neutralise
 from capture.leads.lead import Lead, lead_payload
 from capture.leads.listing import Filter, stream_rows
-from capture.leads.owner import OWNER_EMAIL, owner_join, owner_json
+from capture.leads.owner import OWNER_EMAIL, OWNER_ID, owner_join, owner_json
 
 log = logging.getLogger(__name__)
 
@@ -105,74 +106,114 @@ def jsonl_chunks(rows: Iterable[Mapping[str, Any]], batch: int = 500) -> Iterato
         yield "\n".join(lines) + "\n"
 
 
-# PostgreSQL path. CSV: `COPY (SELECT ...) TO STDOUT (FORMAT csv)`, each cell made by the
-# database the way `_cell` makes it in Python, so the file is the same byte for byte (tested);
-# Python only swaps each record's LF for CRLF. JSON Lines: the database builds each line.
+# PostgreSQL path: `COPY (SELECT ...) TO STDOUT`, so the database streams records while Python
+# writes the previous batch. CSV: the database writes each cell's text as `cell_text` would and
+# Python neutralises the few records that need it (`neutralise_records`), so the file is the one
+# `csv_chunks` writes, byte for byte (tested); Python also swaps each record's LF for CRLF.
+# JSON Lines: the database builds each line.
 ISO_UTC = 'YYYY-MM-DD"T"HH24:MI:SS'
 
 
 def _pg_iso(column: Any) -> Any:
     """`datetime.isoformat()` of the UTC value: microseconds only when there are any."""
     utc = sa.func.timezone("UTC", column)
-    fraction = sa.case(
-        (sa.func.date_trunc("second", column) == column, ""), else_=sa.func.to_char(utc, ".US")
+    return sa.case(
+        (
+            sa.func.date_trunc("second", column) == column,
+            sa.func.to_char(utc, ISO_UTC + '"+00:00"'),
+        ),
+        else_=sa.func.to_char(utc, ISO_UTC + '.US"+00:00"'),
     )
-    return sa.func.to_char(utc, ISO_UTC) + fraction + "+00:00"
 
 
-def _pg_csv_cell(column: sa.ColumnElement[Any]) -> Any:
-    """The column's CSV cell as text, never NULL: with FORCE_QUOTE every cell is quoted, as
+def _pg_csv_text(column: sa.ColumnElement[Any]) -> Any:
+    """`cell_text` of the column, never NULL: with FORCE_QUOTE every cell is quoted, as
     csv.writer quotes every cell (COPY would leave NULL unquoted)."""
     if isinstance(column.type, UTCDateTime):
-        return sa.func.coalesce(_pg_iso(column), "")  # never starts with a trigger
-    text: sa.ColumnElement[Any]
+        return sa.func.coalesce(_pg_iso(column), "")
     if isinstance(column.type, sa.Float):
-        text = sa.cast(sa.func.round(sa.cast(column, sa.Numeric), 2), sa.Text)
-    elif isinstance(column.type, sa.String):
-        text = column
-    else:
-        text = sa.cast(column, sa.Text)
-    # `neutralise` in SQL: the same patterns (PostgreSQL's regular expressions take them as
-    # written; text there never holds NUL). A leading `'` by a CASE, as an empty match at the
-    # start and a separator there would be chosen differently by the two regex engines.
-    cell = sa.func.coalesce(text, "")
-    ahead = TRIGGER_AHEAD.replace("\0", "")
-    breaks = f"([{CELL_BREAKS}])(?={ahead})"
-    inner = sa.func.regexp_replace(cell, sa.literal(breaks), sa.literal("\\1'"), sa.literal("g"))
-    starts = cell.regexp_match(sa.literal("^" + ahead))
-    return sa.case((starts, sa.literal("'") + inner), else_=inner)
+        return sa.func.coalesce(sa.cast(sa.func.round(sa.cast(column, sa.Numeric), 2), sa.Text), "")
+    if isinstance(column.type, sa.String):
+        return sa.func.coalesce(column, "")
+    return sa.func.coalesce(sa.cast(column, sa.Text), "")
 
 
-def _pg_copy_csv(where: Filter, names: list[str], batch: int) -> Iterator[list[bytes]]:
-    """The CSV records of every matching lead, oldest first, `batch` at a time, from COPY."""
-    joined, owner = owner_join(Lead.__table__)
-    source = {**dict(Lead.__table__.c.items()), **owner}
-    cells = [_pg_csv_cell(source[SOURCE.get(name, name)]) for name in names]
-    statement = where.apply(sa.select(*cells).select_from(joined)).order_by(Lead.id)
+# Where a formula could begin in a CSV record of quoted cells: after the record's start (the
+# LF before it), a separator or a break inside a cell, with spaces and quotes (doubled or not)
+# between. A cell that `neutralise` changes starts with a trigger or has one after a break, so
+# its record has such a spot; a record without one is left as PostgreSQL wrote it.
+_FORMULA_SPOT = re.compile(f"[{CELL_BREAKS}]{TRIGGER_AHEAD}".encode())
+
+
+def neutralise_records(records: list[bytes]) -> list[bytes]:
+    """The records, those with a spot where a formula could begin rewritten with every cell
+    neutralised (one regular-expression pass over the batch finds them)."""
+    text = b"\n" + b"\n".join(records)
+    starts = list(accumulate((len(record) + 1 for record in records), initial=1))
+    suspects = {bisect_right(starts, spot.start() + 1) - 1 for spot in _FORMULA_SPOT.finditer(text)}
+    for index in suspects:
+        [cells] = csv.reader(io.StringIO(records[index].decode(), newline=""))
+        line = io.StringIO()
+        csv.writer(line, lineterminator="", quoting=csv.QUOTE_ALL).writerow(map(neutralise, cells))
+        records[index] = line.getvalue().encode()
+    return records
+
+
+def _pg_copy(statement: sa.Select[Any], options: str, batch: int) -> Iterator[list[bytes]]:
+    """The records COPY writes of the statement's rows, LF taken off, `batch` at a time.
+    The driver's errors are raised as SQLAlchemy's, a lost connection invalidated, as for any
+    statement the session runs."""
     connection = db.session.connection()
-    compiled = statement.compile(
-        dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
-    )
-    sql = f"COPY ({compiled.string}) TO STDOUT (FORMAT csv, FORCE_QUOTE *)"
+    dialect = connection.dialect
+    compiled = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    sql, params = f"COPY ({compiled.string}) TO STDOUT ({options})", compiled.construct_params()
     driver = connection.connection.driver_connection
     if driver is None:  # pragma: no cover - a checked-out connection always has its driver's
         raise RuntimeError("no driver connection")
-    with driver.cursor() as cursor, cursor.copy(sql, compiled.construct_params()) as copy:
-        records: list[bytes] = []
-        for record in copy:  # PostgreSQL sends one CSV record per COPY message, LF-terminated
-            records.append(bytes(record[:-1]))
-            if len(records) == batch:
+    cursor = driver.cursor()
+    try:
+        with cursor.copy(sql, params) as copy:
+            records: list[bytes] = []
+            for record in copy:  # PostgreSQL sends one record per COPY message, LF-terminated
+                records.append(bytes(record[:-1]))
+                if len(records) == batch:
+                    yield records
+                    records = []
+            if records:
                 yield records
-                records = []
-        if records:
-            yield records
+    except dialect.loaded_dbapi.Error as error:
+        gone = dialect.is_disconnect(error, driver, cursor)
+        if gone:
+            connection.invalidate(error)
+        raise sa.exc.DBAPIError.instance(
+            sql, params, error, dialect.loaded_dbapi.Error, connection_invalidated=gone
+        ) from error
+    finally:
+        cursor.close()
 
 
-def _pg_json_line() -> Any:
-    """`lead_payload` as one JSON object, built by the database (same keys, same order)."""
-    _joined, owner = owner_join(Lead.__table__)
+def _pg_csv(where: Filter, names: list[str], batch: int) -> Iterator[list[bytes]]:
+    """The CSV records of every matching lead, oldest first, neutralised, `batch` at a time."""
+    joined, owner = owner_join(Lead.__table__)
     source = {**dict(Lead.__table__.c.items()), **owner}
-    values: dict[str, Any] = {}
+    cells = [_pg_csv_text(source[SOURCE.get(name, name)]) for name in names]
+    statement = where.apply(sa.select(*cells).select_from(joined)).order_by(Lead.id)
+    for records in _pg_copy(statement, "FORMAT csv, FORCE_QUOTE *", batch):
+        yield neutralise_records(records)
+
+
+# COPY's CSV format with a quote and a delimiter that JSON text never holds raw (it escapes
+# every control character), nor does it hold a raw line break: each line goes out verbatim.
+_VERBATIM = "FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02'"
+
+
+def _pg_jsonl(where: Filter, batch: int) -> Iterator[list[bytes]]:
+    """`lead_payload` of every matching lead as one JSON object a line, built by the database
+    (same keys, same order): `row_to_json` of a row of the payload's values, which costs less
+    than `json_build_object`, that works out how to write each argument on every row."""
+    joined, owner = owner_join(Lead.__table__)
+    source = {**dict(Lead.__table__.c.items()), **owner}
+    values: list[sa.ColumnElement[Any]] = []
     for name in lead_payload(_EMPTY):
         column = source[SOURCE.get(name, name)]
         value: sa.ColumnElement[Any]
@@ -186,57 +227,13 @@ def _pg_json_line() -> Any:
             value = _pg_iso(column)
         else:
             value = column
-        values[name] = value
-    arguments = [part for name, value in values.items() for part in (sa.literal(name), value)]
-    return sa.cast(sa.func.json_build_object(*arguments), sa.Text)
-
-
-def _batches(where: Filter, selected: list[Any], batch: int) -> Iterator[Sequence[Any]]:
-    """Rows of `selected` for every matching lead, oldest first, through a server-side cursor."""
-    joined, _owner = owner_join(Lead.__table__)
-    statement = where.apply(sa.select(*selected).select_from(joined)).order_by(Lead.id)
-    # Per statement: Connection.execution_options would change the session's connection.
-    result = db.session.connection().execute(statement, execution_options={"yield_per": batch})
-    try:
-        yield from _ahead(result.partitions())
-    finally:
-        with suppress(sa.exc.DBAPIError):  # on a lost connection there is nothing to close
-            result.close()
-
-
-_DONE = object()
-
-
-def _ahead(batches: Iterator[Sequence[Any]]) -> Iterator[Sequence[Any]]:
-    """The same batches, the next one fetched by a thread while the caller formats this one:
-    the database and Python then work at once (the driver releases the GIL while it waits).
-    Only that thread touches the connection until the batches run out or the caller stops."""
-    ready: queue.Queue[Any] = queue.Queue(maxsize=1)
-    stop = threading.Event()
-
-    def fetch() -> None:
-        try:
-            for rows in batches:
-                while not stop.is_set():
-                    with suppress(queue.Full):
-                        ready.put(rows, timeout=0.1)
-                        break
-                if stop.is_set():
-                    return
-            ready.put(_DONE)
-        except BaseException as exc:  # handed to the caller, raised there
-            ready.put(exc)
-
-    worker = threading.Thread(target=fetch, name="lead-export-fetch", daemon=True)
-    worker.start()
-    try:
-        while (item := ready.get()) is not _DONE:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        worker.join()
+        values.append(value.label(name))
+    # Correlated to the lead and its owner: the row is theirs, without a FROM of its own.
+    tables = (Lead.__table__, owner[OWNER_ID].table)
+    payload = sa.select(*values).correlate(*tables).lateral("payload")
+    line = sa.cast(sa.func.row_to_json(payload.table_valued()), sa.Text)
+    statement = sa.select(line).select_from(joined.join(payload, sa.true()))
+    yield from _pg_copy(where.apply(statement).order_by(Lead.id), _VERBATIM, batch)
 
 
 def export_chunks(
@@ -253,16 +250,16 @@ def export_chunks(
     if fmt == "csv":
         names = columns()
         header = ",".join(f'"{name}"' for name in names) + "\r\n"
-        for records in _pg_copy_csv(where, names, batch):
+        for records in _pg_csv(where, names, batch):
             tell(len(records))
             yield header + (b"\r\n".join(records) + b"\r\n").decode()
             header = ""  # with the first batch: the query has run before anything is sent
         if header:
             yield header
         return
-    for lines in _batches(where, [_pg_json_line()], batch):
+    for lines in _pg_jsonl(where, batch):
         tell(len(lines))
-        yield "\n".join([line[0] for line in lines]) + "\n"
+        yield (b"\n".join(lines) + b"\n").decode()
 
 
 # What ends a stream that failed part-way, so the file cannot pass for a complete export
