@@ -216,3 +216,25 @@ def test_decay_leaves_unmoved_scores_alone_and_they_decay_the_same_later(
     # 30 days in all from the submission: one half-life, whatever passes ran between.
     assert abs(lead.engagement_score - 5) < 0.01 and lead.score == 5
     assert lead.engagement_at == later
+
+
+def test_a_deleted_lead_takes_its_score_history_along(app_context, make_form, submit):
+    """score_changes has no foreign key (the decay's cost); on PostgreSQL a statement trigger
+    on leads does what its ON DELETE CASCADE did. Leadgate deletes no lead itself: this is a
+    person's DELETE in psql."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip(
+            "the trigger is PostgreSQL's (SQLite never enforced the key); set TEST_DATABASE_URL"
+        )
+    kept = Lead(public_id="lead_kept", email="kept@firma.dk")
+    gone = [Lead(public_id=f"lead_gone{i}", email=f"gone{i}@firma.dk") for i in range(2)]
+    db.session.add_all([kept, *gone])
+    db.session.flush()
+    for lead in (kept, *gone):
+        db.session.add(ScoreChange(lead_id=lead.id, rule="r", event="e", before=0, after=5))
+    db.session.commit()
+    ids = [lead.id for lead in gone]
+    db.session.execute(sa.text("DELETE FROM leads WHERE id = ANY(:ids)"), {"ids": ids})
+    db.session.commit()
+    left = db.session.scalars(sa.select(ScoreChange.lead_id)).all()
+    assert left == [kept.id]

@@ -91,6 +91,24 @@ def test_migrated_postgresql_guards_the_consent_ledger_as_create_all_does(migrat
     assert triggers == ["consent_records_append_only"]
 
 
+def test_migrated_postgresql_forgets_a_deleted_leads_score_history(migrated_app):
+    """score_changes lost its foreign key in 0022: the migrated database must carry the
+    trigger create_all makes in its place, or a deleted lead would leave its history behind."""
+    runner = migrated_app.test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    with migrated_app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("the trigger is PostgreSQL's; set TEST_DATABASE_URL")
+        triggers = db.session.scalars(
+            sa.text(
+                "SELECT tgname FROM pg_trigger"
+                " WHERE tgrelid = 'leads'::regclass AND NOT tgisinternal"
+            )
+        ).all()
+        db.session.rollback()
+    assert triggers == ["leads_forget_score_changes"]
+
+
 def test_migrated_postgresql_has_the_search_trigram_indexes(migrated_app):
     """`db check` compares an index's columns, not its kind: the migration must build the GIN
     trigram indexes the search relies on, not plain B-trees."""

@@ -13,28 +13,25 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from capture.base.db import Model, utcnow
 from capture.base.personal import ByLead, Export, Personal
-from capture.leads.lead import StageChange
+from capture.leads.lead import Lead, StageChange
 
 
 class ScoreChange(Model):
     """One change of a lead's score: which rule, on what event, from what to what."""
 
     __tablename__ = "score_changes"
-    # A capped rule counts the lead's scored rows of the rule in its window (`apply`, and a
-    # download's statement in magnets.engagement): only those rows, by lead, rule and time.
-    __table_args__ = (
-        sa.Index(
-            "ix_score_changes_scored",
-            "lead_id",
-            "rule",
-            "created_at",
-            postgresql_where=sa.text("reason IS NULL"),
-            sqlite_where=sa.text("reason IS NULL"),
-        ),
-    )
+    # One index for the lead's rows: its timeline and erasure read them by lead; a capped
+    # rule counts the lead's scored rows (`reason IS NULL`, an equality to a B-tree) of the
+    # rule in its window (`apply`, and a download's statement in magnets.engagement), and the
+    # time range then narrows the scan to them, capped repeats left out.
+    __table_args__ = (sa.Index("ix_score_changes_lead", "lead_id", "rule", "reason", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    lead_id: Mapped[int] = mapped_column(sa.ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    # The lead's id, without a foreign key: the nightly decay writes a row for every lead whose
+    # score it lowers, and PostgreSQL's check (a query per row) was a third of that pass. Leads
+    # are never deleted (erasure overwrites them in place) and every row is written beside its
+    # lead's score; a lead deleted by hand takes its rows along (`FORGET_DELETED_LEADS`).
+    lead_id: Mapped[int]
     rule: Mapped[str] = mapped_column(sa.String(120))
     event: Mapped[str] = mapped_column(sa.String(300))
     before: Mapped[int]
@@ -60,6 +57,29 @@ class ScoreChange(Model):
                 "at": c.created_at.isoformat(),
             },
         ),
+    )
+
+
+# What the foreign key's ON DELETE CASCADE did, once per statement (no lead is deleted by
+# Leadgate itself; a person's erasure keeps the anonymous history).
+FORGET_DELETED_LEADS = (
+    """
+CREATE OR REPLACE FUNCTION leads_forget_score_changes() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  DELETE FROM score_changes WHERE lead_id IN (SELECT id FROM gone);
+  RETURN NULL;
+END
+$$
+""",
+    """
+CREATE TRIGGER leads_forget_score_changes AFTER DELETE ON leads
+REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION leads_forget_score_changes()
+""",
+)
+for _statement in FORGET_DELETED_LEADS:
+    sa.event.listen(
+        Lead.__table__, "after_create", sa.DDL(_statement).execute_if(dialect="postgresql")
     )
 
 
