@@ -73,40 +73,34 @@ def test_migrations_go_down_and_up_again(migrated_app):
     assert runner.invoke(args=["db", "check"]).exit_code == 0
 
 
-def test_migrated_postgresql_guards_the_consent_ledger_as_create_all_does(migrated_app):
-    """Triggers are outside `db check`'s view: the migrated database must carry the one the
-    models create, or production would lack the guard the tests exercise."""
-    runner = migrated_app.test_cli_runner()
+def migrated_triggers(app: Flask, table: str) -> list[str]:
+    """The triggers of `table` after `db upgrade` on PostgreSQL (skips on other databases)."""
+    runner = app.test_cli_runner()
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
-    with migrated_app.app_context():
-        if db.engine.dialect.name != "postgresql":
-            pytest.skip("the ledger's trigger is PostgreSQL's; set TEST_DATABASE_URL")
-        triggers = db.session.scalars(
-            sa.text(
-                "SELECT tgname FROM pg_trigger"
-                " WHERE tgrelid = 'consent_records'::regclass AND NOT tgisinternal"
-            )
-        ).all()
-        db.session.rollback()
-    assert triggers == ["consent_records_append_only"]
-
-
-def test_migrated_postgresql_forgets_a_deleted_leads_score_history(migrated_app):
-    """score_changes lost its foreign key in 0022: the migrated database must carry the
-    trigger create_all makes in its place, or a deleted lead would leave its history behind."""
-    runner = migrated_app.test_cli_runner()
-    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
-    with migrated_app.app_context():
+    with app.app_context():
         if db.engine.dialect.name != "postgresql":
             pytest.skip("the trigger is PostgreSQL's; set TEST_DATABASE_URL")
         triggers = db.session.scalars(
             sa.text(
                 "SELECT tgname FROM pg_trigger"
-                " WHERE tgrelid = 'leads'::regclass AND NOT tgisinternal"
-            )
+                " WHERE tgrelid = CAST(:table AS regclass) AND NOT tgisinternal"
+            ),
+            {"table": table},
         ).all()
         db.session.rollback()
-    assert triggers == ["leads_forget_score_changes"]
+    return list(triggers)
+
+
+def test_migrated_postgresql_guards_the_consent_ledger_as_create_all_does(migrated_app):
+    """Triggers are outside `db check`'s view: the migrated database must carry the one the
+    models create, or production would lack the guard the tests exercise."""
+    assert migrated_triggers(migrated_app, "consent_records") == ["consent_records_append_only"]
+
+
+def test_migrated_postgresql_forgets_a_deleted_leads_score_history(migrated_app):
+    """score_changes lost its foreign key in 0022: the migrated database must carry the
+    trigger create_all makes in its place, or a deleted lead would leave its history behind."""
+    assert migrated_triggers(migrated_app, "leads") == ["leads_forget_score_changes"]
 
 
 def test_migrated_postgresql_has_the_search_trigram_indexes(migrated_app):
