@@ -168,7 +168,7 @@ def _fetch(
     cursor = None
     try:
         if wire.usable(dbapi_connection):  # psycopg 3: BEGIN in the same round trip
-            return wire.fetch(dbapi_connection, compiled.numbered_sql, params, commit)
+            return wire.fetch(dbapi_connection, compiled.numbered_sql, params, commit, describe)
         cursor = dbapi_connection.cursor()
         cursor.execute(compiled.positional_sql, params)
         # `cursor.description` builds a column object per column: only read the first time,

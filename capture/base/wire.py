@@ -89,26 +89,31 @@ def begin_command(connection: Connection[Any]) -> bytes:
 
 
 def fetch(
-    connection: Connection[Any], query: bytes, params: Sequence[Any], commit: bool = False
+    connection: Connection[Any],
+    query: bytes,
+    params: Sequence[Any],
+    commit: bool = False,
+    describe: bool = True,
 ) -> tuple[tuple[Any, ...] | None, list[int]]:
-    """The first row of `query` (`$n` placeholders) and the type codes of its columns, in one
-    round trip, starting a transaction first when psycopg would (not in autocommit); with
-    `commit`, the transaction's `COMMIT` goes in the same round trip, after the statement
-    (skipped by the server if the statement fails, which then leaves it open and aborted)."""
+    """The first row of `query` (`$n` placeholders) and, with `describe`, the type codes of its
+    columns, in one round trip, starting a transaction first when psycopg would (not in
+    autocommit); with `commit`, the transaction's `COMMIT` goes in the same round trip, after
+    the statement (skipped by the server if the statement fails, which then leaves it open and
+    aborted)."""
     alone = connection.autocommit or connection.pgconn.transaction_status == _IDLE
     try:
-        return _fetch(connection, query, params, commit)
+        return _fetch(connection, query, params, commit, describe)
     except errors.InvalidSqlStatementName:
         _prepared.pop(connection, None)  # deallocated under us: prepare them again
         if not alone:
             raise
         if connection.pgconn.transaction_status == pq.TransactionStatus.INERROR:
             connection.rollback()  # the transaction this statement began, nothing else
-        return _fetch(connection, query, params, commit)
+        return _fetch(connection, query, params, commit, describe)
 
 
 def _fetch(
-    connection: Connection[Any], query: bytes, params: Sequence[Any], commit: bool
+    connection: Connection[Any], query: bytes, params: Sequence[Any], commit: bool, describe: bool
 ) -> tuple[tuple[Any, ...] | None, list[int]]:
     with connection.lock:
         pgconn = connection.pgconn
@@ -134,22 +139,27 @@ def _fetch(
             answers = connection.wait(_round_trip(pgconn, commands))
         finally:
             _leave_pipeline(connection)
-        encoding = connection.info.encoding
         committed = answers.pop() if commit else None
         for result in answers[:-1]:  # BEGIN and PREPARE: any error is the first to report
             if result.status != _OK:
-                raise errors.error_from_result(result, encoding=encoding)
+                raise _error(connection, result)
         names[(query, types)] = name  # prepared now, whatever the statement's fate
         result = answers[-1]
         if result.status != _ROWS:
-            raise errors.error_from_result(result, encoding=encoding)
+            raise _error(connection, result)
         if committed is not None and committed.status != _OK:
-            raise errors.error_from_result(committed, encoding=encoding)
-        codes = [result.ftype(index) for index in range(result.nfields)]
+            raise _error(connection, committed)
+        codes = [result.ftype(index) for index in range(result.nfields)] if describe else []
         if not result.ntuples:
             return None, codes
         transformer.set_pgresult(result)
         return transformer.load_row(0, tuple), codes
+
+
+def _error(connection: Connection[Any], result: pq.abc.PGresult) -> errors.Error:
+    """psycopg's exception for a failed result (the encoding is read only then: it costs a
+    lookup of the server's parameter on every call)."""
+    return errors.error_from_result(result, encoding=connection.info.encoding)
 
 
 def _leave_pipeline(connection: Connection[Any]) -> None:
