@@ -176,20 +176,26 @@ def _fetch(
         codes = [d[1] for d in cursor.description or ()] if describe else []
         return cursor.fetchone(), codes
     except dialect.loaded_dbapi.Error as error:
-        gone = dialect.is_disconnect(error, dbapi_connection, cursor)
-        if gone:
-            connection.invalidate(error)
-        raise sa.exc.DBAPIError.instance(
-            compiled.positional_sql,
-            params,
-            error,
-            dialect.loaded_dbapi.Error,
-            connection_invalidated=gone,
-            dialect=dialect,
+        raise sqlalchemy_error(
+            connection, error, compiled.positional_sql, params, cursor
         ) from error
     finally:
         if cursor is not None:
             cursor.close()
+
+
+def sqlalchemy_error(
+    connection: sa.Connection, error: Any, sql: str, params: Any, cursor: Any = None
+) -> sa.exc.StatementError:
+    """The driver's `error` as SQLAlchemy raises it (`OperationalError` and so on), for a
+    statement sent past SQLAlchemy on `connection`, which is invalidated when it is gone."""
+    dialect = connection.dialect
+    gone = dialect.is_disconnect(error, connection.connection.dbapi_connection, cursor)
+    if gone:
+        connection.invalidate(error)
+    return sa.exc.DBAPIError.instance(
+        sql, params, error, dialect.loaded_dbapi.Error, connection_invalidated=gone, dialect=dialect
+    )
 
 
 def compiled(key: Hashable, build: Callable[[], sa.ClauseElement], dialect: sa.Dialect) -> Compiled:

@@ -25,6 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from capture.base.db import UTCDateTime, db
+from capture.base.driver import sqlalchemy_error
 from capture.leads.cells import CELL_BREAKS, TRIGGER_AHEAD, neutralise
 from capture.leads.lead import Lead, lead_payload
 from capture.leads.listing import Filter, stream_rows
@@ -182,12 +183,7 @@ def _pg_copy(statement: sa.Select[Any], options: str, batch: int) -> Iterator[li
             if records:
                 yield records
     except dialect.loaded_dbapi.Error as error:
-        gone = dialect.is_disconnect(error, driver, cursor)
-        if gone:
-            connection.invalidate(error)
-        raise sa.exc.DBAPIError.instance(
-            sql, params, error, dialect.loaded_dbapi.Error, connection_invalidated=gone
-        ) from error
+        raise sqlalchemy_error(connection, error, sql, params, cursor) from error
     finally:
         cursor.close()
 
