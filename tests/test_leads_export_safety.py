@@ -119,7 +119,8 @@ def test_records_are_neutralised_where_a_cell_would_be(rows):
 
 
 def test_the_database_and_python_write_the_same_file(app_context, app, make_form, submit):
-    """On PostgreSQL the database neutralises cells (regexp_replace); it must match Python."""
+    """On PostgreSQL the database writes the cells and Python neutralises the records that
+    need it (`neutralise_records`); the file must be the one Python writes row by row."""
     make_form(fields=[{"name": "email", "type": "email", "required": True}])
     for i in range(len(TRICKY)):
         submit("test-form", {"email": f"t{i}@firma.dk"})

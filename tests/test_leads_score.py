@@ -218,7 +218,7 @@ def test_decay_leaves_unmoved_scores_alone_and_they_decay_the_same_later(
     assert lead.engagement_at == later
 
 
-def test_a_deleted_lead_takes_its_score_history_along(app_context, make_form, submit):
+def test_a_deleted_lead_takes_its_score_history_along(app_context):
     """score_changes has no foreign key (the decay's cost); on PostgreSQL a statement trigger
     on leads does what its ON DELETE CASCADE did. Leadgate deletes no lead itself: this is a
     person's DELETE in psql."""
