@@ -88,6 +88,11 @@ def main() -> int:
         help="only samples holding the GIL: Python's CPU time, without waits on PostgreSQL",
     )
     parser.add_argument(
+        "--native",
+        action="store_true",
+        help="sample C frames too (psycopg's, libpq's): slower, the worker is paused per sample",
+    )
+    parser.add_argument(
         "--statements",
         action="store_true",
         help="print the SQL each hot path sends (in-process, no py-spy needed) and stop",
@@ -138,7 +143,9 @@ def main() -> int:
             (worker,) = worker_pids(server.process.pid)
             collapsed = RESULTS / "profile.txt"
             record = [py_spy, "record", "--pid", str(worker), "--duration"]
-            record += [str(round(options.seconds)), "--rate", "250", "--nonblocking"]
+            record += [str(round(options.seconds)), "--rate", "250"]
+            # Native frames need the worker paused while sampled; Python ones do not.
+            record += ["--native"] if options.native else ["--nonblocking"]
             record += ["--gil"] if options.gil else []
             spy = threading.Thread(
                 target=subprocess.run,

@@ -5,6 +5,7 @@ still told."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -13,7 +14,7 @@ import sqlalchemy as sa
 from flask import Flask
 from helpers import ON_POSTGRES
 
-from capture.base.db import UTCDateTime, db, utcnow
+from capture.base.db import JSONType, UTCDateTime, db, utcnow
 from capture.base.driver import Compiled, fetch_mapping, fetch_one
 
 pytestmark = pytest.mark.skipif(not ON_POSTGRES, reason="the driver path is PostgreSQL's")
@@ -291,3 +292,32 @@ def test_a_statement_can_carry_its_transactions_commit(app_context: None, app: F
     finally:
         db.session.execute(sa.text("DROP TABLE wire_commit"))
         db.session.commit()
+
+
+JSONB = sa.bindparam("p_doc", type_=JSONType)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"name": "Åse Ørsted", "tags": ["a", "b"], "n": 3, "x": 1.5, "none": None},
+        {"huge": 2**70},  # beyond orjson's 64 bits: the standard library writes it
+        {"lone": "\ud800"},  # not UTF-8: refused by both writers, so by PostgreSQL too
+        {1: "int keys"},  # orjson refuses them; json.dumps writes them as strings
+    ],
+)
+def test_jsonb_values_survive_whichever_writer_takes_them(
+    app_context: None, app: Flask, document: dict[Any, Any]
+) -> None:
+    """The app's connections write JSONB with orjson (capture.base.db.dump_json); what
+    orjson refuses goes through json.dumps, so the values stored are the standard library's."""
+    statement = sa.select(JSONB)
+    expected = json.loads(json.dumps(document))
+    with autocommit(app) as connection:
+        if "lone" in document:
+            with pytest.raises(sa.exc.DataError):
+                connection.execute(statement, {"p_doc": document})
+            return
+        stored = connection.execute(statement, {"p_doc": document}).scalar_one()
+        driven = fetch_one(connection, Compiled(statement, connection.dialect), {"p_doc": document})
+    assert stored == driven[0] == expected

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import secrets
 from collections.abc import Callable
@@ -10,11 +11,14 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import orjson
+import psycopg
 import sqlalchemy as sa
 from flask import Flask
 from flask.globals import _cv_app
 from flask_sqlalchemy import SQLAlchemy
 from psycopg import _queries as psycopg_queries
+from psycopg.types.json import set_json_dumps, set_json_loads
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
 
@@ -125,11 +129,42 @@ def _prepare_nothing(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.prepare_threshold = None
 
 
+def dump_json(value: Any) -> bytes | str:
+    """JSON for a JSONB parameter: orjson's, else the standard library's.
+
+    A submission sends about ten JSON values (its fields, consents, answer, attribution...):
+    `json.dumps` builds an encoder on every call, orjson does not, which is about 3 % of a
+    submission's CPU. JSONB keeps values, not text, so the two writers' different spacing and
+    escaping store the same thing. What orjson refuses (integers beyond 64 bits, keys that are
+    not strings, lone surrogates) goes through `json.dumps` as before.
+    """
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # orjson.JSONEncodeError is one
+        return json.dumps(value)
+
+
+def load_json(data: bytes | str) -> Any:
+    try:
+        return orjson.loads(data)
+    except ValueError:  # orjson.JSONDecodeError is one
+        return json.loads(data)
+
+
+def _fast_json(dbapi_connection: Any, _record: Any) -> None:
+    """JSONB parameters of this connection written by `dump_json` (psycopg's adapters are
+    per connection, so no other engine in the process is touched)."""
+    if isinstance(dbapi_connection, psycopg.Connection):
+        set_json_dumps(dump_json, dbapi_connection)
+        set_json_loads(load_json, dbapi_connection)
+
+
 def init_app(app: Flask) -> None:
     db.init_app(app)
     if str(app.config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("postgres"):
         _cache_long_statements()
         on_connect(app, _prepare_nothing)
+        on_connect(app, _fast_json)
 
     # Registered after Flask-SQLAlchemy's own teardown, so it runs first (teardowns run in
     # reverse): the session is released here without raising, and the extension's own

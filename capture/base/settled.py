@@ -27,11 +27,11 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 
+from capture.base.context import this_app
 from capture.base.db import Model, db, table_of
 from capture.base.driver import compiled, fetch_one
 from capture.base.personal import NotPersonal
@@ -123,7 +123,7 @@ def current_version() -> int:
     session = db.session()
     memo = session.info.get(VERSION_MEMO)
     if memo is None and session.info.get(ASSUMING):
-        caches: Settled | None = current_app.extensions.get(EXTENSION)
+        caches: Settled | None = this_app().extensions.get(EXTENSION)
         if caches is not None and caches.latest is not None:
             session.info[VERSION_MEMO] = session.info[ASSUMED] = caches.latest
             return caches.latest
@@ -157,7 +157,7 @@ def settled(name: str, load: Callable[[], T]) -> T:
     if db.session().info.get(OWN_EDITS):
         # This transaction changed a watched row: what it reads may yet be rolled back.
         return load()
-    caches: Settled = current_app.extensions.setdefault(EXTENSION, Settled())
+    caches: Settled = this_app().extensions.setdefault(EXTENSION, Settled())
     version = current_version()
     held = caches.values.get(name)
     if held is not None and held[0] == version:

@@ -18,8 +18,10 @@ import time
 import uuid
 from typing import Any, TextIO
 
-from flask import Flask, Response, g, has_request_context, request
+from flask import Flask, Response, has_request_context
 from pythonjsonlogger.json import JsonFormatter
+
+from capture.base.context import this_g, this_request
 
 ACCESS = logging.getLogger("leadgate.access")
 HEADER = "X-Request-ID"
@@ -100,7 +102,7 @@ def _mask_ipv6(match: re.Match[str]) -> str:
 
 def request_id() -> str | None:
     """The current request's id, or None outside a request (CLI, worker)."""
-    return g.get("request_id") if has_request_context() else None
+    return this_g().get("request_id") if has_request_context() else None
 
 
 def incoming_id(value: str | None) -> str:
@@ -202,24 +204,25 @@ def init_app(app: Flask) -> None:
     # Registered before every other hook: it runs first, and its after_request runs last.
     @app.before_request
     def start() -> None:
-        g.request_id = incoming_id(request.headers.get(HEADER))
-        g.request_started = time.perf_counter()
+        store = this_g()
+        store.request_id = incoming_id(this_request().headers.get(HEADER))
+        store.request_started = time.perf_counter()
 
     @app.after_request
     def finish(response: Response) -> Response:
-        ident = g.get("request_id") or incoming_id(None)
+        store, current = this_g(), this_request()
+        ident = store.get("request_id") or incoming_id(None)
         response.headers[HEADER] = ident
-        started = g.get("request_started")
+        started = store.get("request_started")
         elapsed = round((time.perf_counter() - started) * 1000, 1) if started else None
-        path = safe_path(request.path)
+        path = safe_path(current.path)
+        method = current.method
         fields: dict[str, Any] = {
-            "method": request.method,
+            "method": method,
             "path": path,
             "status": response.status_code,
             "duration_ms": elapsed,
             "request_id": ident,
         }
-        ACCESS.info(
-            "%s %s %s %sms", request.method, path, response.status_code, elapsed, extra=fields
-        )
+        ACCESS.info("%s %s %s %sms", method, path, response.status_code, elapsed, extra=fields)
         return response

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Response, request
 
+from capture.base.context import this_request
 from capture.forms.origins import normalise_origin
 
 OPAQUE_ORIGIN = "null"
@@ -21,13 +22,14 @@ def request_origin() -> str | None:
     by wrapping the snippet in one. It is allowed only for our own page posting to itself
     (`Sec-Fetch-Site: same-origin`), which a strict referrer policy can also make "null".
     """
-    origin = request.headers.get("Origin")
+    headers = this_request().headers
+    origin = headers.get("Origin")
     if origin is None:
         return None
     try:
         return normalise_origin(origin)
     except ValueError:
-        if request.headers.get("Sec-Fetch-Site") == "same-origin":
+        if headers.get("Sec-Fetch-Site") == "same-origin":
             return None
         return OPAQUE_ORIGIN
 

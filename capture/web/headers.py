@@ -8,6 +8,8 @@ import secrets
 
 from flask import Flask, Response, g
 
+from capture.base.context import this_g
+
 log = logging.getLogger(__name__)
 # An origin as `capture.forms.origins.normalise_origin` writes it. Only such values go into the
 # CSP header: anything else (`*`, a space, a `;`) would add sources or whole directives.
@@ -17,9 +19,11 @@ SERIALISED_ORIGIN = re.compile(
 
 
 def csp_nonce() -> str:
-    if "csp_nonce" not in g:
-        g.csp_nonce = secrets.token_urlsafe(16)
-    return g.csp_nonce
+    store = this_g()
+    nonce: str | None = store.get("csp_nonce")
+    if nonce is None:
+        nonce = store.csp_nonce = secrets.token_urlsafe(16)
+    return nonce
 
 
 def allow_framing(origins: list[str] | tuple[str, ...]) -> None:
@@ -64,10 +68,11 @@ def init_app(app: Flask) -> None:
         five of them were 1 % of a submission's CPU."""
         headers = response.headers
         present = {name.lower() for name, _value in headers.items()}
-        ancestors = g.get("frame_ancestors")
+        store = this_g()
+        ancestors = store.get("frame_ancestors")
         if "content-security-policy" not in present:
             frame = " ".join(["'self'", *ancestors]) if ancestors else "'none'"
-            extra = "".join(f" {source}" for source in g.get("third_party", ()))
+            extra = "".join(f" {source}" for source in store.get("third_party", ()))
             headers.add(
                 "Content-Security-Policy", content_security_policy(csp_nonce(), extra, frame)
             )

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask, g, has_request_context, request, url_for
 from flask_babel import refresh
 
+from capture.base.context import this_g, this_request
 from capture.base.extensions import babel
 from capture.web.urls import public_url
 
@@ -20,14 +21,15 @@ LANGUAGE_NAMES = {"da": "Dansk", "sv": "Svenska", "en": "English"}
 
 def visitor_language(form_language: str | None = None) -> str:
     """Pick and remember the language for this request; `?lang=` wins over the form's."""
-    asked = request.args.get("lang")
+    current = this_request()
+    asked = current.args.get("lang")
     if asked in LANGUAGES:
         language = asked
     elif form_language in LANGUAGES:
         language = form_language
     else:
-        language = request.accept_languages.best_match(LANGUAGES) or "en"
-    g.language = language
+        language = current.accept_languages.best_match(LANGUAGES) or "en"
+    this_g().language = language
     refresh()  # the locale may have been read before the form's language was known
     return language
 

@@ -19,9 +19,10 @@ from typing import Any
 
 import sqlalchemy as sa
 import yaml
-from flask import current_app, g, has_request_context
+from flask import current_app, has_request_context
 
 from capture.base import safeyaml
+from capture.base.context import this_app, this_g
 from capture.base.lifecycle import Classification
 from capture.base.settled import settled
 from capture.leads.scoring.rules import ScoringRules, ScoringRulesError, parse_rules
@@ -87,8 +88,8 @@ CHECKED = "leadgate_scoring_checked"
 
 def in_force() -> InForce:
     """The rules and kinds in force, the version checked once per request."""
-    held: Held = current_app.extensions[EXTENSION]
-    if has_request_context() and g.get(CHECKED):
+    held: Held = this_app().extensions[EXTENSION]
+    if has_request_context() and this_g().get(CHECKED):
         return held.current
     # The latest version's id, read again only after a watched table changed: the request's
     # one read of config_versions (capture.base.settled) tells whether a version was saved.
@@ -103,7 +104,7 @@ def version_column() -> Any:
 
 def seen_version(version: int | None) -> InForce:
     """The per-request check with a version number read elsewhere: reload if it moved."""
-    held: Held = current_app.extensions[EXTENSION]
+    held: Held = this_app().extensions[EXTENSION]
     version = version or 0
     if version != held.current.version:
         try:
@@ -112,7 +113,7 @@ def seen_version(version: int | None) -> InForce:
             # A version this code no longer accepts: keep applying the last good one.
             log.exception("scoring version %s cannot be applied", version)
     if has_request_context():
-        setattr(g, CHECKED, True)
+        setattr(this_g(), CHECKED, True)
     return held.current
 
 
