@@ -10,8 +10,9 @@ from flask import Flask
 from sqlalchemy.orm.exc import StaleDataError
 
 from capture import extension_points
+from capture.accounts.user import User
 from capture.base.db import db, fresh, new_public_id
-from capture.base.one_trip import flush_in_one_trip
+from capture.base.one_trip import attach, flush_in_one_trip
 from capture.forms.store import settled_form
 from capture.leads.consent import ConsentRecord
 from capture.leads.conversion import ConversionEvent
@@ -194,6 +195,53 @@ def test_a_fresh_row_is_what_its_constructor_makes(app, make_form, submit):
         assert stored.created_at is not None  # client-side default applied
         with pytest.raises(TypeError, match="lead"):
             fresh(StageChange, lead=lead)  # not a column
+
+
+def _states(rows: list[object]) -> list[tuple[str, ...]]:
+    """Each row's state in the session, as `Session.add` would have left it."""
+    names = ("transient", "pending", "persistent", "detached")
+    return [
+        (
+            *(name for name in names if getattr(sa.inspect(row), name)),
+            str(row in db.session),
+            str(row in db.session.new),
+        )
+        for row in rows
+    ]
+
+
+def test_attach_leaves_the_states_session_add_leaves(app, make_form, submit):
+    """`attach` skips the cascade walk only where it would find nothing: a new row becomes
+    pending, a detached one persistent, and a row with a related object set takes that
+    object along, as `Session.add` does with each."""
+    make_form()
+    assert submit("test-form", {"email": "ane@firma.dk"}).status_code == 201
+    with app.app_context():
+        lead_id = db.session.scalar(sa.select(Lead.id))
+
+    def rows() -> list[object]:
+        detached = db.session.get(Lead, lead_id)
+        db.session.expunge(detached)
+        new = fresh(StageChange, lead_id=lead_id, from_stage="mql", to_stage="sql")
+        related = Lead(email="ny@firma.dk", public_id=new_public_id("lead"))
+        related.owner = User(email="salg@firma.dk", role="sales")
+        return [detached, new, related, related.owner]
+
+    seen = []
+    for put in (db.session.add, attach):
+        with app.app_context():
+            made = rows()
+            for row in made[:3]:
+                put(row)
+            seen.append(_states(made))
+            db.session.rollback()
+    assert seen[0] == seen[1]
+    assert seen[1] == [
+        ("persistent", "True", "False"),
+        ("pending", "True", "True"),
+        ("pending", "True", "True"),
+        ("pending", "True", "True"),  # cascaded from the row that points at it
+    ]
 
 
 def _lead_updates() -> tuple[int, int]:

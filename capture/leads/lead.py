@@ -10,8 +10,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from capture import extension_points
-from capture.base.db import Model, Timestamped, db, fresh, utcnow
+from capture.base.db import Model, Timestamped, fresh, utcnow
 from capture.base.lifecycle import Stage
+from capture.base.one_trip import attach
 from capture.base.personal import EMPTY, NULL, ByLead, Export, Mask, Personal, Set
 from capture.extension_points import StageMoved
 from capture.leads.owner import Owned, owner_payload
@@ -251,6 +252,6 @@ def move_stage(
         created_at=utcnow(),
     )
     lead.lifecycle_stage = to.value
-    db.session.add(change)
+    attach(change)
     extension_points.stage_moved.send(StageMoved(lead, change))
     return change

@@ -16,6 +16,7 @@ from urllib.parse import unquote_to_bytes, urlsplit
 from flask import request
 from flask_babel import gettext as _
 
+from capture.base.context import this_request
 from capture.forms.partners import partner_for_origin
 from capture.forms.store import FormDefinition
 from capture.forms.values import is_clean_text, strip_format_characters
@@ -127,9 +128,10 @@ JSON_TYPES = frozenset({"application/json", "text/plain"})
 
 def read_payload() -> Payload:
     """The body of an API submission, by content type; the digest identifies it for replays."""
-    mimetype = request.mimetype
+    current = this_request()
+    mimetype = current.mimetype
     if mimetype in JSON_TYPES or mimetype.endswith("+json"):
-        payload = load_json(request.get_data(cache=True))
+        payload = load_json(current.get_data(cache=True))
         if not isinstance(payload, dict):
             raise bad_request(_("The body must be a JSON object."))
         envelope = _envelope(payload)
@@ -137,8 +139,8 @@ def read_payload() -> Payload:
         token, captcha, key = envelope.token, envelope.captcha, envelope.idempotency_key
     elif mimetype in {"application/x-www-form-urlencoded", "multipart/form-data"}:
         check_form_encoding()
-        fields, consents, context, token = read_form_post(request.form)
-        captcha, key = captcha_answer(request.form), request.form.get("idempotency_key")
+        fields, consents, context, token = read_form_post(current.form)
+        captcha, key = captcha_answer(current.form), current.form.get("idempotency_key")
         fields.pop("idempotency_key", None)
     else:
         raise ApiError(415, "unsupported_media_type", _("Send JSON or a form post."))

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from capture.base.built import built
 from capture.base.db import Model, db, table_of
 from capture.base.driver import compiled, fetch_one
-from capture.base.one_trip import mark_saved, row_values
+from capture.base.one_trip import attach, mark_saved, row_values
 
 
 def _insert(table: sa.Table, prefix: str, count: int = 1) -> Any:
@@ -102,4 +102,5 @@ def add_drawn(head: Model, head_id: int, rows: Sequence[Model], row_ids: Sequenc
     for row, row_id in zip(rows, row_ids, strict=True):
         row.id = row_id  # type: ignore[attr-defined]
         row_values(row)
-    db.session.add_all([*rows, head])
+    for row in (*rows, head):
+        attach(row)

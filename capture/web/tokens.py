@@ -15,6 +15,7 @@ from typing import Any
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from capture.base.context import this_app
 from capture.web.i18n import LANGUAGES
 
 
@@ -45,12 +46,13 @@ SERIALIZERS = "leadgate.serializers"
 def serializer(purpose: Purpose) -> URLSafeTimedSerializer:
     # itsdangerous signs with the last key and verifies with all: rotation without breaking
     # the download and confirmation links already sent.
-    config = current_app.config
+    app = this_app()
+    config = app.config
     keys = (*config.get("SECRET_KEY_FALLBACKS", []), config["SECRET_KEY"])
     # Made once per purpose and keys (a download link is verified on every click); a changed
     # key makes a new one.
     made: dict[tuple[Purpose, tuple[Any, ...]], URLSafeTimedSerializer]
-    made = current_app.extensions.setdefault(SERIALIZERS, {})
+    made = app.extensions.setdefault(SERIALIZERS, {})
     found = made.get((purpose, keys))
     if found is None:
         if len(made) >= 64:

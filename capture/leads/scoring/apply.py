@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from capture.base.db import db, fresh, utcnow
 from capture.base.lifecycle import Stage, automatic_move
+from capture.base.one_trip import attach
 from capture.leads.conversion import ConversionEvent
 from capture.leads.lead import PROFILE_COLUMNS, Lead, StageChange, move_stage
 from capture.leads.scoring.decay import decayed
@@ -46,7 +47,7 @@ def _set_score(lead: Lead, rules: ScoringRules, rule: str, event: str) -> ScoreC
     if after == before:
         return None
     change = fresh(ScoreChange, lead_id=lead.id, rule=rule, event=event, before=before, after=after)
-    db.session.add(change)
+    attach(change)
     return change
 
 
@@ -107,7 +108,7 @@ def _repeat(lead: Lead, rule: str, event: str, reason: str) -> ScoreChange:
         after=score,
         reason=reason,
     )
-    db.session.add(change)
+    attach(change)
     return change
 
 
