@@ -141,6 +141,17 @@ def test_exceptions_are_masked_too(app, capsys):
     )
 
 
+def test_a_line_orjson_refuses_is_written_all_the_same(app, capsys):
+    """A lone surrogate (JSON bodies may carry one) or a huge integer in a record: orjson
+    refuses them, the standard library writes them, and the line is not lost."""
+    logging.getLogger("capture.test").warning(
+        "odd value %s", "\ud800", extra={"count": 2**70, "ok": "Åse"}
+    )
+    (record,) = json_lines(capsys.readouterr().err)
+    assert record["message"] == "odd value \ud800"
+    assert (record["count"], record["ok"]) == (2**70, "Åse")
+
+
 def test_other_handlers_still_see_the_original_record(app, caplog, capsys):
     """Masking works on a copy: what pytest (or an operator's error tracker) gets is intact."""
     with caplog.at_level(logging.INFO, logger="capture.test"):

@@ -20,6 +20,7 @@ from typing import Any, TextIO
 
 from flask import Flask, Response, has_request_context
 from pythonjsonlogger.json import JsonFormatter
+from pythonjsonlogger.orjson import OrjsonFormatter
 
 from capture.base.context import this_g, this_request
 
@@ -171,9 +172,25 @@ class StderrHandler(logging.StreamHandler):
         return bool(super().handle(copy.copy(record)))
 
 
+class LineFormatter(OrjsonFormatter):
+    """JSON lines written by orjson (a third of the access line's cost went to `json`'s
+    encoder); what orjson refuses (a lone surrogate in a message, an integer beyond 64 bits)
+    by python-json-logger's `json` formatter, so no line is lost."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fallback = JsonFormatter(*args, **kwargs)
+
+    def jsonify_log_record(self, log_data: Any) -> str:
+        try:
+            return super().jsonify_log_record(log_data)
+        except TypeError:  # orjson.JSONEncodeError is one
+            return self.fallback.jsonify_log_record(log_data)
+
+
 def formatter(kind: str) -> logging.Formatter:
     if kind == "json":
-        return JsonFormatter(
+        return LineFormatter(
             "%(levelname)s %(name)s %(message)s",
             rename_fields={"levelname": "level", "name": "logger"},
             timestamp="time",
