@@ -227,6 +227,11 @@ def _column_attributes(model: type[Any]) -> frozenset[str]:
     return frozenset(prop.key for prop in sa.inspect(model).column_attrs)
 
 
+@cache
+def _manager(model: type[Any]) -> Any:
+    return sa.inspect(model).class_manager
+
+
 def fresh(model: type[M], **values: Any) -> M:
     """A new `model` row holding `values` (column attributes only), its values put straight
     into its dict as a loader does, without the attribute events of `model(**values)`: a row
@@ -235,7 +240,7 @@ def fresh(model: type[M], **values: Any) -> M:
     unknown = values.keys() - _column_attributes(model)
     if unknown:
         raise TypeError(f"{sorted(unknown)} are not column attributes of {model.__name__}")
-    row: M = sa.inspect(model).class_manager.new_instance()  # type: ignore[assignment]
+    row: M = _manager(model).new_instance()
     row.__dict__.update(values)
     return row
 

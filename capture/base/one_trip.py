@@ -17,7 +17,12 @@ from functools import cache
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE, get_history, set_committed_value
+from sqlalchemy.orm.attributes import (
+    PASSIVE_NO_INITIALIZE,
+    get_history,
+    instance_state,
+    set_committed_value,
+)
 from sqlalchemy.orm.exc import StaleDataError
 
 from capture.base.built import binds
@@ -25,6 +30,12 @@ from capture.base.db import Model, db, fresh, table_of
 from capture.base.driver import compiled, fetch_one
 
 M = TypeVar("M", bound=Model)
+
+
+@cache
+def mapper_of(model: type[Model]) -> sa.orm.Mapper[Any]:
+    """`sa.inspect(model)`, which walks three lookups on every call."""
+    return sa.inspect(model)
 
 
 @cache
@@ -77,7 +88,7 @@ def mark_saved(rows: Iterable[Model]) -> None:
     session = db.session()
     states = set()
     for row in rows:
-        state = sa.inspect(row)
+        state = instance_state(row)
         if state.session_id != session.hash_key:
             attach(row)
         states.add(state)
@@ -93,7 +104,7 @@ def attach(row: Model) -> None:
     `Session.add` is this and the walk (`Session._save_or_update_state`, private to SQLAlchemy;
     `tests/test_one_trip.py` checks that both leave the same states).
     """
-    state = sa.inspect(row)
+    state = instance_state(row)
     given = state.dict
     if any(key in given for key in _shape(type(row)).relationships):
         db.session.add(row)
@@ -106,7 +117,7 @@ def as_loaded(model: type[M], row: Mapping[str, Any] | sa.RowMapping) -> M:
     """A row written or read with Core (every column, by column name: returned, or given and
     known) as the session's object for it, as an ORM query with `populate_existing` would
     give, without the ORM's per-call statement annotation and cache-key walk."""
-    mapper = sa.inspect(model)
+    mapper = mapper_of(model)
     keys = attribute_keys(model)
     values = {keys[name]: value for name, value in row.items()}
     identity = mapper.identity_key_from_primary_key((row["id"],))
@@ -114,11 +125,11 @@ def as_loaded(model: type[M], row: Mapping[str, Any] | sa.RowMapping) -> M:
     if existing is not None:
         for key, value in values.items():
             set_committed_value(existing, key, value)
-        return existing  # type: ignore[return-value]
+        return existing
     # Made as a query's loader makes it (no attribute events, no history), its identity key
     # set, then added as a detached row is.
     saved = fresh(model, **values)
-    sa.inspect(saved).key = identity
+    instance_state(saved).key = identity
     attach(saved)
     return saved
 
@@ -163,7 +174,7 @@ def _changes(row: Model) -> dict[str, Any]:
     shape = _shape(type(row))
     changes: dict[str, Any] = {}
     # Only the attributes set since the row was loaded (their old values are kept there).
-    for key in sa.inspect(row).committed_state:
+    for key in instance_state(row).committed_state:
         name = shape.columns.get(key)
         if name is not None:
             added = get_history(row, key, PASSIVE_NO_INITIALIZE).added

@@ -6,6 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm.attributes import instance_state
 
 from capture.base.db import Model, Timestamped, db, fresh
 from capture.base.personal import NotPersonal
@@ -99,7 +100,7 @@ def settled_form(slug: str) -> FormDefinition | None:
     # As a query's loader makes it (no attribute events: a tenth of a millisecond a request),
     # detached with its identity, as `make_transient_to_detached` would leave it.
     form = fresh(FormDefinition, **columns)
-    sa.inspect(form).key = _IDENTITY((columns["id"],))
+    instance_state(form).key = _IDENTITY((columns["id"],))
     if not spec:
         try:
             spec.append(_stored_spec(columns["document"]))  # racing threads parse the same
