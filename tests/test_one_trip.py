@@ -12,7 +12,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from capture import extension_points
 from capture.accounts.user import User
 from capture.base.db import db, fresh, new_public_id
-from capture.base.one_trip import attach, flush_in_one_trip
+from capture.base.one_trip import attach, commit_in_one_trip, flush_in_one_trip
 from capture.forms.store import settled_form
 from capture.leads.consent import ConsentRecord
 from capture.leads.conversion import ConversionEvent
@@ -175,6 +175,24 @@ def test_rows_written_in_one_trip_roll_back_as_flushed_rows_do(app, make_form, s
         assert sa.inspect(lead).persistent and "company" in sa.inspect(lead).expired_attributes
         assert lead.company is None  # read again: the UPDATE was undone
         assert db.session.scalar(sa.select(sa.func.count()).select_from(StageChange)) == 1
+
+
+@pytest.mark.parametrize("last", [False, True])
+def test_the_last_commit_of_a_request_expires_nothing(app, make_form, submit, last):
+    """A commit expires what the session holds, so whoever reads it next sees other
+    transactions' changes; the request that has made its answer (`last`) skips that, and
+    the session expires on its next commits as before."""
+    make_form()
+    assert submit("test-form", {"email": "ane@firma.dk"}).status_code == 201
+    with app.app_context():
+        lead = db.session.scalar(sa.select(Lead).where(Lead.email == "ane@firma.dk"))
+        lead.company = "Firma ApS"
+        commit_in_one_trip(last=last)
+        assert bool(sa.inspect(lead).expired_attributes) is not last
+        assert lead.company == "Firma ApS"  # written either way
+        assert db.session().expire_on_commit
+        db.session.commit()
+        assert "company" in sa.inspect(lead).expired_attributes
 
 
 def test_a_fresh_row_is_what_its_constructor_makes(app, make_form, submit):

@@ -204,9 +204,13 @@ def _statement(shape: tuple[tuple[str, str, tuple[str, ...]], ...]) -> Any:
     return sa.select(*outputs)
 
 
-def commit_in_one_trip() -> None:
+def commit_in_one_trip(last: bool = False) -> None:
     """Commit the session; on PostgreSQL, when its pending writes fit one statement, the
     statement and the `COMMIT` go in one round trip (`capture.base.wire`).
+
+    `last`: nothing reads the session's objects after this (a request that has made its
+    answer), so the commit does not expire them (a tenth of the commit's work; expiring is
+    for whoever reads them next, to see other transactions' changes).
 
     The session's `before_commit` listeners are told before the statement, as a commit tells
     them before its flush, and once more by the `commit()` that ends this (it finds nothing to
@@ -221,7 +225,14 @@ def commit_in_one_trip() -> None:
     if session.new or session.dirty:
         session.dispatch.before_commit(session)
         flush_in_one_trip(commit=True)
-    session.commit()
+    if not last:
+        session.commit()
+        return
+    expire, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire
 
 
 def flush_in_one_trip(commit: bool = False) -> None:

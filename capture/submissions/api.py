@@ -182,7 +182,8 @@ def _submit(slug: str) -> ResponseReturnValue:
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Cache-Control"] = "no-store"
     _cors(response, form)
-    commit_in_one_trip()  # the last writes and COMMIT in one round trip: the answer is durable
+    # The last writes and COMMIT in one round trip: the answer is durable.
+    commit_in_one_trip(last=True)
     return response
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
@@ -62,8 +63,10 @@ class InForce:
     rules: ScoringRules
     kinds: dict[str, dict[str, Any]]
 
-    @property
+    @cached_property
     def classes(self) -> dict[str, Classification]:
+        """Worked out once per version (every submission classifies its conversion); read it,
+        never change it."""
         return classes(self.kinds)
 
 
