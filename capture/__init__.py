@@ -20,7 +20,7 @@ from capture.leads import commands as lead_commands
 from capture.leads import scoring
 from capture.ops import cli, health, liveness, logs, metrics, retention, worker
 from capture.submissions import api, page, quarantine
-from capture.web import embed, errors, headers, i18n
+from capture.web import embed, errors, headers, i18n, sessions
 
 
 def init_app(app: Flask) -> None:
@@ -38,6 +38,7 @@ def init_app(app: Flask) -> None:
         render_item=render_migration_item,
         compare_type=True,
     )
+    sessions.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
     i18n.init_app(app)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from flask import session
 
 from capture.web.tokens import InvalidToken, Purpose, sign, verify
 from wsgi import create_app
@@ -43,3 +44,30 @@ def test_fallbacks_come_from_the_environment(app_config, monkeypatch):
     monkeypatch.setenv("SECRET_KEY_FALLBACKS", f" {OLD} , older-key ")
     app = create_app(app_config)
     assert app.config["SECRET_KEY_FALLBACKS"] == [OLD, "older-key"]
+
+
+def test_session_cookies_follow_the_keys_in_force(app_config):
+    """The session's signing serializer is kept per set of keys (capture/web/sessions.py):
+    a key changed in a running app signs the next cookie, and the old one is read only
+    while it is a fallback."""
+    app = create_app({**app_config, "SECRET_KEY": OLD})
+
+    @app.get("/test-session/<value>")
+    def remember(value: str) -> str:
+        session["value"] = value
+        return "ok"
+
+    @app.get("/test-session")
+    def recall() -> str:
+        return str(session.get("value"))
+
+    client = app.test_client()
+    client.get("/test-session/kept")
+    assert client.get("/test-session").text == "kept"
+    app.config.update(SECRET_KEY=NEW, SECRET_KEY_FALLBACKS=[OLD])
+    assert client.get("/test-session").text == "kept"  # signed by the fallback
+    client.get("/test-session/renewed")  # signed by the new key
+    app.config.update(SECRET_KEY_FALLBACKS=[])
+    assert client.get("/test-session").text == "renewed"
+    app.config.update(SECRET_KEY=OLD)
+    assert client.get("/test-session").text == "None"  # the new key's cookie is refused
