@@ -24,7 +24,7 @@ from capture.base.db import db, utcnow
 from capture.base.lifecycle import Stage
 from capture.delivery.outbox import OutboxMessage, OutboxStatus
 from capture.delivery.webhooks.address import refusal
-from capture.delivery.webhooks.endpoint import WebhookEndpoint, create_endpoint
+from capture.delivery.webhooks.endpoint import WebhookEndpoint, create_endpoint, subscribed
 from capture.leads.lead import Lead, move_stage
 from capture.ops.worker import drain
 
@@ -504,3 +504,24 @@ def test_a_score_threshold_is_an_sql_handoff_with_its_reason_and_event(
     assert "reached the SQL threshold 25" in sql["reason"]
     assert sql["qualifying_event"]["kind"] == "newsletter_signup"
     assert sql["lead"]["score"] == 25
+
+
+def test_endpoint_changes_not_yet_flushed_are_seen_by_the_next_event(app_context, app, endpoint):
+    """The active endpoints are read once per transaction; an endpoint added, changed or
+    removed in the same transaction, not yet flushed, counts for the events after it."""
+    url = endpoint.url
+    db.session.commit()
+    db.session.expunge_all()
+    assert [e.url for e in subscribed("lead.created")] == [url]  # memo made, nothing held
+    added = WebhookEndpoint(
+        public_id="whe_added", url="https://crm.example/hook", events=["lead.created"],
+        secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", active=True, created_at=utcnow(),
+    )  # fmt: skip
+    db.session.add(added)  # pending, not flushed
+    assert sorted(e.url for e in subscribed("lead.created")) == sorted([url, added.url])
+    held = db.session.scalar(sa.select(WebhookEndpoint).where(WebhookEndpoint.url == url))
+    held.active = False  # changed, not flushed
+    assert [e.url for e in subscribed("lead.created")] == [added.url]
+    db.session.delete(added)
+    assert subscribed("lead.created") == []
+    db.session.rollback()
