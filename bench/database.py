@@ -117,12 +117,17 @@ class BenchDatabase:
             connection.execute(sa.text(f"TRUNCATE {baseline.SCHEMA}.rows RESTART IDENTITY"))
 
     def integrity(self) -> Integrity:
+        """The counts, all from one snapshot: a request wrk gave up on may still commit while
+        they are taken (`settle` cannot see one that has not begun its transaction yet), and
+        counting leads before its commit and e-mails after it once reported one e-mail
+        without a lead."""
         self.settle()
 
         def count(sql: str) -> int:
             return connection.execute(sa.text(sql)).scalar_one()
 
-        with self.engine.connect() as connection:
+        snapshot = self.engine.execution_options(isolation_level="REPEATABLE READ")
+        with snapshot.connect() as connection, connection.begin():
             return Integrity(
                 accepted=count("SELECT count(*) FROM submissions WHERE status = 'accepted'"),
                 quarantined=count("SELECT count(*) FROM submissions WHERE status = 'quarantined'"),
