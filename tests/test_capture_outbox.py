@@ -110,6 +110,18 @@ def test_a_claim_takes_no_more_than_its_batch(app_context, app):
     assert claim(limit=2) == []
 
 
+def test_a_batch_is_delivered_in_due_order(app_context, app):
+    """Rows written in one order and due in another come out of a claim by due time (a
+    lead's webhook events arrive as they happened), not as the UPDATE met them on disk."""
+    now = utcnow()
+    written = [enqueue("test-order", {"n": n}) for n in range(3)]
+    for n, message in enumerate(written):
+        message.next_attempt_at = now - timedelta(seconds=n)  # the last written is due first
+    db.session.commit()
+    claimed = claim(now)
+    assert [d.payload["n"] for d in claimed] == [2, 1, 0]
+
+
 def test_a_crashed_worker_lease_runs_out_and_another_delivers(app_context, app, smtp_server):
     queue_emails(app, 3)
     now = utcnow()

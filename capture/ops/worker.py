@@ -64,7 +64,7 @@ def claim(now: datetime | None = None, limit: int | None = None) -> list[Deliver
     ids = db.session.scalars(
         sa.select(table.id)
         .where(*due)
-        .order_by(table.next_attempt_at)
+        .order_by(table.next_attempt_at, table.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     ).all()
@@ -80,11 +80,16 @@ def claim(now: datetime | None = None, limit: int | None = None) -> list[Deliver
             next_attempt_at=now + timedelta(seconds=config["OUTBOX_LEASE_SECONDS"]),
             attempts=table.attempts + 1,
         )
-        .returning(table.public_id, table.kind, table.payload, table.attempts, table.created_at)
+        .returning(
+            table.id, table.public_id, table.kind, table.payload, table.attempts, table.created_at
+        )
     )
     rows = db.session.execute(statement, execution_options={"synchronize_session": False}).all()
     db.session.commit()
-    return [Delivery(*row) for row in rows]
+    # RETURNING lists rows as the UPDATE met them, not in the order their ids were read: sent
+    # in due order, a lead's events arrive as they happened (created, converted, moved).
+    order = {row_id: n for n, row_id in enumerate(ids)}
+    return [Delivery(*row[1:]) for row in sorted(rows, key=lambda row: order[row[0]])]
 
 
 def retry_delay(attempts: int, base: float, ceiling: float) -> float:
