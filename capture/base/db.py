@@ -145,6 +145,7 @@ def dump_json(value: Any) -> bytes | str:
 
 
 def load_json(data: bytes | str) -> Any:
+    """A JSONB result read by orjson; what it refuses (an integer beyond 64 bits) by `json`."""
     try:
         return orjson.loads(data)
     except ValueError:  # orjson.JSONDecodeError is one

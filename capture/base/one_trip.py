@@ -98,7 +98,7 @@ def mark_saved(rows: Iterable[Model]) -> None:
 def attach(row: Model) -> None:
     """Put `row` in the session as `Session.add` does, without the walk along its "save-update"
     cascade when no related object is set on it: a row made with `fresh` holds column values
-    only, so the walk finds nothing, yet on the submission path it cost about 3 % of the
+    only, so the walk finds nothing, yet on the submission path it cost a few per cent of the
     request's instructions. A row with a related object set goes through `Session.add`.
 
     `Session.add` is this and the walk (`Session._save_or_update_state`, private to SQLAlchemy;
