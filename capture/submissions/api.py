@@ -60,14 +60,12 @@ def _opened(form: FormDefinition | None) -> FormDefinition:
     return form
 
 
-def own_origin() -> str:
-    base = this_app().config.get("PUBLIC_BASE_URL") or this_request().host_url
-    return base.rstrip("/")
-
-
 def origin_allowed(form: FormDefinition, origin: str | None) -> bool:
     """No Origin (server-to-server, curl) or our own pages: fine. Others must be listed."""
-    if origin is None or origin == own_origin() or origin == _host_origin():
+    if origin is None or origin == _host_origin():
+        return True
+    base = this_app().config.get("PUBLIC_BASE_URL")
+    if base and origin == base.rstrip("/"):
         return True
     return origin in form.spec.allowed_origins
 
