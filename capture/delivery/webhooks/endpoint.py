@@ -132,14 +132,14 @@ ACTIVE_MEMO = "leadgate.active_endpoints"
 
 
 def _endpoint_changes_pending(session: Session) -> bool:
+    if any(isinstance(instance, WebhookEndpoint) for instance in session.new):
+        return True
     # A changed or deleted endpoint is one the session holds by its identity: when it holds
     # none (a submission, asking once per event it publishes), the dirty rows need no look.
-    held = any(state.class_ is WebhookEndpoint for state in session.identity_map.all_states())
-    return any(isinstance(instance, WebhookEndpoint) for instance in session.new) or (
-        held
-        and any(
-            isinstance(instance, WebhookEndpoint) for instance in (*session.dirty, *session.deleted)
-        )
+    if not any(state.class_ is WebhookEndpoint for state in session.identity_map.all_states()):
+        return False
+    return any(
+        isinstance(instance, WebhookEndpoint) for instance in (*session.dirty, *session.deleted)
     )
 
 
